@@ -1,0 +1,227 @@
+import { z } from 'zod';
+
+/**
+ * The configuration file's shape. Every key has its default and a one-line description beside it;
+ * `.strict()` everywhere so a typo is an error instead of a silently ignored key.
+ * Names follow ../shared/INTERFACE.md; change both together.
+ */
+
+const methodType = z.enum(['email', 'sms', 'totp']);
+export type MethodType = z.infer<typeof methodType>;
+export const METHOD_TYPES: readonly MethodType[] = methodType.options;
+
+export const throttleSchema = z
+  .object({
+    failed_verifications: z
+      .object({
+        max: z.number().int().min(1).max(1000).default(5),
+        window_hours: z.number().int().min(1).max(24 * 30).default(24),
+        block_hours: z.number().int().min(0).max(24 * 30).default(24),
+      })
+      .strict()
+      .prefault({})
+      .describe('wrong codes per identifier / IP before the self-service reset is blocked'),
+    email_sends: z
+      .object({
+        max: z.number().int().min(1).max(1000).default(10),
+        window_minutes: z.number().int().min(1).max(24 * 60).default(10),
+        block_hours: z.number().int().min(0).max(24 * 30).default(24),
+      })
+      .strict()
+      .prefault({})
+      .describe('email codes sent per identifier / IP'),
+    sms_sends: z
+      .object({
+        max: z.number().int().min(1).max(1000).default(5),
+        window_minutes: z.number().int().min(1).max(24 * 60).default(60),
+        block_hours: z.number().int().min(0).max(24 * 30).default(24),
+      })
+      .strict()
+      .prefault({})
+      .describe('SMS codes sent per identifier / IP'),
+    sign_in_failures: z
+      .object({
+        delay_after: z.number().int().min(1).max(100).default(5),
+        block_after: z.number().int().min(2).max(99).default(50),
+        block_minutes: z.number().int().min(1).max(24 * 60).default(15),
+      })
+      .strict()
+      .prefault({})
+      .describe('password sign-in: slow down after N failures, short block after M (never a long lockout)'),
+  })
+  .strict();
+
+export const ssprSchema = z
+  .object({
+    enabled_for: z.enum(['none', 'selected', 'all']).default('all').describe('who self-service password reset applies to'),
+    groups: z.array(z.string().min(1)).default([]).describe('group names; required when enabled_for is selected'),
+    methods: z
+      .array(methodType)
+      .min(1, 'list at least one method')
+      .default(['email', 'sms', 'totp'])
+      .refine((m) => new Set(m).size === m.length, 'a method is listed twice')
+      .describe('methods users may register'),
+    methods_required: z
+      .union([z.literal(1), z.literal(2)], { error: 'must be 1 or 2' })
+      .default(1)
+      .describe('verified methods a reset needs (administrators: always 2)'),
+    require_registration_at_sign_in: z.boolean().default(true),
+    allow_skip: z.boolean().default(false).describe('users (never admins) may choose "Not now"'),
+    reconfirm_after_days: z.number().int().min(0).max(730).default(180).describe('0 = never'),
+    code_ttl_minutes: z.number().int().min(1).max(10).default(10),
+    flow_ttl_minutes: z.number().int().min(1).max(60).default(15),
+    notify_users_on_reset: z.boolean().default(true),
+    notify_admins_on_admin_reset: z.boolean().default(true),
+    helpdesk: z
+      .object({ url: z.string().default(''), email: z.string().default('') })
+      .strict()
+      .prefault({}),
+    throttle: throttleSchema.prefault({}),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.enabled_for === 'selected' && s.groups.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['groups'], message: 'list at least one group when enabled_for is selected' });
+    }
+    if (s.methods_required > s.methods.length) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['methods_required'],
+        message: `needs ${s.methods_required} methods but methods lists only ${s.methods.length}`,
+      });
+    }
+  });
+export type SsprPolicyConfig = z.infer<typeof ssprSchema>;
+
+export const passwordPolicySchema = z
+  .object({
+    min_length: z.number().int().min(8).max(64).default(15),
+    max_length: z.number().int().min(64).max(1024).default(128),
+    min_strength: z.number().int().min(0).max(4).default(3).describe('zxcvbn score 0..4'),
+    banned_passwords_file: z.string().default(''),
+  })
+  .strict()
+  .refine((p) => p.max_length >= p.min_length, { path: ['max_length'], message: 'must be at least min_length' });
+export type PasswordPolicyConfig = z.infer<typeof passwordPolicySchema>;
+
+const clientSchema = z
+  .object({
+    client_id: z.string().min(1),
+    client_secret: z.string().min(1).optional(),
+    token_endpoint_auth_method: z
+      .enum(['none', 'client_secret_basic', 'client_secret_post'])
+      .optional(),
+    redirect_uris: z.array(z.url()).min(1),
+    post_logout_redirect_uris: z.array(z.url()).default([]),
+    grant_types: z.array(z.enum(['authorization_code', 'refresh_token'])).default(['authorization_code', 'refresh_token']),
+    response_types: z.array(z.literal('code')).default(['code']),
+    first_party: z.boolean().default(false).describe('true: no consent page for this client'),
+    client_name: z.string().optional(),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.token_endpoint_auth_method === 'none' && c.client_secret) {
+      ctx.addIssue({ code: 'custom', path: ['client_secret'], message: 'a public client (token_endpoint_auth_method: none) has no secret' });
+    }
+    if (c.token_endpoint_auth_method !== 'none' && !c.client_secret) {
+      ctx.addIssue({ code: 'custom', path: ['client_secret'], message: 'required unless token_endpoint_auth_method is none' });
+    }
+  });
+export type ClientConfig = z.infer<typeof clientSchema>;
+
+const smtpSchema = z
+  .object({
+    host: z.string().default('127.0.0.1'),
+    port: z.number().int().min(1).max(65535).default(587),
+    secure: z.boolean().default(false),
+    user: z.string().default(''),
+    pass: z.string().default(''),
+  })
+  .strict();
+
+export const deliverySchema = z
+  .object({
+    outbox_dir: z.string().default('../data/outbox'),
+    email: z
+      .object({
+        transport: z.enum(['outbox', 'smtp']).default('outbox'),
+        from: z.string().default('oidc-sspr <no-reply@example.org>'),
+        smtp: smtpSchema.prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    sms: z
+      .object({
+        transport: z.enum(['outbox', 'http']).default('outbox'),
+        default_region: z.string().length(2).default('NL'),
+        allowed_countries: z.array(z.string().length(2)).min(1).default(['NL', 'BE', 'DE']),
+        http: z
+          .object({
+            url: z.url().default('http://127.0.0.1:9000/sms'),
+            format: z.enum(['json', 'form']).default('json'),
+            headers: z.record(z.string(), z.string()).default({}),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+export type DeliveryConfig = z.infer<typeof deliverySchema>;
+
+export const configSchema = z
+  .object({
+    issuer: z.url().default('http://localhost:3000'),
+    port: z.number().int().min(0).max(65535).default(3000),
+    proxy: z.boolean().default(false),
+    database: z.string().min(1).default('sqlite:../data/oidc-sspr.sqlite'),
+    language: z.enum(['en', 'nl']).default('en'),
+    demo: z.boolean().default(true),
+    secrets: z
+      .object({
+        cookie_keys: z.array(z.string().min(16, 'must be at least 16 characters')).default([]),
+        encryption_keys: z.array(z.string().min(16, 'must be at least 16 characters')).default([]),
+      })
+      .strict()
+      .prefault({}),
+    clients: z.array(clientSchema).default([]),
+    sessions: z
+      .object({
+        ttl_hours: z.number().int().min(1).max(24 * 30).default(24),
+        interaction_minutes: z.number().int().min(5).max(24 * 60).default(60),
+      })
+      .strict()
+      .prefault({}),
+    password_hashing: z
+      .object({
+        memory_kib: z.number().int().min(8192).max(4 * 1024 * 1024).default(19456),
+        time_cost: z.number().int().min(1).max(20).default(2),
+        parallelism: z.number().int().min(1).max(16).default(1),
+      })
+      .strict()
+      .prefault({}),
+    delivery: deliverySchema.prefault({}),
+    sspr: ssprSchema.prefault({}),
+    password_policy: passwordPolicySchema.prefault({}),
+    audit: z.object({ retention_days: z.number().int().min(1).max(3650).default(90) }).strict().prefault({}),
+    metrics: z.object({ token: z.string().default('') }).strict().prefault({}),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const ids = new Set<string>();
+    c.clients.forEach((client, i) => {
+      if (ids.has(client.client_id)) {
+        ctx.addIssue({ code: 'custom', path: ['clients', i, 'client_id'], message: `duplicate client_id "${client.client_id}"` });
+      }
+      ids.add(client.client_id);
+    });
+    for (const [i, k] of [...c.secrets.cookie_keys, ...c.secrets.encryption_keys].entries()) {
+      if (k === 'change-me') ctx.addIssue({ code: 'custom', path: ['secrets', i], message: 'the placeholder "change-me" is refused' });
+    }
+  });
+
+/** The file as written (before defaults). */
+export type ConfigInput = z.input<typeof configSchema>;
+/** The validated configuration with every default filled in. */
+export type Config = z.infer<typeof configSchema>;

@@ -1,0 +1,48 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Sequelize, Transaction } from 'sequelize';
+
+export interface DatabaseOptions {
+  url: string;
+  /** Called with each SQL statement; tests count queries through it. */
+  onQuery?: (sql: string) => void;
+  poolMax?: number;
+}
+
+/**
+ * Opens the database. SQLite gets WAL, a busy timeout and IMMEDIATE write transactions so
+ * concurrent requests queue for the write lock instead of failing with SQLITE_BUSY.
+ */
+export async function openDatabase(options: DatabaseOptions): Promise<Sequelize> {
+  const logging = options.onQuery ? (sql: string) => options.onQuery?.(sql) : false;
+  let sequelize: Sequelize;
+  if (options.url.startsWith('sqlite:')) {
+    const storage = options.url.slice('sqlite:'.length);
+    if (storage !== ':memory:') mkdirSync(dirname(storage), { recursive: true });
+    sequelize = new Sequelize({
+      dialect: 'sqlite',
+      storage,
+      logging,
+      transactionType: Transaction.TYPES.IMMEDIATE,
+      // One connection: SQLite serialises writers anyway, and a single handle keeps PRAGMAs in force.
+      pool: { max: 1, min: 0, idle: 60_000 },
+      retry: { max: 10, match: [/SQLITE_BUSY/] },
+    });
+    await sequelize.query('PRAGMA journal_mode = WAL');
+    await sequelize.query('PRAGMA synchronous = NORMAL');
+    await sequelize.query('PRAGMA busy_timeout = 5000');
+    await sequelize.query('PRAGMA foreign_keys = ON');
+  } else {
+    sequelize = new Sequelize(options.url, {
+      dialect: 'postgres',
+      logging,
+      pool: { max: options.poolMax ?? 10, min: 0, idle: 10_000 },
+    });
+    await sequelize.authenticate();
+  }
+  return sequelize;
+}
+
+export function dialectOf(sequelize: Sequelize): 'sqlite' | 'postgres' {
+  return sequelize.getDialect() === 'sqlite' ? 'sqlite' : 'postgres';
+}

@@ -1,0 +1,26 @@
+import type { Sequelize } from 'sequelize';
+import { SequelizeStorage, Umzug } from 'umzug';
+import * as initial from './migrations/0001-initial.ts';
+
+/** Migrations in order; listed here (not globbed) so the built package finds them too. */
+const MIGRATIONS = [{ name: '0001-initial', ...initial }];
+
+export function migrator(sequelize: Sequelize) {
+  return new Umzug({
+    migrations: MIGRATIONS.map((m) => ({ name: m.name, up: m.up, down: m.down })),
+    context: sequelize.getQueryInterface(),
+    storage: new SequelizeStorage({ sequelize, tableName: 'schema_migrations' }),
+    logger: undefined,
+  });
+}
+
+/** Brings the schema up to date. Safe to run from several instances at once on PostgreSQL. */
+export async function migrate(sequelize: Sequelize): Promise<string[]> {
+  const run = async () => (await migrator(sequelize).up()).map((m) => m.name);
+  if (sequelize.getDialect() !== 'postgres') return run();
+  // An advisory lock keeps two instances starting together from racing on CREATE TABLE.
+  return sequelize.transaction(async (t) => {
+    await sequelize.query('SELECT pg_advisory_xact_lock(4711001)', { transaction: t });
+    return run();
+  });
+}

@@ -1,0 +1,51 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+
+export const PG_ADMIN_URL = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/** True when the local PostgreSQL answers; tests that need it skip with a printed reason otherwise. */
+export async function postgresAvailable(): Promise<boolean> {
+  const client = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    await client.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface TestDatabase { url: string; drop(): Promise<void> }
+
+/** A fresh PostgreSQL database for one test run (runs side by side never share one). */
+export async function createPostgresDatabase(): Promise<TestDatabase> {
+  const name = `test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(PG_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: PG_ADMIN_URL });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+/** A SQLite file in a fresh temporary folder. */
+export function createSqliteDatabase(): TestDatabase & { dir: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'oidc-sspr-'));
+  return {
+    dir,
+    url: `sqlite:${join(dir, 'test.sqlite')}`,
+    async drop() { rmSync(dir, { recursive: true, force: true }); },
+  };
+}
