@@ -1,0 +1,135 @@
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { join } from 'node:path';
+import Router from '@koa/router';
+import type { Context, Next } from 'koa';
+import type { interactionPolicy } from 'oidc-provider';
+import pino, { type Logger } from 'pino';
+import { createAuditLog, type AuditLog } from './audit/index.ts';
+import { systemClock, type Clock } from './clock.ts';
+import type { Config } from './config/schema.ts';
+import { createTranslator } from './i18n/index.ts';
+import { createCsrf } from './interactions/csrf.ts';
+import { PageError } from './interactions/errors.ts';
+import { securityHeaders } from './interactions/headers.ts';
+import { renderErrorPage, type PageKit } from './interactions/kit.ts';
+import { loginRoutes, type SignInGuard } from './interactions/login.ts';
+import { providerPages } from './interactions/provider-pages.ts';
+import { loadViews } from './interactions/views.ts';
+import { packageRoot } from './paths.ts';
+import { createProvider, type Provider } from './provider/index.ts';
+import { loadOrCreateSigningKeys } from './provider/keys.ts';
+import { createSequelizeDirectory, type SequelizeDirectory } from './store/account-directory.ts';
+import { openStore, type Store } from './store/index.ts';
+import { createPasswordHasher, type PasswordHasher } from './sspr/password-hash.ts';
+
+export interface AppOptions {
+  config: Config;
+  clock?: Clock;
+  log?: Logger;
+  /** An already open store (tests share one between two instances); else opened from config.database. */
+  store?: Store;
+}
+
+export interface App {
+  provider: Provider;
+  store: Store;
+  config: Config;
+  directory: SequelizeDirectory;
+  hasher: PasswordHasher;
+  audit: AuditLog;
+  clock: Clock;
+  log: Logger;
+  listen(port?: number, host?: string): Promise<Server>;
+  close(): Promise<void>;
+}
+
+/** Logs the detail, shows the user a page with a stable code, never a stack trace. */
+function errorPages(kit: PageKit) {
+  return async function errorPagesMiddleware(ctx: Context, next: Next): Promise<void> {
+    try {
+      await next();
+      if (ctx.status === 404 && !ctx.body) renderErrorPage(ctx, kit, new PageError(404, 'not_found'));
+    } catch (err) {
+      if (err instanceof PageError) {
+        kit.log.info({ code: err.code, detail: err.detail, path: ctx.path }, 'request refused');
+        renderErrorPage(ctx, kit, err);
+        return;
+      }
+      kit.log.error({ err, path: ctx.path }, 'unexpected error');
+      renderErrorPage(ctx, kit, new PageError(500, 'generic'));
+    }
+  };
+}
+
+/** The composition root: the only place that wires modules together. */
+export async function createApp(options: AppOptions): Promise<App> {
+  const { config } = options;
+  const clock = options.clock ?? systemClock;
+  const log = options.log ?? pino({ level: process.env.LOG_LEVEL ?? 'info' });
+  const store = options.store ?? (await openStore({ url: config.database }));
+  const hasher = createPasswordHasher(config.password_hashing);
+  const directory = createSequelizeDirectory(store, hasher, clock);
+  const audit = createAuditLog(store, clock);
+  const root = packageRoot();
+  const kit: PageKit = {
+    config,
+    views: loadViews(join(root, 'views')),
+    translator: createTranslator(),
+    csrf: createCsrf(config.secrets.cookie_keys),
+    log,
+  };
+  const jwks = await loadOrCreateSigningKeys(store);
+  const extraPrompts: interactionPolicy.Prompt[] = [];
+  const guard: SignInGuard | undefined = undefined;
+
+  const provider = createProvider({ config, store, directory, clock, jwks, pages: providerPages(kit), extraPrompts });
+  provider.on('server_error', (_ctx, err) => log.error({ err }, 'oidc-provider server_error'));
+
+  const css = readFileSync(join(root, 'views/static/style.css'));
+  const base = new Router();
+  base.get('/static/style.css', (ctx) => {
+    ctx.type = 'text/css';
+    ctx.set('Cache-Control', 'public, max-age=3600');
+    ctx.body = css;
+  });
+  base.get('/healthz', async (ctx) => {
+    try {
+      await store.sequelize.query('SELECT 1');
+      ctx.body = { status: 'ok' };
+    } catch {
+      ctx.status = 503;
+      ctx.body = { status: 'unavailable' };
+    }
+  });
+
+  provider.use(securityHeaders);
+  provider.use(errorPages(kit));
+  provider.use(base.routes());
+  const login = loginRoutes({ provider, kit, directory, hasher, audit, guard });
+  provider.use(login.routes());
+
+  const servers: Server[] = [];
+  return {
+    provider,
+    store,
+    config,
+    directory,
+    hasher,
+    audit,
+    clock,
+    log,
+    listen(port = config.port, host = '127.0.0.1') {
+      return new Promise((resolve, reject) => {
+        const server = provider.listen(port, host);
+        server.once('listening', () => resolve(server));
+        server.once('error', reject);
+        servers.push(server);
+      });
+    },
+    async close() {
+      await Promise.all(servers.map((s) => new Promise<void>((r) => { s.closeAllConnections?.(); s.close(() => r()); })));
+      if (!options.store) await store.close();
+    },
+  };
+}

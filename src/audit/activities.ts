@@ -1,0 +1,34 @@
+/** Stable activity codes and their readable names (modelled on Entra's audit activities). */
+export const ACTIVITIES = {
+  'sspr.registration.started': 'Self-service password reset registration started',
+  'sspr.registration.method_verified': 'Self-service password reset method verified',
+  'sspr.registration.method_removed': 'Self-service password reset method removed',
+  'sspr.registration.completed': 'User registered for self-service password reset',
+  'sspr.registration.reconfirmed': 'User reconfirmed self-service password reset methods',
+  'sspr.registration.skipped': 'User postponed self-service password reset registration',
+  'sspr.reset.started': 'Self-service password reset flow activity progress',
+  'sspr.reset.method_verified': 'Self-service password reset flow activity progress',
+  'sspr.reset.code_sent': 'Self-service password reset flow activity progress',
+  'sspr.reset.completed': 'Reset password (self-service)',
+  'sspr.reset.failed': 'Self-service password reset flow activity progress',
+  'sspr.reset.blocked': 'Blocked from self-service password reset',
+  'sspr.policy.changed': 'Self-service password reset policy changes',
+  'sspr.notice.sent': 'Notification sent',
+  'sspr.notice.failed': 'Notification delivery failed',
+  'auth.sign_in.succeeded': 'Sign-in succeeded',
+  'auth.sign_in.failed': 'Sign-in failed',
+  'auth.sign_in.blocked': 'Sign-in temporarily blocked',
+  'auth.logout': 'Signed out',
+  'account.password_changed': 'Change password (self-service)',
+  'admin.password_reset': 'Reset password (by admin)',
+} as const satisfies Record<string, string>;
+
+export type KnownActivity = keyof typeof ACTIVITIES;
+/** Known activities, plus `admin.<verb>` for every other CLI change. */
+export type Activity = KnownActivity | `admin.${string}`;
+
+export function activityName(activity: Activity): string {
+  if (activity in ACTIVITIES) return ACTIVITIES[activity as KnownActivity];
+  const verb = activity.slice('admin.'.length).replace(/_/g, ' ');
+  return `Admin: ${verb}`;
+}

@@ -1,0 +1,57 @@
+import i18next, { type i18n as I18nInstance } from 'i18next';
+import { catalogs } from './locales/index.ts';
+
+export const LANGUAGES = ['en', 'nl'] as const;
+export type Language = (typeof LANGUAGES)[number];
+
+export function isLanguage(v: unknown): v is Language {
+  return typeof v === 'string' && (LANGUAGES as readonly string[]).includes(v);
+}
+
+export type Translate = (key: string, params?: Record<string, unknown>) => string;
+
+export interface Translator {
+  /** A `t` bound to one language; unknown keys come back as the key, so a test can spot them. */
+  forLanguage(lang: Language): Translate;
+  has(key: string, lang: Language): boolean;
+}
+
+/** One i18next instance for the process; catalogs are plain objects, one file per area and language. */
+export function createTranslator(): Translator {
+  const instance: I18nInstance = i18next.createInstance();
+  void instance.init({
+    initAsync: false,
+    resources: catalogs,
+    fallbackLng: false,
+    defaultNS: 'pages',
+    ns: Object.keys(catalogs.en),
+    interpolation: { escapeValue: false }, // ejs escapes on output; mails are plain text
+    returnNull: false,
+  });
+  return {
+    forLanguage(lang) {
+      const t = instance.getFixedT(lang);
+      return (key, params) => t(key, params ?? {}) as string;
+    },
+    has: (key, lang) => instance.exists(key, { lng: lang }),
+  };
+}
+
+/** Picks the best supported language from an Accept-Language header. */
+export function fromAcceptLanguage(header: string | undefined): Language | null {
+  if (!header) return null;
+  const ranked = header
+    .split(',')
+    .map((part) => {
+      const [tag, ...params] = part.trim().split(';');
+      const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+      return { tag: tag.toLowerCase(), q: q ? Number(q.slice(2)) || 0 : 1 };
+    })
+    .filter((x) => x.q > 0)
+    .sort((a, b) => b.q - a.q);
+  for (const { tag } of ranked) {
+    const base = tag.split('-')[0];
+    if (isLanguage(base)) return base;
+  }
+  return null;
+}

@@ -1,0 +1,12 @@
+import enPages from './en/pages.ts';
+import nlPages from './nl/pages.ts';
+import enMail from './en/mail.ts';
+import nlMail from './nl/mail.ts';
+import enErrors from './en/errors.ts';
+import nlErrors from './nl/errors.ts';
+
+/** Every catalog, by language then namespace. A test checks both languages have the same keys. */
+export const catalogs = {
+  en: { pages: enPages, mail: enMail, errors: enErrors },
+  nl: { pages: nlPages, mail: nlMail, errors: nlErrors },
+};

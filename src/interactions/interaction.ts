@@ -1,0 +1,39 @@
+import type { Context, Next } from 'koa';
+import type Provider from 'oidc-provider';
+import type { PageKit } from './kit.ts';
+import { language } from './kit.ts';
+import { interactionExpired } from './errors.ts';
+
+export type InteractionDetails = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+/**
+ * Loads the interaction named by the URL from its cookie; a missing or expired one becomes a
+ * friendly "start again" page instead of the provider's error. Sets the page language from the
+ * request's ui_locales.
+ */
+export function loadInteraction(provider: Provider, kit: PageKit) {
+  return async function loadInteractionMiddleware(ctx: Context, next: Next): Promise<void> {
+    let details: InteractionDetails;
+    try {
+      details = await provider.interactionDetails(ctx.req, ctx.res);
+    } catch (err) {
+      throw interactionExpired((err as Error).message);
+    }
+    if (details.uid !== ctx.params.uid) throw interactionExpired('uid mismatch');
+    ctx.state.interaction = details;
+    ctx.state.correlationId ??= details.uid;
+    language(ctx, kit, details.params.ui_locales);
+    await next();
+  };
+}
+
+export function interactionOf(ctx: Context): InteractionDetails {
+  return ctx.state.interaction as InteractionDetails;
+}
+
+/** Finishes this prompt and sends the browser back to the provider (303, like interactionFinished). */
+export async function finishPrompt(provider: Provider, ctx: Context, result: Record<string, unknown>, merge = true): Promise<void> {
+  const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
+  ctx.status = 303;
+  ctx.redirect(returnTo);
+}

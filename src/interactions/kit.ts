@@ -1,0 +1,63 @@
+import type { Context } from 'koa';
+import type { Logger } from 'pino';
+import type { RequestContext } from '../audit/index.ts';
+import type { Config } from '../config/schema.ts';
+import type { Language, Translator } from '../i18n/index.ts';
+import type { Csrf } from './csrf.ts';
+import { PageError } from './errors.ts';
+import { resolveLanguage } from './language.ts';
+import type { PageMessage, Views } from './views.ts';
+
+/** What every route needs to answer with a page. Built once in the composition root. */
+export interface PageKit {
+  config: Config;
+  views: Views;
+  translator: Translator;
+  csrf: Csrf;
+  log: Logger;
+}
+
+export function language(ctx: Context, kit: PageKit, uiLocales?: unknown): Language {
+  const cached = ctx.state.lang as Language | undefined;
+  if (cached && uiLocales === undefined) return cached;
+  const lang = resolveLanguage(ctx, kit.config.language, uiLocales);
+  ctx.state.lang = lang;
+  return lang;
+}
+
+/** Renders one of our pages; the title is a `pages:` key. Marks the response for our CSP. */
+export function renderPage(
+  ctx: Context,
+  kit: PageKit,
+  view: string,
+  data: { titleKey: string; messages?: PageMessage[]; status?: number; [key: string]: unknown },
+): void {
+  const lang = language(ctx, kit);
+  const t = kit.translator.forLanguage(lang);
+  const { titleKey, status, ...rest } = data;
+  ctx.state.page = true;
+  ctx.status = status ?? 200;
+  ctx.type = 'html';
+  ctx.body = kit.views.render(view, { ...rest, lang, t, title: t(titleKey) });
+}
+
+export function renderErrorPage(ctx: Context, kit: PageKit, err: PageError, extra: Record<string, unknown> = {}): void {
+  renderPage(ctx, kit, 'error', {
+    titleKey: 'pages:error.title',
+    status: err.status,
+    code: err.code,
+    messageId: err.messageId,
+    ...extra,
+  });
+}
+
+/** Who/where of this request, for audit events. Links and addresses never come from the Host header. */
+export function requestContext(ctx: Context, extra: Partial<RequestContext> = {}): RequestContext {
+  return {
+    ip: ctx.ip,
+    userAgent: ctx.get('user-agent').slice(0, 400) || null,
+    correlationId: (ctx.state.correlationId as string | undefined) ?? null,
+    language: (ctx.state.lang as string | undefined) ?? null,
+    ...extra,
+  };
+}

@@ -1,0 +1,128 @@
+import type { Context } from 'koa';
+import Router from '@koa/router';
+import type Provider from 'oidc-provider';
+import type { AuditLog } from '../audit/index.ts';
+import type { AccountDirectory } from '../sspr/ports.ts';
+import type { PasswordHasher } from '../sspr/password-hash.ts';
+import { field, readForm } from './body.ts';
+import { badRequest, csrfFailed } from './errors.ts';
+import { finishPrompt, interactionOf, loadInteraction } from './interaction.ts';
+import { renderPage, requestContext, type PageKit } from './kit.ts';
+import type { PageMessage } from './views.ts';
+
+/** Hooks into sign-in: throttling of password guesses, supplied by the SSPR extension. */
+export interface SignInGuard {
+  /** Throws (a PageError) when this identifier / IP must wait; otherwise resolves. */
+  before(identifier: string, ip: string): Promise<void>;
+  after(identifier: string, ip: string, succeeded: boolean): Promise<void>;
+}
+
+export interface LoginDeps {
+  provider: Provider;
+  kit: PageKit;
+  directory: AccountDirectory;
+  hasher: PasswordHasher;
+  audit: AuditLog;
+  guard?: SignInGuard;
+}
+
+/** Login, consent and abort pages of the OIDC interaction. */
+export function loginRoutes(deps: LoginDeps): Router {
+  const { provider, kit, directory, hasher, audit, guard } = deps;
+  const router = new Router();
+  const load = loadInteraction(provider, kit);
+
+  function showLogin(ctx: Context, extra: { login?: string; messages?: PageMessage[]; status?: number } = {}) {
+    const interaction = interactionOf(ctx);
+    const uid = interaction.uid;
+    renderPage(ctx, kit, 'login', {
+      titleKey: 'pages:login.title',
+      action: `/interaction/${uid}/login`,
+      forgotUrl: `/interaction/${uid}/reset`,
+      abortUrl: `/interaction/${uid}/abort`,
+      csrf: kit.csrf.token(uid),
+      client: interaction.params.client_id,
+      ...extra,
+    });
+  }
+
+  router.get('/interaction/:uid', load, async (ctx) => {
+    const interaction = interactionOf(ctx);
+    const { name, details } = interaction.prompt;
+    if (name === 'login') return showLogin(ctx, { login: typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint.slice(0, 320) : '' });
+    if (name === 'consent') {
+      const scopes = [...new Set(String(interaction.params.scope ?? '').split(' ').filter(Boolean))];
+      void details;
+      return renderPage(ctx, kit, 'consent', {
+        titleKey: 'pages:consent.title',
+        action: `/interaction/${interaction.uid}/confirm`,
+        abortUrl: `/interaction/${interaction.uid}/abort`,
+        csrf: kit.csrf.token(interaction.uid),
+        client: interaction.params.client_id,
+        scopes,
+      });
+    }
+    // Other prompts (our registration prompt) have their own pages under the same interaction URL.
+    ctx.redirect(`/interaction/${interaction.uid}/${name}`);
+  });
+
+  router.post('/interaction/:uid/login', load, async (ctx) => {
+    const interaction = interactionOf(ctx);
+    const form = await readForm(ctx);
+    if (!kit.csrf.verify(interaction.uid, form.csrf)) throw csrfFailed();
+    if (interaction.prompt.name !== 'login') throw badRequest(`prompt is ${interaction.prompt.name}, not login`);
+    const identifier = field(form, 'login', { max: 320 });
+    const password = field(form, 'password', { max: 1024, trim: false });
+    const context = requestContext(ctx, { clientId: String(interaction.params.client_id) });
+    if (guard) await guard.before(identifier, ctx.ip);
+    const account = identifier ? await directory.findByIdentifier(identifier) : null;
+    // Same work for unknown, disabled and wrong-password: the answer and its timing reveal nothing.
+    const ok = account && !account.disabled && password
+      ? await directory.verifyPassword(account.id, password)
+      : await hasher.dummyVerify(password);
+    if (guard) await guard.after(identifier, ctx.ip, Boolean(ok && account));
+    if (!ok || !account) {
+      await audit.record({
+        activity: 'auth.sign_in.failed',
+        result: 'failure',
+        reason: !account ? 'unknown_user' : account.disabled ? 'account_disabled' : 'wrong_password',
+        target: account?.login ?? null,
+        targetAccountId: account?.id ?? null,
+        context,
+      });
+      return showLogin(ctx, { login: identifier, status: 401, messages: [{ id: 'errors:invalid_credentials', type: 'error' }] });
+    }
+    await audit.record({ activity: 'auth.sign_in.succeeded', result: 'success', target: account.login, targetAccountId: account.id, actor: account.login, context });
+    if (directory.rememberLanguage && ctx.state.lang) await directory.rememberLanguage(account.id, String(ctx.state.lang));
+    await finishPrompt(provider, ctx, { login: { accountId: account.id, amr: ['pwd'], remember: true } }, false);
+  });
+
+  router.post('/interaction/:uid/confirm', load, async (ctx) => {
+    const interaction = interactionOf(ctx);
+    const form = await readForm(ctx);
+    if (!kit.csrf.verify(interaction.uid, form.csrf)) throw csrfFailed();
+    if (interaction.prompt.name !== 'consent') throw badRequest(`prompt is ${interaction.prompt.name}, not consent`);
+    const accountId = interaction.session?.accountId;
+    if (!accountId) throw badRequest('no session');
+    const details = interaction.prompt.details as {
+      missingOIDCScope?: string[];
+      missingOIDCClaims?: string[];
+      missingResourceScopes?: Record<string, string[]>;
+    };
+    const grant = interaction.grantId
+      ? await provider.Grant.find(interaction.grantId)
+      : new provider.Grant({ accountId, clientId: String(interaction.params.client_id) });
+    if (!grant) throw badRequest('grant not found');
+    if (details.missingOIDCScope) grant.addOIDCScope(details.missingOIDCScope.join(' '));
+    if (details.missingOIDCClaims) grant.addOIDCClaims(details.missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries(details.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));
+    const grantId = await grant.save();
+    await finishPrompt(provider, ctx, { consent: interaction.grantId ? {} : { grantId } });
+  });
+
+  router.get('/interaction/:uid/abort', load, async (ctx) => {
+    await finishPrompt(provider, ctx, { error: 'access_denied', error_description: 'End-User aborted interaction' }, false);
+  });
+
+  return router;
+}

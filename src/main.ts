@@ -1,0 +1,53 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import pino from 'pino';
+import { createApp } from './app.ts';
+import { ConfigError, isSqlite, loadConfig } from './config/load.ts';
+
+/** `npm start`: load and check the config, migrate, seed the demo on an empty SQLite database, serve. */
+async function main(): Promise<void> {
+  const log = pino({ level: process.env.LOG_LEVEL ?? 'info' });
+  let loaded;
+  try {
+    loaded = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`config error: ${err.message}`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const { config } = loaded;
+  for (const w of loaded.warnings) log.warn(w);
+  const app = await createApp({ config, log });
+
+  if (config.demo && isSqlite(config) && (await app.store.models.Account.count()) === 0) {
+    const password = randomBytes(12).toString('base64url');
+    await app.store.models.Account.create({
+      id: randomUUID(),
+      login: 'demo',
+      email: 'demo@example.org',
+      name: 'Demo User',
+      passwordHash: await app.hasher.hash(password),
+      passwordChangedAt: app.clock.now(),
+    });
+    console.log(`\n  Demo account (shown once): user "demo", password "${password}"\n`);
+  }
+
+  await app.listen(config.port, process.env.HOST ?? '127.0.0.1');
+  const demoClient = config.clients.find((c) => c.client_id === 'demo-app');
+  console.log(`  oidc-sspr is serving ${config.issuer}`);
+  console.log(`  discovery: ${config.issuer}/.well-known/openid-configuration`);
+  if (demoClient && config.demo) console.log(`  try it: open ${config.issuer}/demo in a browser\n`);
+
+  const stop = async () => {
+    await app.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((err: unknown) => {
+  console.error(`oidc-sspr could not start: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

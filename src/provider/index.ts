@@ -1,0 +1,123 @@
+import Provider, { interactionPolicy, type Configuration, type KoaContextWithOIDC, type ClientMetadata, type JWK } from 'oidc-provider';
+import type { Clock } from '../clock.ts';
+import type { Config } from '../config/schema.ts';
+import type { Store } from '../store/index.ts';
+import type { SequelizeDirectory } from '../store/account-directory.ts';
+import { createSequelizeAdapter } from './adapter.ts';
+import { claimsFor } from './claims.ts';
+
+export type { Provider };
+
+export interface ProviderPages {
+  renderError: NonNullable<Configuration['renderError']>;
+  logoutSource: (ctx: KoaContextWithOIDC, form: string) => Promise<void>;
+  postLogoutSuccessSource: (ctx: KoaContextWithOIDC) => Promise<void>;
+}
+
+export interface ProviderOptions {
+  config: Config;
+  store: Store;
+  directory: SequelizeDirectory;
+  clock: Clock;
+  jwks: { keys: JWK[] };
+  pages: ProviderPages;
+  /** Prompts to add after login and before consent (our registration prompt). */
+  extraPrompts?: interactionPolicy.Prompt[];
+}
+
+function clientMetadata(config: Config): ClientMetadata[] {
+  return config.clients.map((c) => ({
+    client_id: c.client_id,
+    ...(c.client_secret ? { client_secret: c.client_secret } : {}),
+    token_endpoint_auth_method: c.token_endpoint_auth_method ?? (c.client_secret ? 'client_secret_basic' : 'none'),
+    redirect_uris: c.redirect_uris,
+    post_logout_redirect_uris: c.post_logout_redirect_uris,
+    grant_types: c.grant_types,
+    response_types: c.response_types,
+    ...(c.client_name ? { client_name: c.client_name } : {}),
+  }));
+}
+
+/** Builds the oidc-provider instance: our adapter, keys, accounts, pages and interaction policy. */
+export function createProvider(options: ProviderOptions): Provider {
+  const { config, store, directory, clock, jwks, pages } = options;
+  const firstParty = new Set(config.clients.filter((c) => c.first_party).map((c) => c.client_id));
+
+  const policy = interactionPolicy.base();
+  (options.extraPrompts ?? []).forEach((prompt, i) => policy.add(prompt, 1 + i));
+
+  const configuration: Configuration = {
+    adapter: createSequelizeAdapter(store, clock),
+    clients: clientMetadata(config),
+    jwks,
+    cookies: {
+      keys: config.secrets.cookie_keys,
+      long: { httpOnly: true, sameSite: 'lax' },
+      short: { httpOnly: true, sameSite: 'lax' },
+    },
+    claims: {
+      openid: ['sub'],
+      profile: ['name', 'preferred_username', 'updated_at'],
+      email: ['email', 'email_verified'],
+      phone: ['phone_number', 'phone_number_verified'],
+    },
+    scopes: ['openid', 'offline_access', 'profile', 'email', 'phone'],
+    async findAccount(_ctx, sub) {
+      const row = await directory.findRow(sub);
+      if (!row || row.disabled) return undefined;
+      return { accountId: row.id, claims: async () => claimsFor(row) };
+    },
+    features: {
+      devInteractions: { enabled: false },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: pages.logoutSource,
+        postLogoutSuccessSource: pages.postLogoutSuccessSource,
+      },
+    },
+    interactions: {
+      policy,
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
+    renderError: pages.renderError,
+    rotateRefreshToken: true,
+    ttl: {
+      AccessToken: 3600,
+      AuthorizationCode: 60,
+      IdToken: 3600,
+      RefreshToken: 14 * 86_400,
+      Grant: 14 * 86_400,
+      Interaction: config.sessions.interaction_minutes * 60,
+      Session: config.sessions.ttl_hours * 3600,
+      BackchannelAuthenticationRequest: 600,
+      ClientCredentials: 600,
+      DeviceCode: 600,
+    },
+    // Refresh tokens for clients allowed the grant when offline_access was asked for, consent or not.
+    async issueRefreshToken(_ctx, client, code) {
+      return client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access');
+    },
+    // First-party clients skip the consent page: their grant is created here with what they asked for.
+    async loadExistingGrant(ctx) {
+      const grantId = (ctx.oidc.result?.consent as { grantId?: string } | undefined)?.grantId
+        ?? ctx.oidc.session!.grantIdFor(ctx.oidc.client!.clientId);
+      if (grantId) {
+        const existing = await ctx.oidc.provider.Grant.find(grantId);
+        if (existing) return existing;
+      }
+      if (!firstParty.has(ctx.oidc.client!.clientId)) return undefined;
+      const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client!.clientId, accountId: ctx.oidc.session!.accountId! });
+      grant.addOIDCScope([...ctx.oidc.requestParamScopes].join(' '));
+      const claims = ctx.oidc.requestParamClaims ? [...ctx.oidc.requestParamClaims] : [];
+      if (claims.length) grant.addOIDCClaims(claims);
+      await grant.save();
+      return grant;
+    },
+  };
+
+  const provider = new Provider(config.issuer, configuration);
+  provider.proxy = config.proxy;
+  return provider;
+}

@@ -1,0 +1,47 @@
+import argon2 from 'argon2';
+
+export interface HashingParameters {
+  memory_kib: number;
+  time_cost: number;
+  parallelism: number;
+}
+
+export type PasswordHasher = ReturnType<typeof createPasswordHasher>;
+
+/**
+ * argon2id with explicit parameters (they decide sign-in throughput). `dummyVerify` does the same
+ * work for unknown accounts so sign-in and reset timing does not reveal whether an account exists.
+ */
+export function createPasswordHasher(params: HashingParameters) {
+  const options = {
+    type: argon2.argon2id,
+    memoryCost: params.memory_kib,
+    timeCost: params.time_cost,
+    parallelism: params.parallelism,
+  } as const;
+  let dummyHash: Promise<string> | null = null;
+  const hash = (password: string) => argon2.hash(password.normalize('NFC'), options);
+  return {
+    hash,
+    async verify(stored: string, password: string): Promise<boolean> {
+      try {
+        return await argon2.verify(stored, password.normalize('NFC'));
+      } catch {
+        return false; // a malformed stored hash never signs anyone in
+      }
+    },
+    /** True when the stored hash was made with other parameters and should be replaced. */
+    needsRehash(stored: string): boolean {
+      try {
+        return argon2.needsRehash(stored, options);
+      } catch {
+        return true;
+      }
+    },
+    async dummyVerify(password: string): Promise<false> {
+      dummyHash ??= hash('dummy password for timing equality');
+      await argon2.verify(await dummyHash, password.normalize('NFC')).catch(() => false);
+      return false;
+    },
+  };
+}

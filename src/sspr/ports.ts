@@ -1,0 +1,43 @@
+import type { Transaction } from '../store/index.ts';
+
+/**
+ * The ports SSPR needs from its host. Our server implements them on Sequelize
+ * (src/store/account-directory.ts); an embedding host implements AccountDirectory over its own users.
+ */
+
+/** An account as SSPR sees it. Contacts are profile claims, never registered recovery methods. */
+export interface DirectoryAccount {
+  id: string;
+  login: string;
+  email: string | null;
+  phone: string | null;
+  name: string | null;
+  isAdmin: boolean;
+  disabled: boolean;
+  /** Group names. */
+  groups: string[];
+  /** Last page language the user saw, for messages sent later. */
+  language: string | null;
+  passwordChangedAt: Date | null;
+}
+
+/** Opaque to SSPR: the host's transaction, passed back into the host's own port calls. */
+export type TransactionHandle = Transaction | undefined;
+
+export interface AccountDirectory {
+  findById(id: string): Promise<DirectoryAccount | null>;
+  /** Login name or email address, case-insensitive. */
+  findByIdentifier(identifier: string): Promise<DirectoryAccount | null>;
+  /** Every administrator (for "an admin's password was reset" notices). */
+  listAdmins(): Promise<DirectoryAccount[]>;
+  /** Checks a password; false for unknown or disabled accounts too. */
+  verifyPassword(id: string, password: string): Promise<boolean>;
+  /** Stores a new password (the directory hashes it) and sets passwordChangedAt. */
+  setPassword(id: string, password: string, t?: TransactionHandle): Promise<void>;
+  /** Ends every session, grant, refresh and access token of the account. */
+  revokeEverything(id: string, t?: TransactionHandle): Promise<void>;
+  /** Marks the profile email/phone as verified when a method proved the same address/number. */
+  markContactVerified?(id: string, kind: 'email' | 'phone', value: string, t?: TransactionHandle): Promise<void>;
+  /** Remembers the user's page language for later messages. */
+  rememberLanguage?(id: string, language: string): Promise<void>;
+}
