@@ -8,7 +8,18 @@ import pino, { type Logger } from 'pino';
 import { createAuditLog, type AuditLog } from './audit/index.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config/schema.ts';
+import { demoRoutes } from './demo/routes.ts';
+import { createDelivery, type LogFn } from './delivery/index.ts';
 import { createTranslator } from './i18n/index.ts';
+import { registrationRoutes } from './interactions/registration.ts';
+import { resetRoutes } from './interactions/reset.ts';
+import { registrationPrompt } from './provider/registration-prompt.ts';
+import { createCodeService } from './sspr/codes.ts';
+import type { SsprDeps } from './sspr/context.ts';
+import { createCodeHasher, createSecretBox } from './sspr/crypto.ts';
+import { createMethodRepository, createMethods } from './sspr/methods/index.ts';
+import { createPasswordPolicy } from './sspr/password-policy.ts';
+import { createThrottle } from './sspr/throttle.ts';
 import { createCsrf } from './interactions/csrf.ts';
 import { PageError } from './interactions/errors.ts';
 import { securityHeaders } from './interactions/headers.ts';
@@ -31,6 +42,11 @@ export interface AppOptions {
   store?: Store;
 }
 
+/** Delivery logs through pino like everything else. */
+function pinoLogFn(log: Logger): LogFn {
+  return (level, message, fields) => log[level](fields ?? {}, message);
+}
+
 export interface App {
   provider: Provider;
   store: Store;
@@ -40,6 +56,7 @@ export interface App {
   audit: AuditLog;
   clock: Clock;
   log: Logger;
+  sspr: SsprDeps;
   listen(port?: number, host?: string): Promise<Server>;
   close(): Promise<void>;
 }
@@ -80,7 +97,25 @@ export async function createApp(options: AppOptions): Promise<App> {
     log,
   };
   const jwks = await loadOrCreateSigningKeys(store);
-  const extraPrompts: interactionPolicy.Prompt[] = [];
+  const delivery = createDelivery(config.delivery, { store, clock, audit, translator: kit.translator, log: pinoLogFn(log) });
+  const secretBox = createSecretBox(config.secrets.encryption_keys);
+  const codes = createCodeService({ store, clock, hasher: createCodeHasher(config.secrets.encryption_keys), ttlMinutes: config.sspr.code_ttl_minutes });
+  const sspr: SsprDeps = {
+    config,
+    store,
+    clock,
+    log,
+    directory,
+    audit,
+    delivery,
+    codes,
+    throttle: createThrottle({ store, clock }),
+    secretBox,
+    methods: createMethods({ config, codes, delivery, secretBox, clock }),
+    methodRepo: createMethodRepository({ store, clock }),
+    passwordPolicy: await createPasswordPolicy(config.password_policy),
+  };
+  const extraPrompts: interactionPolicy.Prompt[] = [registrationPrompt(sspr)];
   const guard: SignInGuard | undefined = undefined;
 
   const provider = createProvider({ config, store, directory, clock, jwks, pages: providerPages(kit), extraPrompts });
@@ -108,6 +143,10 @@ export async function createApp(options: AppOptions): Promise<App> {
   provider.use(base.routes());
   const login = loginRoutes({ provider, kit, directory, hasher, audit, guard });
   provider.use(login.routes());
+  provider.use(registrationRoutes({ provider, kit, sspr }).routes());
+  provider.use(resetRoutes({ provider, kit, sspr }).routes());
+  const demoClient = config.clients.find((c) => c.client_id === 'demo-app' && c.redirect_uris.includes(`${config.issuer}/demo/callback`));
+  if (config.demo && demoClient) provider.use(demoRoutes(config, demoClient, kit).routes());
 
   const servers: Server[] = [];
   return {
@@ -119,7 +158,9 @@ export async function createApp(options: AppOptions): Promise<App> {
     audit,
     clock,
     log,
+    sspr,
     listen(port = config.port, host = '127.0.0.1') {
+      delivery.start();
       return new Promise((resolve, reject) => {
         const server = provider.listen(port, host);
         server.once('listening', () => resolve(server));
@@ -129,6 +170,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     },
     async close() {
       await Promise.all(servers.map((s) => new Promise<void>((r) => { s.closeAllConnections?.(); s.close(() => r()); })));
+      await delivery.stop();
       if (!options.store) await store.close();
     },
   };

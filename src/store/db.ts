@@ -28,10 +28,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<Sequelize>
       pool: { max: 1, min: 0, idle: 60_000 },
       retry: { max: 10, match: [/SQLITE_BUSY/] },
     });
+    applyPragmasToEveryConnection(sequelize);
+    // WAL is a property of the file; the per-connection settings follow in the hook above.
     await sequelize.query('PRAGMA journal_mode = WAL');
-    await sequelize.query('PRAGMA synchronous = NORMAL');
-    await sequelize.query('PRAGMA busy_timeout = 5000');
-    await sequelize.query('PRAGMA foreign_keys = ON');
   } else {
     sequelize = new Sequelize(options.url, {
       dialect: 'postgres',
@@ -41,6 +40,30 @@ export async function openDatabase(options: DatabaseOptions): Promise<Sequelize>
     await sequelize.authenticate();
   }
   return sequelize;
+}
+
+interface SqliteHandle { run(sql: string): void }
+interface SqliteConnectionManager { getConnection(options: unknown): Promise<SqliteHandle> }
+
+/**
+ * Sequelize's SQLite dialect opens a new connection per transaction, and busy_timeout and
+ * synchronous are per connection: set them on every connection it opens, before its first query
+ * (sqlite3 runs a handle's statements in order).
+ */
+function applyPragmasToEveryConnection(sequelize: Sequelize): void {
+  const manager = (sequelize as unknown as { connectionManager: SqliteConnectionManager }).connectionManager;
+  const original = manager.getConnection.bind(manager);
+  const seen = new WeakSet<SqliteHandle>();
+  manager.getConnection = async (options: unknown) => {
+    const connection = await original(options);
+    if (!seen.has(connection)) {
+      seen.add(connection);
+      connection.run('PRAGMA busy_timeout = 5000');
+      connection.run('PRAGMA synchronous = NORMAL');
+      connection.run('PRAGMA foreign_keys = ON');
+    }
+    return connection;
+  };
 }
 
 export function dialectOf(sequelize: Sequelize): 'sqlite' | 'postgres' {

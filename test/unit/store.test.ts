@@ -35,3 +35,22 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     }
   });
 }
+
+describe('SQLite connection settings', () => {
+  it('applies busy_timeout and synchronous=NORMAL inside transactions too', async () => {
+    const db = createSqliteDatabase();
+    const store = await openStore({ url: db.url });
+    try {
+      const inside = await store.transaction(async (t) => {
+        const [[busy]] = (await store.sequelize.query('PRAGMA busy_timeout', { transaction: t })) as [Array<Record<string, number>>, unknown];
+        const [[sync]] = (await store.sequelize.query('PRAGMA synchronous', { transaction: t })) as [Array<Record<string, number>>, unknown];
+        return { busy: Object.values(busy)[0], sync: Object.values(sync)[0] };
+      });
+      assert.equal(inside.busy, 5000);
+      assert.equal(inside.sync, 1, 'NORMAL');
+    } finally {
+      await store.close();
+      await db.drop();
+    }
+  });
+});

@@ -39,6 +39,16 @@ export default {
     text: 'You have been signed out.',
     text_client: 'You have been signed out of {{client}}.',
   },
+  demo: {
+    title: 'Demo app',
+    intro: 'This page plays the part of an app that signs its users in with oidc-sspr.',
+    sign_in: 'Sign in with oidc-sspr',
+    signed_in_as: 'Signed in as {{name}}.',
+    id_token: 'ID token claims',
+    userinfo: 'Userinfo',
+    sign_out: 'Sign out',
+    security: 'Security info',
+  },
   error: {
     title: 'Something went wrong',
   },

@@ -39,6 +39,16 @@ export default {
     text: 'U bent afgemeld.',
     text_client: 'U bent afgemeld bij {{client}}.',
   },
+  demo: {
+    title: 'Demo-app',
+    intro: 'Deze pagina speelt een app die gebruikers aanmeldt met oidc-sspr.',
+    sign_in: 'Aanmelden met oidc-sspr',
+    signed_in_as: 'Aangemeld als {{name}}.',
+    id_token: 'Claims in het ID-token',
+    userinfo: 'Userinfo',
+    sign_out: 'Afmelden',
+    security: 'Beveiligingsgegevens',
+  },
   error: {
     title: 'Er is iets misgegaan',
   },

@@ -1,0 +1,91 @@
+import type { AuditSink } from '../audit/index.ts';
+import type { Clock } from '../clock.ts';
+import type { DeliveryConfig } from '../config/schema.ts';
+import { createTranslator, type Language, type Translator } from '../i18n/index.ts';
+import type { Store, Transaction } from '../store/index.ts';
+import { renderMessage, type Template, type TemplateParams } from './messages.ts';
+import { createOutboxTransport } from './outbox.ts';
+import { createDeliveryQueue, type EnqueueInput } from './queue.ts';
+import { createSmsHttpTransport } from './sms-http.ts';
+import { createSmtpTransport } from './smtp.ts';
+import { consoleLog, withSmsRecipientPolicy, type Channel, type LogFn, type Transport } from './transports.ts';
+
+export { renderMessage, formatTime, TEMPLATES } from './messages.ts';
+export type { MethodType, RenderedMessage, Template, TemplateParams } from './messages.ts';
+export { createDeliveryQueue, scrub, SENT_MARKER, FAILED_MARKER } from './queue.ts';
+export type { DeliveryQueue, DeliveryQueueOptions, EnqueueInput } from './queue.ts';
+export { createOutboxTransport, type OutboxOptions } from './outbox.ts';
+export { createSmtpTransport, type SmtpOptions } from './smtp.ts';
+export { createSmsHttpTransport, type SmsHttpOptions } from './sms-http.ts';
+export { consoleLog, normalizeSmsRecipient, withSmsRecipientPolicy, PermanentDeliveryError, isPermanent } from './transports.ts';
+export type { Channel, LogFn, LogLevel, OutgoingMessage, SmsRecipientPolicy, Transport } from './transports.ts';
+
+export interface DeliveryDeps {
+  store: Store;
+  clock: Clock;
+  audit: AuditSink;
+  log?: LogFn;
+  /** For `enqueueMessage`; default a fresh one. */
+  translator?: Translator;
+  /** Where `OIDC_SSPR_SMS_TOKEN` is read; default `process.env`. */
+  env?: Record<string, string | undefined>;
+  /** Replace a configured transport (an embedding host's own mailer, a test double). */
+  transports?: Partial<Record<Channel, Transport>>;
+}
+
+export interface MessageInput<K extends Template> {
+  channel: Channel;
+  to: string;
+  lang: Language;
+  template: K;
+  params: TemplateParams[K];
+  accountId?: string | null;
+  correlationId?: string | null;
+}
+
+export type DeliveryService = ReturnType<typeof createDelivery>;
+/** What SSPR flows need from delivery: render-and-queue in the caller's transaction. */
+export type DeliveryPort = Pick<DeliveryService, 'enqueueMessage' | 'enqueue'>;
+
+/** Builds the transports named in `delivery` and the queue that sends through them. */
+export function createDelivery(config: DeliveryConfig, deps: DeliveryDeps) {
+  const log = deps.log ?? consoleLog;
+  const translator = deps.translator ?? createTranslator();
+  const policy = { allowedCountries: config.sms.allowed_countries, defaultRegion: config.sms.default_region };
+  const outbox = createOutboxTransport({ dir: config.outbox_dir, clock: deps.clock, log });
+
+  const email: Transport = deps.transports?.email ?? (config.email.transport === 'smtp'
+    ? createSmtpTransport({ ...config.email.smtp, from: config.email.from })
+    : outbox);
+  const sms: Transport = deps.transports?.sms ?? (config.sms.transport === 'http'
+    ? createSmsHttpTransport({ ...config.sms.http, ...policy, env: deps.env })
+    // The outbox obeys allowed_countries too, so development shows what production would refuse.
+    : withSmsRecipientPolicy(outbox, policy));
+  const transports = { email, sms };
+
+  const queue = createDeliveryQueue({ store: deps.store, clock: deps.clock, transports, audit: deps.audit, log });
+
+  return {
+    ...queue,
+    transports,
+    /** Renders a template in `lang` and queues it (in `t`, the transaction of the causing step). */
+    enqueueMessage<K extends Template>(input: MessageInput<K>, t?: Transaction): Promise<string> {
+      const rendered = renderMessage(translator, input.lang, input.template, input.params, input.channel);
+      const message: EnqueueInput = {
+        channel: input.channel,
+        to: input.to,
+        subject: rendered.subject,
+        text: rendered.text,
+        accountId: input.accountId,
+        correlationId: input.correlationId,
+      };
+      return queue.enqueue(message, t);
+    },
+    /** Stops the worker (waiting for a batch in flight) and closes transport connections. */
+    async close(): Promise<void> {
+      await queue.stop();
+      email.close?.();
+      sms.close?.();
+    },
+  };
+}

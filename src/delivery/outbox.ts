@@ -1,0 +1,33 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { systemClock, type Clock } from '../clock.ts';
+import { consoleLog, type LogFn, type Transport } from './transports.ts';
+
+export interface OutboxOptions {
+  /** Folder for the message files; created when missing. */
+  dir: string;
+  clock?: Clock;
+  log?: LogFn;
+}
+
+/**
+ * The development transport: one JSON file per message (`{ to, subject, text, channel, time }`),
+ * named so that `ls` sorts by time, plus one log line. Files are readable by the owner only: they
+ * hold one-time codes.
+ */
+export function createOutboxTransport(options: OutboxOptions): Transport {
+  const clock = options.clock ?? systemClock;
+  const log = options.log ?? consoleLog;
+  return {
+    async send(msg) {
+      const now = clock.now();
+      await mkdir(options.dir, { recursive: true, mode: 0o700 });
+      const stamp = now.toISOString().replace(/[-:.]/g, '');
+      const file = join(options.dir, `${stamp}-${msg.channel}-${randomBytes(4).toString('hex')}.json`);
+      const body = { to: msg.to, subject: msg.subject ?? null, text: msg.text, channel: msg.channel, time: now.toISOString() };
+      await writeFile(file, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+      log('info', `outbox: ${msg.channel} to ${msg.to} written to ${file}`);
+    },
+  };
+}

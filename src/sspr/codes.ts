@@ -1,0 +1,145 @@
+import { Op } from 'sequelize';
+import type { Clock } from '../clock.ts';
+import type { Store, Transaction } from '../store/index.ts';
+import type { CodeHasher } from './crypto.ts';
+import { randomDigits, randomId } from './crypto.ts';
+import { CodeExpired, CodeInvalid, CodeUsed, TooManyAttempts } from './errors.ts';
+
+/**
+ * One-time codes sent by email or SMS. Only an HMAC of the code is stored (bound to flow + channel),
+ * with its expiry, attempt count and use time. The order in `check` follows Kratos, not the racy
+ * "read count, compare, then write" pattern: the attempt is counted in its own conditional UPDATE
+ * before the comparison, so concurrent guesses can never exceed `maxAttempts` under any isolation
+ * level, and consuming is a conditional UPDATE too, so a code is accepted at most once.
+ *
+ * Unknown accounts: call `issue` for them as well (accountId and target null) and deliver nothing.
+ * Then expiry, attempts and every error look exactly as they do for a real account.
+ *
+ * Transactions: `check` throws on a wrong code. When you pass `t`, commit it anyway (with your audit
+ * event and throttle hit) and rethrow afterwards: rolling back would undo the attempt count.
+ */
+
+export type CodePurpose = 'reset' | 'registration' | 'change' | (string & {});
+
+export interface IssueInput {
+  purpose: CodePurpose;
+  flowId: string;
+  accountId: string | null;
+  channel: string;
+  /** Where the code went (address / E.164 number), so the caller can trust it after a match. */
+  target: string | null;
+}
+
+export interface CheckInput {
+  flowId: string;
+  channel: string;
+  code: string;
+}
+
+export interface CheckResult {
+  ok: true;
+  accountId: string | null;
+  target: string | null;
+  purpose: string;
+}
+
+export interface CodeServiceOptions {
+  store: Store;
+  clock: Clock;
+  hasher: CodeHasher;
+  ttlMinutes: number;
+  maxAttempts?: number;
+  length?: number;
+}
+
+export type CodeService = ReturnType<typeof createCodeService>;
+
+export function createCodeService(options: CodeServiceOptions) {
+  const { store, clock, hasher, ttlMinutes } = options;
+  const maxAttempts = options.maxAttempts ?? 5;
+  const length = options.length ?? 6;
+  if (!(ttlMinutes > 0)) throw new RangeError('ttlMinutes must be positive');
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new RangeError('maxAttempts must be a positive integer');
+  if (!Number.isInteger(length) || length < 6 || length > 8) throw new RangeError('length must be 6..8 (messages carry 6 to 8 digits)');
+  const { OneTimeCode } = store.models;
+  const normalise = (code: string) => code.normalize('NFKC').replace(/[\s-]/g, '');
+
+  async function issue(input: IssueInput, t?: Transaction): Promise<{ code: string; expiresAt: Date }> {
+    const now = clock.now();
+    const code = randomDigits(length);
+    const expiresAt = new Date(now.getTime() + ttlMinutes * 60_000);
+    const write = async (tx: Transaction) => {
+      // A newer code voids the older one, so only the code in the latest message works.
+      await OneTimeCode.update(
+        { usedAt: now },
+        { where: { flowId: input.flowId, channel: input.channel, usedAt: null }, transaction: tx },
+      );
+      await OneTimeCode.create({
+        id: randomId(),
+        purpose: input.purpose,
+        flowId: input.flowId,
+        accountId: input.accountId,
+        channel: input.channel,
+        target: input.target,
+        codeHash: hasher.hash(input.flowId, input.channel, code),
+        attempts: 0,
+        expiresAt,
+        usedAt: null,
+        createdAt: now,
+      }, { transaction: tx });
+    };
+    if (t) await write(t);
+    else await store.transaction(write);
+    return { code, expiresAt };
+  }
+
+  async function check(input: CheckInput, t?: Transaction): Promise<CheckResult> {
+    const now = clock.now();
+    const latest = await OneTimeCode.findOne({
+      where: { flowId: input.flowId, channel: input.channel, usedAt: null },
+      order: [['createdAt', 'DESC']],
+      transaction: t,
+    });
+    if (!latest) {
+      // Issuing leaves the newest code unused, so "only used codes here" means the code was consumed.
+      const any = await OneTimeCode.count({ where: { flowId: input.flowId, channel: input.channel }, transaction: t });
+      if (any > 0) throw new CodeUsed({ detail: 'every code of this flow and channel is used' });
+      // Nothing was ever issued here: the same error as a wrong code, so this reveals nothing.
+      throw new CodeInvalid({ detail: 'no code issued for this flow and channel', params: { attemptsLeft: maxAttempts - 1 } });
+    }
+    if (latest.expiresAt.getTime() <= now.getTime()) throw new CodeExpired({ detail: `code ${latest.id} expired at ${latest.expiresAt.toISOString()}` });
+
+    const [counted] = await OneTimeCode.update(
+      // The typed attribute wants a number; the literal makes the database do the arithmetic.
+      { attempts: store.sequelize.literal('attempts + 1') as unknown as number },
+      { where: { id: latest.id, usedAt: null, attempts: { [Op.lt]: maxAttempts } }, transaction: t },
+    );
+    if (counted !== 1) {
+      await latest.reload({ transaction: t });
+      if (latest.usedAt) throw new CodeUsed({ detail: `code ${latest.id} consumed concurrently` });
+      throw new TooManyAttempts({ detail: `code ${latest.id} has no attempts left`, params: { attemptsLeft: 0 } });
+    }
+    // Read back rather than trust our earlier read: concurrent guesses may have counted in between.
+    await latest.reload({ transaction: t });
+    const attemptsLeft = Math.max(0, maxAttempts - latest.attempts);
+
+    if (!hasher.equals(hasher.hash(input.flowId, input.channel, normalise(input.code)), latest.codeHash)) {
+      if (attemptsLeft === 0) throw new TooManyAttempts({ detail: `code ${latest.id}: last attempt was wrong`, params: { attemptsLeft: 0 } });
+      throw new CodeInvalid({ detail: `code ${latest.id}: wrong code`, params: { attemptsLeft } });
+    }
+
+    const [consumed] = await OneTimeCode.update(
+      { usedAt: now },
+      { where: { id: latest.id, usedAt: null }, transaction: t },
+    );
+    if (consumed !== 1) throw new CodeUsed({ detail: `code ${latest.id} consumed concurrently` });
+    return { ok: true, accountId: latest.accountId, target: latest.target, purpose: latest.purpose };
+  }
+
+  /** Deletes expired codes; returns how many. */
+  async function purgeExpired(t?: Transaction): Promise<number> {
+    return OneTimeCode.destroy({ where: { expiresAt: { [Op.lte]: clock.now() } }, transaction: t });
+  }
+
+  return { issue, check, purgeExpired, maxAttempts, length, ttlMinutes };
+}

@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict';
+import { createThrottle, keysFor, type Throttle, type ThrottleRule } from '../../../src/sspr/throttle.ts';
+import { openStore, type Store } from '../../../src/store/index.ts';
+import { TestClock } from '../../support/clock.ts';
+import { createPostgresDatabase, createSqliteDatabase, postgresAvailable, type TestDatabase } from '../../support/db.ts';
+
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+
+describe('sspr/throttle keysFor', () => {
+  it('gives identifier, IP and identifier+IP keys with a normalised identifier', () => {
+    assert.deepEqual(keysFor({ identifier: '  Alice@Example.ORG ', ip: '203.0.113.7' }),
+      ['id:alice@example.org', 'ip:203.0.113.7', 'idip:alice@example.org|203.0.113.7']);
+  });
+  it('normalises Unicode so look-alike spellings share one counter', () => {
+    assert.deepEqual(keysFor({ identifier: 'Jose\u0301', ip: '::1' }), keysFor({ identifier: 'jos\u00e9', ip: '::1' }));
+  });
+  it('keeps keys within the column for absurdly long identifiers', () => {
+    const [id, , idip] = keysFor({ identifier: 'x'.repeat(5000), ip: 'ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255' });
+    assert.ok(id.length < 100 && idip.length < 200);
+    assert.notEqual(id, keysFor({ identifier: 'x'.repeat(5001), ip: '::1' })[0]);
+  });
+});
+
+for (const dialect of ['sqlite', 'postgres'] as const) {
+  describe(`sspr/throttle on ${dialect}`, function () {
+    let db: TestDatabase;
+    let store: Store;
+    let clock: TestClock;
+    let throttle: Throttle;
+    let n = 0;
+    let key: string;
+    const rule: ThrottleRule = { max: 5, windowMs: 10 * MIN, blockMs: 24 * HOUR };
+
+    before(async function () {
+      if (dialect === 'postgres' && !(await postgresAvailable())) {
+        console.log('    skipped: no PostgreSQL answers on 127.0.0.1:5432');
+        this.skip();
+      }
+      db = dialect === 'sqlite' ? createSqliteDatabase() : await createPostgresDatabase();
+      store = await openStore({ url: db.url });
+    });
+    after(async () => { await store?.close(); await db?.drop(); });
+    beforeEach(() => {
+      clock = new TestClock(new Date('2026-03-01T10:00:00Z'));
+      throttle = createThrottle({ store, clock });
+      key = `id:user-${dialect}-${++n}`;
+    });
+
+    it('allows max hits, blocks the next one and says so once', async () => {
+      for (let i = 1; i <= 5; i++) {
+        const s = await throttle.hit(key, rule);
+        assert.deepEqual([s.allowed, s.count, s.blockedUntil, s.justBlocked], [true, i, null, false]);
+      }
+      const sixth = await throttle.hit(key, rule);
+      assert.equal(sixth.allowed, false);
+      assert.equal(sixth.justBlocked, true);
+      assert.equal(sixth.blockedUntil?.toISOString(), '2026-03-02T10:00:00.000Z');
+      clock.advance('1h');
+      const seventh = await throttle.hit(key, rule);
+      assert.deepEqual([seventh.allowed, seventh.count, seventh.justBlocked], [false, 7, false]);
+      assert.equal(seventh.blockedUntil?.toISOString(), '2026-03-02T10:00:00.000Z', 'hits during a block never extend it');
+    });
+
+    it('the block outlives the window and ends at blockedUntil', async () => {
+      for (let i = 0; i < 6; i++) await throttle.hit(key, rule);
+      clock.advance('11m'); // past the window, still inside the block
+      assert.equal((await throttle.hit(key, rule)).allowed, false);
+      clock.advance(24 * HOUR - 11 * MIN - 1);
+      assert.equal((await throttle.peek(key, rule)).allowed, false);
+      clock.advance(1);
+      const after = await throttle.hit(key, rule);
+      assert.deepEqual([after.allowed, after.count, after.blockedUntil, after.justBlocked], [true, 1, null, false]);
+    });
+
+    it('starts a new window when the old one ends without a block', async () => {
+      for (let i = 0; i < 5; i++) await throttle.hit(key, rule);
+      clock.advance('10m');
+      const s = await throttle.hit(key, rule);
+      assert.deepEqual([s.allowed, s.count], [true, 1]);
+      assert.equal(s.resetsAt?.toISOString(), '2026-03-01T10:20:00.000Z');
+    });
+
+    it('blockMs 0 is a plain fixed window', async () => {
+      const plain = { max: 2, windowMs: 10 * MIN, blockMs: 0 };
+      await throttle.hit(key, plain);
+      await throttle.hit(key, plain);
+      const third = await throttle.hit(key, plain);
+      assert.deepEqual([third.allowed, third.justBlocked, third.blockedUntil], [false, false, null]);
+      clock.advance('10m');
+      assert.equal((await throttle.hit(key, plain)).allowed, true);
+    });
+
+    it('peek reads without counting', async () => {
+      assert.deepEqual(await throttle.peek(key, rule), { allowed: true, count: 0, blockedUntil: null, justBlocked: false, resetsAt: null });
+      await throttle.hit(key, rule);
+      await throttle.peek(key, rule);
+      await throttle.peek(key, rule);
+      assert.equal((await throttle.peek(key, rule)).count, 1);
+      assert.equal((await throttle.hit(key, rule)).count, 2);
+    });
+
+    it('reset and resetPrefix lift a block, and the prefix is taken literally', async () => {
+      const [id, ip, idip] = keysFor({ identifier: `a_b-${n}`, ip: '198.51.100.1' });
+      const lookalike = `id:axb-${n}`; // would match if "_" were a LIKE wildcard
+      for (const k of [id, ip, idip, lookalike]) for (let i = 0; i < 6; i++) await throttle.hit(k, rule);
+      await throttle.reset(ip);
+      assert.equal((await throttle.peek(ip, rule)).allowed, true);
+      assert.equal(await throttle.resetPrefix(`id:a_b-${n}`), 1);
+      assert.equal(await throttle.resetPrefix(`idip:a_b-${n}|`), 1);
+      assert.equal((await throttle.peek(id, rule)).allowed, true);
+      assert.equal((await throttle.peek(idip, rule)).allowed, true);
+      assert.equal((await throttle.peek(lookalike, rule)).allowed, false);
+      assert.equal(await throttle.resetPrefix('id:%'), 0);
+    });
+
+    it('takes part in the caller\'s transaction', async () => {
+      await assert.rejects(store.transaction(async (t) => {
+        await throttle.hit(key, rule, t);
+        throw new Error('roll back');
+      }), /roll back/);
+      assert.equal((await throttle.peek(key, rule)).count, 0);
+      await store.transaction(async (t) => { await throttle.hit(key, rule, t); });
+      assert.equal((await throttle.peek(key, rule)).count, 1);
+    });
+
+    it('counts 20 parallel hits exactly and blocks exactly once', async () => {
+      const results = await Promise.all(Array.from({ length: 20 }, () => throttle.hit(key, rule)));
+      assert.deepEqual(results.map((r) => r.count).sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 1));
+      assert.equal(results.filter((r) => r.allowed).length, 5);
+      assert.equal(results.filter((r) => r.justBlocked).length, 1);
+      assert.equal((await throttle.peek(key, rule)).count, 20);
+    });
+
+    it('purges counters whose window and block are over', async () => {
+      await store.models.Throttle.destroy({ where: {} });
+      await throttle.hit('a', rule);
+      for (let i = 0; i < 6; i++) await throttle.hit('b', rule);
+      clock.advance('11m');
+      assert.equal(await throttle.purgeExpired(), 1);
+      assert.deepEqual((await store.models.Throttle.findAll()).map((r) => r.key), ['b']);
+    });
+
+    it('refuses a nonsensical rule', async () => {
+      await assert.rejects(throttle.hit(key, { max: 0, windowMs: MIN, blockMs: 0 }), RangeError);
+      await assert.rejects(throttle.hit(key, { max: 1, windowMs: 0, blockMs: 0 }), RangeError);
+    });
+  });
+}
