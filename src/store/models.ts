@@ -118,8 +118,9 @@ export interface Models {
 
 const str = (len: number, allowNull = true) => ({ type: DataTypes.STRING(len), allowNull });
 const date = (allowNull = true) => ({ type: DataTypes.DATE, allowNull });
-const bool = { type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false };
-const pk = { type: DataTypes.STRING(64), primaryKey: true, allowNull: false };
+// Factories, not shared objects: Sequelize writes into an attribute's options while defining it.
+const bool = () => ({ type: DataTypes.BOOLEAN, allowNull: false, defaultValue: false });
+const pk = () => ({ type: DataTypes.STRING(64), primaryKey: true, allowNull: false });
 
 /**
  * Defines the models on one Sequelize instance. `define` (not class `init`) so two instances in one
@@ -128,21 +129,21 @@ const pk = { type: DataTypes.STRING(64), primaryKey: true, allowNull: false };
 export function defineModels(sequelize: Sequelize): Models {
   const common = { underscored: true, timestamps: true } as const;
   const Account = sequelize.define('Account', {
-    id: pk,
+    id: pk(),
     login: str(190, false),
     email: str(320),
-    emailVerified: bool,
+    emailVerified: bool(),
     phone: str(32),
-    phoneVerified: bool,
+    phoneVerified: bool(),
     name: str(200),
     passwordHash: str(255),
-    isAdmin: bool,
-    disabled: bool,
+    isAdmin: bool(),
+    disabled: bool(),
     passwordChangedAt: date(),
     methodsConfirmedAt: date(),
     language: str(8),
   }, { ...common, tableName: 'accounts' }) as M<AccountRow>;
-  const Group = sequelize.define('Group', { id: pk, name: str(190, false) }, { ...common, tableName: 'groups' }) as M<GroupRow>;
+  const Group = sequelize.define('Group', { id: pk(), name: str(190, false) }, { ...common, tableName: 'groups' }) as M<GroupRow>;
   const Membership = sequelize.define('Membership', {
     groupId: { type: DataTypes.STRING(64), primaryKey: true },
     accountId: { type: DataTypes.STRING(64), primaryKey: true },
@@ -159,7 +160,7 @@ export function defineModels(sequelize: Sequelize): Models {
     consumedAt: date(),
   }, { underscored: true, timestamps: false, tableName: 'oidc_payloads' }) as M<OidcPayloadRow>;
   const RecoveryMethod = sequelize.define('RecoveryMethod', {
-    id: pk,
+    id: pk(),
     accountId: str(64, false),
     type: str(16, false),
     target: str(320),
@@ -168,7 +169,7 @@ export function defineModels(sequelize: Sequelize): Models {
     verifiedAt: date(),
   }, { ...common, tableName: 'recovery_methods' }) as M<RecoveryMethodRow>;
   const OneTimeCode = sequelize.define('OneTimeCode', {
-    id: pk,
+    id: pk(),
     purpose: str(32, false),
     flowId: str(64, false),
     accountId: str(64),
@@ -180,7 +181,7 @@ export function defineModels(sequelize: Sequelize): Models {
     usedAt: date(),
   }, { ...common, updatedAt: false, tableName: 'one_time_codes' }) as M<OneTimeCodeRow>;
   const Flow = sequelize.define('Flow', {
-    id: pk,
+    id: pk(),
     kind: str(32, false),
     state: str(40, false),
     accountId: str(64),
@@ -195,7 +196,7 @@ export function defineModels(sequelize: Sequelize): Models {
     blockedUntil: date(),
   }, { underscored: true, timestamps: false, tableName: 'throttles' }) as M<ThrottleRow>;
   const AuditEvent = sequelize.define('AuditEvent', {
-    id: pk,
+    id: pk(),
     time: date(false),
     activity: str(64, false),
     name: str(200, false),
@@ -211,7 +212,7 @@ export function defineModels(sequelize: Sequelize): Models {
     details: { type: DataTypes.TEXT, allowNull: true },
   }, { underscored: true, timestamps: false, tableName: 'audit_events' }) as M<AuditEventRow>;
   const Delivery = sequelize.define('Delivery', {
-    id: pk,
+    id: pk(),
     channel: str(16, false),
     recipient: str(320, false),
     subject: str(400),

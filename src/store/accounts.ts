@@ -1,0 +1,459 @@
+import { randomUUID } from 'node:crypto';
+import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
+import { Op, col, fn, where } from 'sequelize';
+import type { AuditSink } from '../audit/index.ts';
+import type { Clock } from '../clock.ts';
+import type { PasswordHasher } from '../sspr/password-hash.ts';
+import { normaliseIdentifier } from '../sspr/throttle.ts';
+import type { AccountRow, Store, Transaction } from './index.ts';
+import { revokeAccountState } from './revoke.ts';
+
+/**
+ * The administrator's operations on accounts and groups (what the admin CLI calls). Each change is
+ * one transaction that also writes one audit event `admin.<verb>` (`admin.password_reset` for a
+ * password set by an admin); a failed operation writes nothing.
+ *
+ * Login names: trimmed, NFC-normalised and **stored lowercased**, so the unique index on
+ * `accounts.login` enforces case-insensitive uniqueness on every database (no race between
+ * `Bob` and `bob`), lookups are plain indexed equality, and the throttle keys (`id:<login>`) match.
+ * Every lookup lowercases its input the same way.
+ *
+ * Group names: kept as typed (they are matched against `sspr.groups` in the config), unique and looked
+ * up case-insensitively with SQL `lower()` on both sides (ASCII-only folding on SQLite).
+ *
+ * Email and phone are profile claims only, never registered recovery methods. A phone number is
+ * stored as E.164; one typed without `+country` is read in `defaultRegion`
+ * (config `delivery.sms.default_region`).
+ */
+
+export type AdminErrorCode =
+  | 'user_exists'
+  | 'user_not_found'
+  | 'group_exists'
+  | 'group_not_found'
+  | 'invalid_input'
+  | 'password_rejected';
+
+/** An admin operation refused; `message` is one line fit for an admin's terminal. */
+export class AdminError extends Error {
+  override name = 'AdminError';
+  readonly code: AdminErrorCode;
+  /** The input field at fault, for `invalid_input`. */
+  readonly field: string | undefined;
+  /** The password rules that failed, for `password_rejected`. */
+  readonly rules: string[];
+  constructor(code: AdminErrorCode, message: string, extra: { field?: string; rules?: string[] } = {}) {
+    super(message);
+    this.code = code;
+    this.field = extra.field;
+    this.rules = extra.rules ?? [];
+  }
+}
+
+/** What a password-policy check may look at besides the password itself. */
+export interface PasswordCheckContext {
+  login: string;
+  email: string | null;
+  name: string | null;
+  isAdmin: boolean;
+}
+
+/**
+ * Hook for the password policy (added by the lead): returns the names of the failed rules, empty when
+ * the password is acceptable. Without it any non-empty password is accepted.
+ */
+export type PasswordCheck = (password: string, ctx: PasswordCheckContext) => Promise<string[]>;
+
+/** Something the account holder (and, for admins, other admins) should be told about. */
+export interface AdminNotice {
+  kind: 'password_reset' | 'methods_reset';
+  account: AccountRow;
+}
+
+export interface AccountServiceDeps {
+  store: Store;
+  hasher: Pick<PasswordHasher, 'hash'>;
+  clock: Clock;
+  audit: AuditSink;
+  /** Region for phone numbers typed without `+country` (config `delivery.sms.default_region`). */
+  defaultRegion?: string;
+  /** Password-policy hook, applied by `addUser` and `setPassword`. */
+  checkPassword?: PasswordCheck;
+  /**
+   * Queues the notice in the same transaction (the delivery queue lives in src/delivery). Called for
+   * an admin password reset and for a methods reset; left out, nobody is notified.
+   */
+  notify?: (notice: AdminNotice, t: Transaction) => Promise<void>;
+}
+
+export interface NewUser {
+  login: string;
+  email?: string | null;
+  phone?: string | null;
+  name?: string | null;
+  admin?: boolean;
+  password: string;
+}
+
+export interface MethodView {
+  id: string;
+  type: string;
+  /** Unmasked address or number; null for an authenticator app. Mask before showing. */
+  target: string | null;
+  verifiedAt: Date | null;
+}
+
+export interface UserView {
+  id: string;
+  login: string;
+  email: string | null;
+  emailVerified: boolean;
+  phone: string | null;
+  phoneVerified: boolean;
+  name: string | null;
+  admin: boolean;
+  disabled: boolean;
+  /** Group names, sorted. */
+  groups: string[];
+  methods: MethodView[];
+  /** When the user last confirmed their methods (`methodsConfirmedAt`). */
+  confirmedAt: Date | null;
+  passwordChangedAt: Date | null;
+  createdAt: Date | null;
+}
+
+export interface GroupView {
+  id: string;
+  name: string;
+  members: number;
+}
+
+/** Outcome of an operation that may find nothing to do (still audited, with `changed: false`). */
+export interface ChangeResult {
+  login: string;
+  changed: boolean;
+}
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+function invalid(field: string, message: string): AdminError {
+  return new AdminError('invalid_input', `${field}: ${message}`, { field });
+}
+
+/** Trimmed, NFC, lowercased login; throws `invalid_input`. */
+export function normaliseLogin(input: string): string {
+  const login = input.normalize('NFC').trim().toLowerCase();
+  if (login.length === 0) throw invalid('login', 'must not be empty');
+  if (login.length > 190) throw invalid('login', 'must be at most 190 characters');
+  if (CONTROL.test(login)) throw invalid('login', 'must not contain control characters');
+  return login;
+}
+
+function normaliseGroupName(input: string): string {
+  const name = input.normalize('NFC').trim();
+  if (name.length === 0) throw invalid('group', 'must not be empty');
+  if (name.length > 190) throw invalid('group', 'must be at most 190 characters');
+  if (CONTROL.test(name)) throw invalid('group', 'must not contain control characters');
+  return name;
+}
+
+function normaliseEmail(input: string | null | undefined): string | null {
+  if (input == null) return null;
+  const email = input.normalize('NFC').trim();
+  if (email === '') return null;
+  if (email.length > 320 || !EMAIL.test(email) || CONTROL.test(email)) throw invalid('email', `"${email}" is not a valid email address`);
+  return email;
+}
+
+function normaliseName(input: string | null | undefined): string | null {
+  if (input == null) return null;
+  const name = input.normalize('NFC').trim();
+  if (name === '') return null;
+  if (name.length > 200) throw invalid('name', 'must be at most 200 characters');
+  if (CONTROL.test(name)) throw invalid('name', 'must not contain control characters');
+  return name;
+}
+
+/** E.164, reading a number without `+country` in `region`; throws `invalid_input`. */
+export function normalisePhone(input: string | null | undefined, region: string): string | null {
+  if (input == null) return null;
+  const raw = input.trim();
+  if (raw === '') return null;
+  const parsed = parsePhoneNumberFromString(raw, region.toUpperCase() as CountryCode);
+  if (!parsed || !parsed.isValid()) {
+    throw invalid('phone', `"${raw}" is not a valid phone number (numbers without +country are read as ${region.toUpperCase()})`);
+  }
+  return parsed.number;
+}
+
+function requirePassword(password: string): void {
+  if (typeof password !== 'string' || password.length === 0) throw invalid('password', 'must not be empty');
+}
+
+export type AccountService = ReturnType<typeof createAccountService>;
+
+export function createAccountService(deps: AccountServiceDeps) {
+  const { store, hasher, clock, audit } = deps;
+  const { Account, Group, Membership, RecoveryMethod, Throttle } = store.models;
+  const region = deps.defaultRegion ?? 'NL';
+
+  async function findAccount(login: string, t?: Transaction) {
+    const key = normaliseLogin(login);
+    const account = await Account.findOne({ where: { login: key }, transaction: t });
+    if (!account) throw new AdminError('user_not_found', `user "${key}" not found`);
+    return account;
+  }
+
+  async function findGroup(name: string, t?: Transaction) {
+    const wanted = normaliseGroupName(name);
+    const group = await Group.findOne({ where: where(fn('lower', col('name')), fn('lower', wanted)), transaction: t });
+    if (!group) throw new AdminError('group_not_found', `group "${wanted}" not found`);
+    return group;
+  }
+
+  async function checkPassword(password: string, ctx: PasswordCheckContext): Promise<void> {
+    requirePassword(password);
+    if (!deps.checkPassword) return;
+    const failed = await deps.checkPassword(password, ctx);
+    if (failed.length > 0) {
+      throw new AdminError('password_rejected', `password rejected: ${failed.join(', ')}`, { field: 'password', rules: failed });
+    }
+  }
+
+  /** Builds views for the given accounts with three queries in all. */
+  async function views(accounts: AccountRow[], t?: Transaction): Promise<UserView[]> {
+    if (accounts.length === 0) return [];
+    const ids = accounts.map((a) => a.id);
+    const restrict = accounts.length <= 500 ? { accountId: { [Op.in]: ids } } : {};
+    const [memberships, groups, methods] = await Promise.all([
+      Membership.findAll({ where: restrict, transaction: t }),
+      Group.findAll({ transaction: t }),
+      RecoveryMethod.findAll({ where: restrict, order: [['createdAt', 'ASC'], ['id', 'ASC']], transaction: t }),
+    ]);
+    const groupName = new Map(groups.map((g) => [g.id, g.name]));
+    const groupsOf = new Map<string, string[]>();
+    for (const m of memberships) {
+      const name = groupName.get(m.groupId);
+      if (name === undefined) continue;
+      const list = groupsOf.get(m.accountId) ?? [];
+      list.push(name);
+      groupsOf.set(m.accountId, list);
+    }
+    const methodsOf = new Map<string, MethodView[]>();
+    for (const m of methods) {
+      const list = methodsOf.get(m.accountId) ?? [];
+      list.push({ id: m.id, type: m.type, target: m.target, verifiedAt: m.verifiedAt });
+      methodsOf.set(m.accountId, list);
+    }
+    return accounts.map((a) => ({
+      id: a.id,
+      login: a.login,
+      email: a.email,
+      emailVerified: a.emailVerified,
+      phone: a.phone,
+      phoneVerified: a.phoneVerified,
+      name: a.name,
+      admin: a.isAdmin,
+      disabled: a.disabled,
+      groups: (groupsOf.get(a.id) ?? []).sort((x, y) => x.localeCompare(y)),
+      methods: methodsOf.get(a.id) ?? [],
+      confirmedAt: a.methodsConfirmedAt,
+      passwordChangedAt: a.passwordChangedAt,
+      createdAt: a.createdAt ?? null,
+    }));
+  }
+
+  return {
+    /** Creates an account with a password. Email and phone are profile claims only. */
+    async addUser(input: NewUser, actor: string): Promise<UserView> {
+      const login = normaliseLogin(input.login);
+      const email = normaliseEmail(input.email);
+      const phone = normalisePhone(input.phone, region);
+      const name = normaliseName(input.name);
+      const isAdmin = input.admin === true;
+      await checkPassword(input.password, { login, email, name, isAdmin });
+      // Hash before taking the write lock: argon2 is deliberately slow.
+      const passwordHash = await hasher.hash(input.password);
+      const now = clock.now();
+      const account = await store.transaction(async (t) => {
+        if (await Account.findOne({ where: { login }, transaction: t })) {
+          throw new AdminError('user_exists', `user "${login}" already exists`);
+        }
+        // Login and email both identify a user on the forgot-password page: neither may be another's.
+        const sameEmail = (value: string) => where(fn('lower', col('email')), fn('lower', value));
+        const emailOwner = email ? await Account.findOne({ where: sameEmail(email), transaction: t }) : null;
+        if (email && emailOwner) throw new AdminError('user_exists', `email "${email}" is already used by user "${emailOwner.login}"`);
+        const loginAsEmail = await Account.findOne({ where: sameEmail(login), transaction: t });
+        if (loginAsEmail) throw new AdminError('user_exists', `login "${login}" is already the email of user "${loginAsEmail.login}"`);
+        const emailAsLogin = email ? await Account.findOne({ where: { login: email.toLowerCase() }, transaction: t }) : null;
+        if (email && emailAsLogin) throw new AdminError('user_exists', `email "${email}" is already the login of user "${emailAsLogin.login}"`);
+        const created = await Account.create({
+          id: randomUUID(),
+          login,
+          email,
+          emailVerified: false,
+          phone,
+          phoneVerified: false,
+          name,
+          passwordHash,
+          isAdmin,
+          disabled: false,
+          passwordChangedAt: now,
+          methodsConfirmedAt: null,
+          language: null,
+        }, { transaction: t });
+        await audit.record({ activity: 'admin.user_added', result: 'success', actor, target: login, targetAccountId: created.id, details: { admin: isAdmin } }, t);
+        return created;
+      });
+      return (await views([account]))[0];
+    },
+
+    async getUser(login: string): Promise<UserView> {
+      const account = await findAccount(login);
+      return (await views([account]))[0];
+    },
+
+    /** Every account, ordered by login. */
+    async listUsers(): Promise<UserView[]> {
+      const accounts = await Account.findAll({ order: [['login', 'ASC']] });
+      return views(accounts);
+    },
+
+    /** Disabling also ends every session, grant and token of the account (see revokeAccountState). */
+    async setDisabled(login: string, disabled: boolean, actor: string): Promise<ChangeResult & { revoked: number }> {
+      return store.transaction(async (t) => {
+        const account = await findAccount(login, t);
+        const changed = account.disabled !== disabled;
+        if (changed) await account.update({ disabled }, { transaction: t });
+        const revoked = disabled ? await revokeAccountState(store, account.id, t) : 0;
+        await audit.record({
+          activity: disabled ? 'admin.user_disabled' : 'admin.user_enabled',
+          result: 'success', actor, target: account.login, targetAccountId: account.id,
+          details: { changed, revoked },
+        }, t);
+        return { login: account.login, changed, revoked };
+      });
+    },
+
+    /**
+     * An admin password reset: policy-checked (hook), argon2id, sets passwordChangedAt and revokes
+     * every session, grant and token. Audited as `admin.password_reset`.
+     */
+    async setPassword(login: string, password: string, actor: string): Promise<ChangeResult & { revoked: number }> {
+      const before = await findAccount(login);
+      await checkPassword(password, { login: before.login, email: before.email, name: before.name, isAdmin: before.isAdmin });
+      const passwordHash = await hasher.hash(password);
+      return store.transaction(async (t) => {
+        const account = await findAccount(login, t);
+        await account.update({ passwordHash, passwordChangedAt: clock.now() }, { transaction: t });
+        const revoked = await revokeAccountState(store, account.id, t);
+        await audit.record({ activity: 'admin.password_reset', result: 'success', actor, target: account.login, targetAccountId: account.id, details: { revoked } }, t);
+        await deps.notify?.({ kind: 'password_reset', account: account.get({ plain: true }) }, t);
+        return { login: account.login, changed: true, revoked };
+      });
+    },
+
+    async setAdmin(login: string, admin: boolean, actor: string): Promise<ChangeResult> {
+      return store.transaction(async (t) => {
+        const account = await findAccount(login, t);
+        const changed = account.isAdmin !== admin;
+        if (changed) await account.update({ isAdmin: admin }, { transaction: t });
+        await audit.record({
+          activity: admin ? 'admin.admin_granted' : 'admin.admin_revoked',
+          result: 'success', actor, target: account.login, targetAccountId: account.id, details: { changed },
+        }, t);
+        return { login: account.login, changed };
+      });
+    },
+
+    /** Helpdesk: forgets every registered method and the last confirmation; the user registers again. */
+    async resetMethods(login: string, actor: string): Promise<ChangeResult & { removed: number }> {
+      return store.transaction(async (t) => {
+        const account = await findAccount(login, t);
+        const removed = await RecoveryMethod.destroy({ where: { accountId: account.id }, transaction: t });
+        await account.update({ methodsConfirmedAt: null }, { transaction: t });
+        await audit.record({ activity: 'admin.methods_reset', result: 'success', actor, target: account.login, targetAccountId: account.id, details: { removed } }, t);
+        await deps.notify?.({ kind: 'methods_reset', account: account.get({ plain: true }) }, t);
+        return { login: account.login, changed: removed > 0, removed };
+      });
+    },
+
+    /**
+     * Lifts throttles and blocks counted for the account's identifiers (its login and email).
+     * Throttle keys are `<scope>:<identifier>` or `<scope>:<identifier>|<ip>` with the identifier
+     * normalised by src/sspr/throttle.ts (`id:bob`, `idip:bob|192.0.2.1`); per-IP keys stay.
+     */
+    async unblock(login: string, actor: string): Promise<ChangeResult & { removed: number }> {
+      return store.transaction(async (t) => {
+        const account = await findAccount(login, t);
+        const identifiers = [...new Set([account.login, account.email].filter((v): v is string => !!v).map(normaliseIdentifier))];
+        const keys = new Set<string>();
+        for (const ident of identifiers) {
+          // LIKE narrows (its wildcards in ident only widen the match); the exact test below decides.
+          const rows = await Throttle.findAll({ attributes: ['key'], where: { key: { [Op.like]: `%:${ident}%` } }, transaction: t });
+          for (const { key } of rows) {
+            const rest = key.slice(key.indexOf(':') + 1);
+            if (rest === ident || rest.startsWith(`${ident}|`)) keys.add(key);
+          }
+        }
+        const removed = keys.size > 0 ? await Throttle.destroy({ where: { key: { [Op.in]: [...keys] } }, transaction: t }) : 0;
+        await audit.record({ activity: 'admin.user_unblocked', result: 'success', actor, target: account.login, targetAccountId: account.id, details: { removed } }, t);
+        return { login: account.login, changed: removed > 0, removed };
+      });
+    },
+
+    async addGroup(name: string, actor: string): Promise<GroupView> {
+      const wanted = normaliseGroupName(name);
+      return store.transaction(async (t) => {
+        const existing = await Group.findOne({ where: where(fn('lower', col('name')), fn('lower', wanted)), transaction: t });
+        if (existing) throw new AdminError('group_exists', `group "${existing.name}" already exists`);
+        const group = await Group.create({ id: randomUUID(), name: wanted }, { transaction: t });
+        await audit.record({ activity: 'admin.group_added', result: 'success', actor, target: wanted, details: { group: wanted } }, t);
+        return { id: group.id, name: group.name, members: 0 };
+      });
+    },
+
+    /** Every group with its member count, ordered by name. */
+    async listGroups(): Promise<GroupView[]> {
+      const [groups, counts] = await Promise.all([
+        Group.findAll({ order: [['name', 'ASC']] }),
+        Membership.findAll({
+          attributes: ['groupId', [fn('COUNT', col('account_id')), 'members']],
+          group: ['group_id'],
+          raw: true,
+        }) as unknown as Promise<Array<{ groupId: string; members: number | string }>>,
+      ]);
+      const countOf = new Map(counts.map((c) => [c.groupId, Number(c.members)]));
+      return groups.map((g) => ({ id: g.id, name: g.name, members: countOf.get(g.id) ?? 0 }));
+    },
+
+    async addMember(group: string, login: string, actor: string): Promise<ChangeResult & { group: string }> {
+      return store.transaction(async (t) => {
+        const g = await findGroup(group, t);
+        const account = await findAccount(login, t);
+        const existing = await Membership.findOne({ where: { groupId: g.id, accountId: account.id }, transaction: t });
+        if (!existing) await Membership.create({ groupId: g.id, accountId: account.id }, { transaction: t });
+        await audit.record({
+          activity: 'admin.group_member_added', result: 'success', actor, target: account.login, targetAccountId: account.id,
+          details: { group: g.name, changed: !existing },
+        }, t);
+        return { login: account.login, group: g.name, changed: !existing };
+      });
+    },
+
+    async removeMember(group: string, login: string, actor: string): Promise<ChangeResult & { group: string }> {
+      return store.transaction(async (t) => {
+        const g = await findGroup(group, t);
+        const account = await findAccount(login, t);
+        const removed = await Membership.destroy({ where: { groupId: g.id, accountId: account.id }, transaction: t });
+        await audit.record({
+          activity: 'admin.group_member_removed', result: 'success', actor, target: account.login, targetAccountId: account.id,
+          details: { group: g.name, changed: removed > 0 },
+        }, t);
+        return { login: account.login, group: g.name, changed: removed > 0 };
+      });
+    },
+  };
+}
