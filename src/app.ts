@@ -19,12 +19,13 @@ import type { SsprDeps } from './sspr/context.ts';
 import { createCodeHasher, createSecretBox } from './sspr/crypto.ts';
 import { createMethodRepository, createMethods } from './sspr/methods/index.ts';
 import { createPasswordPolicy } from './sspr/password-policy.ts';
+import { createSignInGuard } from './sspr/sign-in-guard.ts';
 import { createThrottle } from './sspr/throttle.ts';
 import { createCsrf } from './interactions/csrf.ts';
 import { PageError } from './interactions/errors.ts';
 import { securityHeaders } from './interactions/headers.ts';
 import { renderErrorPage, type PageKit } from './interactions/kit.ts';
-import { loginRoutes, type SignInGuard } from './interactions/login.ts';
+import { loginRoutes } from './interactions/login.ts';
 import { providerPages } from './interactions/provider-pages.ts';
 import { loadViews } from './interactions/views.ts';
 import { packageRoot } from './paths.ts';
@@ -116,7 +117,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     passwordPolicy: await createPasswordPolicy(config.password_policy),
   };
   const extraPrompts: interactionPolicy.Prompt[] = [registrationPrompt(sspr)];
-  const guard: SignInGuard | undefined = undefined;
+  const guard = createSignInGuard({ throttle: sspr.throttle, audit, clock, rules: config.sspr.throttle.sign_in_failures });
 
   const provider = createProvider({ config, store, directory, clock, jwks, pages: providerPages(kit), extraPrompts });
   provider.on('server_error', (_ctx, err) => log.error({ err }, 'oidc-provider server_error'));

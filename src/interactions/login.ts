@@ -4,18 +4,12 @@ import type Provider from 'oidc-provider';
 import type { AuditLog } from '../audit/index.ts';
 import type { AccountDirectory } from '../sspr/ports.ts';
 import type { PasswordHasher } from '../sspr/password-hash.ts';
+import type { SignInGuard } from '../sspr/sign-in-guard.ts';
 import { field, readForm } from './body.ts';
 import { badRequest, csrfFailed } from './errors.ts';
 import { finishPrompt, interactionOf, loadInteraction } from './interaction.ts';
 import { renderPage, requestContext, type PageKit } from './kit.ts';
 import type { PageMessage } from './views.ts';
-
-/** Hooks into sign-in: throttling of password guesses, supplied by the SSPR extension. */
-export interface SignInGuard {
-  /** Throws (a PageError) when this identifier / IP must wait; otherwise resolves. */
-  before(identifier: string, ip: string): Promise<void>;
-  after(identifier: string, ip: string, succeeded: boolean): Promise<void>;
-}
 
 export interface LoginDeps {
   provider: Provider;
@@ -74,13 +68,16 @@ export function loginRoutes(deps: LoginDeps): Router {
     const identifier = field(form, 'login', { max: 320 });
     const password = field(form, 'password', { max: 1024, trim: false });
     const context = requestContext(ctx, { clientId: String(interaction.params.client_id) });
-    if (guard) await guard.before(identifier, ctx.ip);
+    const verdict = guard ? await guard.before(identifier, ctx.ip) : { allowed: true };
+    if (!verdict.allowed) {
+      return showLogin(ctx, { login: identifier, status: 429, messages: [{ id: 'errors:sign_in_throttled', type: 'error' }] });
+    }
     const account = identifier ? await directory.findByIdentifier(identifier) : null;
     // Same work for unknown, disabled and wrong-password: the answer and its timing reveal nothing.
     const ok = account && !account.disabled && password
       ? await directory.verifyPassword(account.id, password)
       : await hasher.dummyVerify(password);
-    if (guard) await guard.after(identifier, ctx.ip, Boolean(ok && account));
+    if (guard) await guard.after(identifier, ctx.ip, Boolean(ok && account), context);
     if (!ok || !account) {
       await audit.record({
         activity: 'auth.sign_in.failed',
