@@ -6,6 +6,9 @@ import type { Context, Next } from 'koa';
 import type { interactionPolicy } from 'oidc-provider';
 import pino, { type Logger } from 'pino';
 import { createAuditLog, type AuditLog } from './audit/index.ts';
+import { recordPolicyChange } from './audit/policy-change.ts';
+import { createMetrics, metricsEndpoint } from './metrics/index.ts';
+import { purgeExpiredProviderState } from './provider/adapter.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config/schema.ts';
 import { demoRoutes } from './demo/routes.ts';
@@ -88,7 +91,9 @@ export async function createApp(options: AppOptions): Promise<App> {
   const store = options.store ?? (await openStore({ url: config.database }));
   const hasher = createPasswordHasher(config.password_hashing);
   const directory = createSequelizeDirectory(store, hasher, clock);
-  const audit = createAuditLog(store, clock);
+  const metrics = createMetrics();
+  const audit = createAuditLog(store, clock, (event) => metrics.observe(event));
+  await recordPolicyChange(store, audit, config.sspr);
   const root = packageRoot();
   const kit: PageKit = {
     config,
@@ -129,6 +134,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     ctx.set('Cache-Control', 'public, max-age=3600');
     ctx.body = css;
   });
+  base.get('/metrics', metricsEndpoint(metrics, config.metrics.token));
   base.get('/healthz', async (ctx) => {
     try {
       await store.sequelize.query('SELECT 1');
@@ -139,6 +145,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     }
   });
 
+  provider.use(metrics.timeRequests);
   provider.use(securityHeaders);
   provider.use(errorPages(kit));
   provider.use(base.routes());
@@ -150,6 +157,24 @@ export async function createApp(options: AppOptions): Promise<App> {
   if (config.demo && demoClient) provider.use(demoRoutes(config, demoClient, kit).routes());
 
   const servers: Server[] = [];
+  let housekeeping: NodeJS.Timeout | undefined;
+  /** Hourly: prune audit past retention, expired provider rows, codes and throttles. */
+  function startHousekeeping(): NodeJS.Timeout {
+    const run = async () => {
+      try {
+        await audit.prune(config.audit.retention_days);
+        await purgeExpiredProviderState(store, clock);
+        await codes.purgeExpired();
+        await sspr.throttle.purgeExpired();
+      } catch (err) {
+        log.warn({ err }, 'housekeeping failed');
+      }
+    };
+    void run();
+    const timer = setInterval(run, 3_600_000);
+    timer.unref();
+    return timer;
+  }
   return {
     provider,
     store,
@@ -162,6 +187,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     sspr,
     listen(port = config.port, host = '127.0.0.1') {
       delivery.start();
+      housekeeping ??= startHousekeeping();
       return new Promise((resolve, reject) => {
         const server = provider.listen(port, host);
         server.once('listening', () => resolve(server));
@@ -171,6 +197,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     },
     async close() {
       await Promise.all(servers.map((s) => new Promise<void>((r) => { s.closeAllConnections?.(); s.close(() => r()); })));
+      if (housekeeping) clearInterval(housekeeping);
       await delivery.stop();
       if (!options.store) await store.close();
     },

@@ -62,7 +62,8 @@ export interface AuditSink {
 
 export type AuditLog = ReturnType<typeof createAuditLog>;
 
-export function createAuditLog(store: Store, clock: Clock) {
+/** `onRecord` sees every event after it is written (metrics count from it). */
+export function createAuditLog(store: Store, clock: Clock, onRecord?: (event: AuditInput) => void) {
   const { AuditEvent } = store.models;
   const clip = (v: string | null | undefined, n: number) => (v == null ? null : String(v).slice(0, n));
   return {
@@ -87,6 +88,7 @@ export function createAuditLog(store: Store, clock: Clock) {
         },
         { transaction: t },
       );
+      onRecord?.(event);
     },
     async query(q: AuditQuery = {}): Promise<AuditEvent[]> {
       const where: WhereOptions<AuditEventRow> = {};
