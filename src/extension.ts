@@ -1,0 +1,213 @@
+import { join } from 'node:path';
+import Router from '@koa/router';
+import type { Context, Next } from 'koa';
+import type Provider from 'oidc-provider';
+import { interactionPolicy } from 'oidc-provider';
+import pino, { type Logger } from 'pino';
+import type { Sequelize } from 'sequelize';
+import { createAuditLog, type AuditInput } from './audit/index.ts';
+import { systemClock, type Clock } from './clock.ts';
+import { ConfigError, describeIssue } from './config/load.ts';
+import { configSchema, type Config, type ConfigInput } from './config/schema.ts';
+import { createDelivery, type LogFn, type Transport } from './delivery/index.ts';
+import { createTranslator } from './i18n/index.ts';
+import { createCsrf } from './interactions/csrf.ts';
+import { PageError } from './interactions/errors.ts';
+import { securityHeaders } from './interactions/headers.ts';
+import { renderErrorPage, type PageKit } from './interactions/kit.ts';
+import { loginRoutes } from './interactions/login.ts';
+import { providerPages } from './interactions/provider-pages.ts';
+import { registrationRoutes } from './interactions/registration.ts';
+import { resetRoutes } from './interactions/reset.ts';
+import { loadViews } from './interactions/views.ts';
+import { packageRoot } from './paths.ts';
+import type { ProviderPages } from './provider/index.ts';
+import { registrationPrompt } from './provider/registration-prompt.ts';
+import { openStore, storeFromSequelize, type Store } from './store/index.ts';
+import { migrate } from './store/migrate.ts';
+import { createCodeService } from './sspr/codes.ts';
+import type { SsprDeps } from './sspr/context.ts';
+import { createCodeHasher, createSecretBox } from './sspr/crypto.ts';
+import { createMethodRepository, createMethods } from './sspr/methods/index.ts';
+import type { PasswordHasher } from './sspr/password-hash.ts';
+import { createPasswordPolicy } from './sspr/password-policy.ts';
+import type { AccountDirectory } from './sspr/ports.ts';
+import { createSignInGuard, type SignInGuard } from './sspr/sign-in-guard.ts';
+import { createThrottle } from './sspr/throttle.ts';
+
+/** The parts of our configuration an embedding host gives (same schema, same validation, same defaults). */
+export type SsprConfigInput = Pick<ConfigInput, 'sspr' | 'delivery' | 'password_policy' | 'language' | 'audit'> & {
+  secrets: { cookie_keys: string[]; encryption_keys: string[] };
+};
+
+export interface SsprOptions {
+  /** The host's accounts. */
+  directory: AccountDirectory;
+  /** Where SSPR keeps methods, codes, flows, throttles, audit and the delivery queue: an open store, a Sequelize instance or a database URL. */
+  store?: Store;
+  sequelize?: Sequelize;
+  database?: string;
+  /** Validated by the same schema as the config file (a full `Config` is accepted too). */
+  config: SsprConfigInput | Config;
+  clock?: Clock;
+  log?: Logger;
+  /** Replace the configured email/SMS transports (the host's own mailer). */
+  transports?: { email?: Transport; sms?: Transport };
+  /** Sees every audit event after it is written (metrics). */
+  onAuditEvent?: (event: AuditInput) => void;
+}
+
+/** Koa middleware as @koa/router composes it; `provider.use(...)` takes it. */
+export type Routes = ReturnType<Router['routes']>;
+
+export interface SsprExtension {
+  config: Config;
+  deps: SsprDeps;
+  /** Renders pages in the same look and language (a host's own extra pages, our server's demo). */
+  pageKit: PageKit;
+  /** oidc-provider's base interaction policy with our `register` prompt after login. */
+  interactionPolicy(): interactionPolicy.Prompt[] & { add(prompt: interactionPolicy.Prompt, index?: number): void };
+  /** The `register` prompt alone, for hosts that build their own policy. */
+  registrationPrompt: interactionPolicy.Prompt;
+  /** Registration, forgot-password and account-security pages: `provider.use(sspr.routes(provider))`. */
+  routes(provider: Provider): Routes;
+  /** Our sign-in page too, for hosts that take it (password checked through the directory). */
+  loginRoutes(provider: Provider, hasher: PasswordHasher): Routes;
+  /** For a host's own login route: throttle password guesses. */
+  signInGuard: SignInGuard;
+  /** Where a host's own login page links "Forgot your password?". */
+  forgotPasswordUrl(interactionUid: string): string;
+  /** Error, logout and signed-out pages in our look and languages (oidc-provider options). */
+  providerPages(): ProviderPages;
+  /** Starts the delivery worker and hourly housekeeping; `stop()` ends both. */
+  start(): void;
+  stop(): Promise<void>;
+}
+
+function parseConfig(input: SsprConfigInput | Config): Config {
+  const parsed = configSchema.safeParse({ ...input, demo: false, clients: [] });
+  if (!parsed.success) throw new ConfigError(describeIssue(parsed.error));
+  const config = parsed.data;
+  if (!config.secrets.cookie_keys.length) throw new ConfigError('secrets.cookie_keys: required (CSRF tokens and cookies)');
+  if (!config.secrets.encryption_keys.length) throw new ConfigError('secrets.encryption_keys: required (TOTP secrets and code hashes)');
+  return config;
+}
+
+/** Logs the detail, shows the user a page with a stable code, never a stack trace. */
+function errorPages(kit: PageKit) {
+  return async function errorPagesMiddleware(ctx: Context, next: Next): Promise<void> {
+    try {
+      await next();
+    } catch (err) {
+      if (err instanceof PageError) {
+        kit.log.info({ code: err.code, detail: err.detail, path: ctx.path }, 'request refused');
+        renderErrorPage(ctx, kit, err);
+        return;
+      }
+      kit.log.error({ err, path: ctx.path }, 'unexpected error');
+      renderErrorPage(ctx, kit, new PageError(500, 'generic'));
+    }
+  };
+}
+
+/**
+ * Builds SSPR from its ports. Our own server is wired through this same function; a host with its
+ * own oidc-provider and accounts uses it the same way (see examples/existing-provider).
+ */
+export async function createSspr(options: SsprOptions): Promise<SsprExtension> {
+  const config = parseConfig(options.config);
+  const clock = options.clock ?? systemClock;
+  const log = options.log ?? pino({ level: process.env.LOG_LEVEL ?? 'info' });
+  let store = options.store;
+  if (!store && options.sequelize) {
+    await migrate(options.sequelize);
+    store = storeFromSequelize(options.sequelize);
+  }
+  if (!store) {
+    if (!options.database) throw new ConfigError('database: give a store, a Sequelize instance or a database URL');
+    store = await openStore({ url: options.database });
+  }
+  const audit = createAuditLog(store, clock, options.onAuditEvent);
+  const kit: PageKit = {
+    config,
+    views: loadViews(join(packageRoot(), 'views')),
+    translator: createTranslator(),
+    csrf: createCsrf(config.secrets.cookie_keys),
+    log,
+  };
+  const pinoLog: LogFn = (level, message, fields) => log[level](fields ?? {}, message);
+  const delivery = createDelivery(config.delivery, { store, clock, audit, translator: kit.translator, log: pinoLog, transports: options.transports });
+  const secretBox = createSecretBox(config.secrets.encryption_keys);
+  const codes = createCodeService({ store, clock, hasher: createCodeHasher(config.secrets.encryption_keys), ttlMinutes: config.sspr.code_ttl_minutes });
+  const deps: SsprDeps = {
+    config,
+    store,
+    clock,
+    log,
+    directory: options.directory,
+    audit,
+    delivery,
+    codes,
+    throttle: createThrottle({ store, clock }),
+    secretBox,
+    methods: createMethods({ config, codes, delivery, secretBox, clock }),
+    methodRepo: createMethodRepository({ store, clock }),
+    passwordPolicy: await createPasswordPolicy(config.password_policy),
+  };
+  const prompt = registrationPrompt(deps);
+  const signInGuard = createSignInGuard({ throttle: deps.throttle, audit, clock, rules: config.sspr.throttle.sign_in_failures });
+
+  const withPages = (router: Router): Routes => {
+    const outer = new Router();
+    outer.use(securityHeaders, errorPages(kit), router.routes(), router.allowedMethods());
+    return outer.routes();
+  };
+
+  let housekeeping: NodeJS.Timeout | undefined;
+  const housekeep = async () => {
+    try {
+      await audit.prune(config.audit.retention_days);
+      await codes.purgeExpired();
+      await deps.throttle.purgeExpired();
+    } catch (err) {
+      log.warn({ err }, 'housekeeping failed');
+    }
+  };
+
+  return {
+    config,
+    deps,
+    pageKit: kit,
+    registrationPrompt: prompt,
+    interactionPolicy() {
+      const policy = interactionPolicy.base();
+      policy.add(prompt, 1);
+      return policy;
+    },
+    routes(provider) {
+      const router = new Router();
+      router.use(registrationRoutes({ provider, kit, sspr: deps }).routes());
+      router.use(resetRoutes({ provider, kit, sspr: deps }).routes());
+      return withPages(router);
+    },
+    loginRoutes(provider, hasher) {
+      return withPages(loginRoutes({ provider, kit, directory: options.directory, hasher, audit, guard: signInGuard }));
+    },
+    signInGuard,
+    forgotPasswordUrl: (uid) => `/interaction/${encodeURIComponent(uid)}/reset`,
+    providerPages: () => providerPages(kit),
+    start() {
+      delivery.start();
+      if (!housekeeping) {
+        void housekeep();
+        housekeeping = setInterval(housekeep, 3_600_000);
+        housekeeping.unref();
+      }
+    },
+    async stop() {
+      if (housekeeping) clearInterval(housekeeping);
+      housekeeping = undefined;
+      await delivery.stop();
+    },
+  };
+}
