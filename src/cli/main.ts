@@ -4,9 +4,13 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/load.ts';
 import { AdminError } from '../store/accounts.ts';
+import { registerAuditCommands } from './commands/audit.ts';
 import { registerConfigCommands } from './commands/config.ts';
 import { UsageError, type CliIo } from './commands/context.ts';
 import { registerGroupCommands } from './commands/group.ts';
+import { registerKeysCommands } from './commands/keys.ts';
+import { registerReportCommands } from './commands/report.ts';
+import { registerScopeCommands } from './commands/scope.ts';
 import { registerUserCommands } from './commands/user.ts';
 
 /**
@@ -16,7 +20,7 @@ import { registerUserCommands } from './commands/user.ts';
  */
 export function buildProgram(io: CliIo): Command {
   const program = new Command('oidc-sspr')
-    .description('oidc-sspr administration: users, groups, recovery methods, configuration')
+    .description('oidc-sspr administration: users, groups, recovery methods, configuration, audit and reports')
     .option('--config <file>', 'config file (default: $OIDC_SSPR_CONFIG, else config/oidc-sspr.yaml)')
     .option('--json', 'machine-readable output (snake_case keys)')
     .showSuggestionAfterError(false)
@@ -29,6 +33,10 @@ export function buildProgram(io: CliIo): Command {
   registerUserCommands(program, io);
   registerGroupCommands(program, io);
   registerConfigCommands(program, io);
+  registerKeysCommands(program, io);
+  registerScopeCommands(program, io);
+  registerAuditCommands(program, io);
+  registerReportCommands(program, io);
   return program;
 }
 

@@ -1,9 +1,296 @@
 import Router from '@koa/router';
+import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
+import { METHOD_TYPES, type MethodType } from '../config/schema.ts';
 import type { SsprDeps } from '../sspr/context.ts';
-import type { PageKit } from './kit.ts';
+import { isSsprError, type PasswordRejected, type SsprError, type Throttled } from '../sspr/errors.ts';
+import { createResetFlow, pageOf, type ResetFlowState, type ResetRequest } from '../sspr/flows/reset.ts';
+import { field, readForm } from './body.ts';
+import { PageError, csrfFailed } from './errors.ts';
+import { interactionOf, loadInteraction } from './interaction.ts';
+import { language, renderErrorPage, renderPage, requestContext, type PageKit } from './kit.ts';
+import type { PageMessage } from './views.ts';
 
-/** STUB — forgot-password pages under /interaction/:uid/reset and /reset. */
-export function resetRoutes(_deps: { provider: Provider; kit: PageKit; sspr: SsprDeps }): Router {
-  return new Router();
+/**
+ * Forgot-password pages, thin over src/sspr/flows/reset.ts. Two entries with the same steps:
+ * `/interaction/:uid/reset…` keeps the OIDC interaction (its cookie's path is the interaction URL) and
+ * ends on that interaction's sign-in page; `/reset…` stands alone and ends on a "done" page.
+ *
+ * Every GET of the first page starts a new flow; the flow id and a browser secret live in an HttpOnly
+ * cookie scoped to the entry's path, so a reset in one tab or interaction never disturbs another.
+ * Every POST checks a CSRF token bound to the flow. GETs of a step the flow is not at redirect to
+ * where it is; POSTs out of order are refused by the flow.
+ */
+
+const COOKIE = 'oidc_sspr_reset';
+type Step = 'method' | 'target' | 'code' | 'password';
+
+interface Entry {
+  base: string;
+  uid: string | null;
+}
+
+function entryOf(ctx: Context): Entry {
+  const uid = (ctx.params.uid as string | undefined) ?? null;
+  return { uid, base: uid ? `/interaction/${uid}/reset` : '/reset' };
+}
+
+/** Epoch seconds, for the provider's TTL arithmetic. */
+const epochTime = (d: Date) => Math.floor(d.getTime() / 1000);
+
+export function resetRoutes(deps: { provider: Provider; kit: PageKit; sspr: SsprDeps }): Router {
+  const { provider, kit, sspr } = deps;
+  const flows = createResetFlow(sspr);
+  const router = new Router();
+  const load = loadInteraction(provider, kit);
+  const helpdesk = sspr.config.sspr.helpdesk;
+
+  const csrfOf = (flow: ResetFlowState) => kit.csrf.token(`reset|${flow.id}`);
+
+  function setCookie(ctx: Context, entry: Entry, value: string | null): void {
+    ctx.cookies.set(COOKIE, value ?? '', {
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: ctx.secure,
+      signed: false,
+      overwrite: true,
+      path: entry.base,
+      ...(value ? { maxAge: sspr.config.sspr.flow_ttl_minutes * 60_000 } : { maxAge: 0 }),
+    });
+  }
+
+  function request(ctx: Context): ResetRequest {
+    const interaction = ctx.state.interaction ? interactionOf(ctx) : null;
+    const clientId = interaction ? String(interaction.params.client_id) : null;
+    return { ip: ctx.ip, lang: language(ctx, kit), context: requestContext(ctx, { clientId }) };
+  }
+
+  function signInUrl(entry: Entry): string | undefined {
+    return entry.uid ? `/interaction/${entry.uid}` : undefined;
+  }
+
+  function identifierPage(ctx: Context, entry: Entry, flow: ResetFlowState, extra: { login?: string; messages?: PageMessage[]; status?: number } = {}) {
+    renderPage(ctx, kit, 'reset-identifier', {
+      titleKey: 'reset:identifier.title', action: entry.base, csrf: csrfOf(flow), signInUrl: signInUrl(entry), ...extra,
+    });
+  }
+
+  async function stepPage(ctx: Context, entry: Entry, flow: ResetFlowState, step: Step, extra: { messages?: PageMessage[]; status?: number } = {}) {
+    const common = { action: `${entry.base}/${step}`, csrf: csrfOf(flow), ...extra };
+    const type = flow.data.pending?.type;
+    switch (step) {
+      case 'method': {
+        const offered = (await flows.offeredMethods()).filter((m) => !flow.data.verified.includes(m));
+        return renderPage(ctx, kit, 'reset-method', { titleKey: 'reset:method.title', offered, second: flow.data.verified.length > 0, signInUrl: signInUrl(entry), ...common });
+      }
+      case 'target':
+        return renderPage(ctx, kit, 'reset-target', { titleKey: 'reset:target.title', type, otherUrl: `${entry.base}/method`, ...common });
+      case 'code':
+        return renderPage(ctx, kit, 'reset-code', {
+          titleKey: 'reset:code.title', type, masked: flow.data.pending?.masked ?? '', minutes: sspr.config.sspr.code_ttl_minutes,
+          helpdesk, otherUrl: `${entry.base}/method`, ...common,
+        });
+      case 'password':
+        return renderPage(ctx, kit, 'reset-password', { titleKey: 'reset:password.title', rules: flows.passwordRules(), ...common });
+    }
+  }
+
+  /** The page for a flow's state (GETs at the wrong step land here). */
+  function redirectToState(ctx: Context, entry: Entry, flow: ResetFlowState): void {
+    const page = pageOf(flow.state);
+    ctx.status = 303;
+    ctx.redirect(page === 'identifier' ? entry.base : `${entry.base}/${page}`);
+  }
+
+  function restart(ctx: Context, entry: Entry): void {
+    ctx.status = 303;
+    ctx.redirect(`${entry.base}?expired=1`);
+  }
+
+  function flowInvalid(ctx: Context, entry: Entry, err: SsprError): void {
+    kit.log.info({ code: err.code, detail: err.detail, path: ctx.path }, 'reset step refused');
+    renderErrorPage(ctx, kit, new PageError(400, err.code, `errors:sspr.${err.code}`), { restartUrl: entry.base });
+  }
+
+  function messageOf(err: SsprError): PageMessage {
+    return { id: `errors:sspr.${err.code}`, type: 'error', params: err.params };
+  }
+
+  /** Loads the cookie's flow; expired or missing → start again, another browser's → refused. */
+  async function current(ctx: Context, entry: Entry): Promise<ResetFlowState | null> {
+    try {
+      return await flows.load(ctx.cookies.get(COOKIE, { signed: false }), entry.uid);
+    } catch (err) {
+      if (isSsprError(err, 'flow_expired')) restart(ctx, entry);
+      else if (isSsprError(err, 'flow_invalid')) flowInvalid(ctx, entry, err);
+      else throw err;
+      return null;
+    }
+  }
+
+  /** Reads the form and checks its CSRF token against the flow. */
+  async function formOf(ctx: Context, flow: ResetFlowState): Promise<Record<string, string>> {
+    const form = await readForm(ctx);
+    if (!kit.csrf.verify(`reset|${flow.id}`, form.csrf)) throw csrfFailed();
+    return form;
+  }
+
+  /**
+   * Runs one step; errors every step shares become their page: expired → start again, out of order →
+   * refused, throttled → 429 with Retry-After on the same page. Others go to `onError`.
+   */
+  async function step(ctx: Context, entry: Entry, flow: ResetFlowState, run: () => Promise<void>, onError: (err: SsprError) => Promise<void> | void): Promise<void> {
+    try {
+      await run();
+    } catch (err) {
+      if (!isSsprError(err)) throw err;
+      if (err.code === 'flow_expired') return restart(ctx, entry);
+      if (err.code === 'flow_invalid') return flowInvalid(ctx, entry, err);
+      if (err.code === 'throttled') ctx.set('Retry-After', String((err as Throttled).retryAfter));
+      kit.log.info({ code: err.code, detail: err.detail, flow: flow.id }, 'reset step refused');
+      await onError(err);
+    }
+  }
+
+  /**
+   * STACK.md: the reset revokes the account's sessions. When the interaction points at one of them,
+   * finishing it would fail ("session not found"), so it is detached (and the interaction sent back to
+   * the sign-in prompt) and saved first. Its grant id goes too: the revocation deletes every row
+   * carrying one of the account's grant ids, and the interaction row carries it.
+   */
+  function detacher(ctx: Context) {
+    return async (accountId: string) => {
+      const interaction = interactionOf(ctx);
+      if (interaction.session?.accountId !== accountId) return;
+      interaction.session = undefined;
+      interaction.grantId = undefined;
+      interaction.prompt = { name: 'login', reasons: ['password_reset'], details: {} };
+      await interaction.save(Math.max(1, interaction.exp - epochTime(sspr.clock.now())));
+    };
+  }
+
+  function routes(prefix: string, pre: Middleware[]) {
+    router.get(prefix, ...pre, async (ctx) => {
+      const entry = entryOf(ctx);
+      const { flow, cookie } = await flows.start({ interactionUid: entry.uid, lang: language(ctx, kit) });
+      setCookie(ctx, entry, cookie);
+      const messages: PageMessage[] = ctx.query.expired === '1' ? [{ id: 'errors:sspr.flow_expired', type: 'error' }] : [];
+      identifierPage(ctx, entry, flow, { messages });
+    });
+
+    router.post(prefix, ...pre, async (ctx) => {
+      const entry = entryOf(ctx);
+      const flow = await current(ctx, entry);
+      if (!flow) return;
+      const form = await formOf(ctx, flow);
+      const login = field(form, 'login', { max: 320 });
+      if (!login) return identifierPage(ctx, entry, flow, { status: 400, messages: [{ id: 'errors:sspr.identifier_required', type: 'error' }] });
+      await step(ctx, entry, flow, async () => {
+        const next = await flows.submitIdentifier(flow, login, request(ctx));
+        redirectToState(ctx, entry, next);
+      }, (err) => identifierPage(ctx, entry, flow, { login, status: err.status, messages: [messageOf(err)] }));
+    });
+
+    for (const s of ['method', 'target', 'code', 'password'] as const) {
+      router.get(`${prefix}/${s}`, ...pre, async (ctx) => {
+        const entry = entryOf(ctx);
+        const flow = await current(ctx, entry);
+        if (!flow) return;
+        const at = pageOf(flow.state);
+        // The method page is also where the user switches method from the target or code page.
+        const switching = s === 'method' && (at === 'target' || at === 'code');
+        if (at !== s && !switching) return redirectToState(ctx, entry, flow);
+        await stepPage(ctx, entry, flow, s);
+      });
+    }
+
+    router.post(`${prefix}/method`, ...pre, async (ctx) => {
+      const entry = entryOf(ctx);
+      const flow = await current(ctx, entry);
+      if (!flow) return;
+      const form = await formOf(ctx, flow);
+      const raw = field(form, 'method', { max: 16, optional: true });
+      // An unknown value is the flow's MethodNotAllowed, like a method that is not offered.
+      const method = ((METHOD_TYPES as readonly string[]).includes(raw) ? raw : 'none') as MethodType;
+      await step(ctx, entry, flow, async () => {
+        const next = await flows.chooseMethod(flow, method, request(ctx));
+        redirectToState(ctx, entry, next);
+      }, (err) => stepPage(ctx, entry, flow, 'method', { status: err.status, messages: [messageOf(err)] }));
+    });
+
+    router.post(`${prefix}/target`, ...pre, async (ctx) => {
+      const entry = entryOf(ctx);
+      const flow = await current(ctx, entry);
+      if (!flow) return;
+      const form = await formOf(ctx, flow);
+      const target = field(form, 'target', { max: 320 });
+      await step(ctx, entry, flow, async () => {
+        const next = await flows.submitTarget(flow, target, request(ctx));
+        redirectToState(ctx, entry, next);
+      }, (err) => stepPage(ctx, entry, flow, flow.state === 'awaiting_target' ? 'target' : 'method', { status: err.status, messages: [messageOf(err)] }));
+    });
+
+    router.post(`${prefix}/code`, ...pre, async (ctx) => {
+      const entry = entryOf(ctx);
+      const flow = await current(ctx, entry);
+      if (!flow) return;
+      const form = await formOf(ctx, flow);
+      const code = field(form, 'code', { max: 16 });
+      await step(ctx, entry, flow, async () => {
+        const next = await flows.submitCode(flow, code, request(ctx));
+        redirectToState(ctx, entry, next);
+      }, (err) => stepPage(ctx, entry, flow, 'code', { status: err.status, messages: [messageOf(err)] }));
+    });
+
+    router.post(`${prefix}/password`, ...pre, async (ctx) => {
+      const entry = entryOf(ctx);
+      const flow = await current(ctx, entry);
+      if (!flow) return;
+      const form = await formOf(ctx, flow);
+      // Not trimmed, generous limit: the policy (not the form parser) says "too long", with its reason.
+      const password = field(form, 'new_password', { max: 4096, trim: false });
+      const confirmation = field(form, 'confirm_password', { max: 4096, trim: false });
+      await step(ctx, entry, flow, async () => {
+        await flows.submitPassword(flow, { password, confirmation }, request(ctx), entry.uid ? { detach: detacher(ctx) } : {});
+        ctx.status = 303;
+        ctx.redirect(`${entry.base}/done`);
+      }, (err) => {
+        const rules = flows.passwordRules();
+        const params = { min: rules.minLength, max: rules.maxLength };
+        const messages: PageMessage[] = err.code === 'password_rejected'
+          ? (err as PasswordRejected).failed.map((rule) => ({ id: `errors:sspr.password.${rule}`, type: 'error', params }))
+          : [messageOf(err)];
+        return stepPage(ctx, entry, flow, 'password', { status: err.status, messages });
+      });
+    });
+
+    router.get(`${prefix}/done`, ...pre, async (ctx) => {
+      const entry = entryOf(ctx);
+      const flow = await current(ctx, entry);
+      if (!flow) return;
+      if (flow.state !== 'done') return redirectToState(ctx, entry, flow);
+      setCookie(ctx, entry, null);
+      if (!entry.uid) return renderPage(ctx, kit, 'reset-done', { titleKey: 'reset:done.title' });
+      const interaction = interactionOf(ctx);
+      // Back on this interaction's sign-in page: nobody is signed in by a reset (OWASP).
+      if (interaction.prompt.name !== 'login') {
+        ctx.status = 303;
+        return ctx.redirect(`/interaction/${entry.uid}`);
+      }
+      renderPage(ctx, kit, 'login', {
+        titleKey: 'pages:login.title',
+        action: `/interaction/${entry.uid}/login`,
+        forgotUrl: `/interaction/${entry.uid}/reset`,
+        abortUrl: `/interaction/${entry.uid}/abort`,
+        csrf: kit.csrf.token(entry.uid),
+        client: interaction.params.client_id,
+        login: '',
+        messages: [{ id: 'reset:done.sign_in', type: 'success' }],
+      });
+    });
+  }
+
+  routes('/interaction/:uid/reset', [load]);
+  routes('/reset', []);
+  return router;
 }

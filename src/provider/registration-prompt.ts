@@ -1,8 +1,73 @@
-import { interactionPolicy } from 'oidc-provider';
+import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import type { SsprDeps } from '../sspr/context.ts';
+import { evaluateAccount, type AccountPolicy } from '../sspr/policy.ts';
 
-/** STUB — the `register` prompt: after login, before consent, when registration is due. */
-export function registrationPrompt(_sspr: SsprDeps): interactionPolicy.Prompt {
+/** Interaction result our registration pages finish with (`finishPrompt(..., { register })`). */
+export interface RegisterResult {
+  completed?: boolean;
+  skipped?: boolean;
+}
+
+/**
+ * The `register` prompt: after login, before consent. oidc-provider runs its checks on every
+ * authorization request and every resume, so a user who already has a session is caught as well as
+ * a fresh password login. Not requestable: a client cannot ask for it, or avoid it (`prompt=none`
+ * gets `interaction_required`).
+ *
+ * Checks:
+ * - `missing_recovery_methods`: in scope, registration at sign-in on (always for admins), and no or
+ *   too few verified method types;
+ * - `reconfirm_due`: enough methods, but `confirmed_at + reconfirm_after_days` has passed.
+ * A user who chose "Not now" (policy.canSkip) in this interaction is let through; the next sign-in
+ * asks again.
+ */
+export function registrationPrompt(sspr: SsprDeps): interactionPolicy.Prompt {
   const { Prompt, Check } = interactionPolicy;
-  return new Prompt({ name: 'register', requestable: false }, new Check('missing_recovery_methods', 'recovery methods must be registered', () => Check.NO_NEED_TO_PROMPT));
+  // Both checks (and the details) run for one request concurrently: evaluate once per request,
+  // three port calls (account, methods, confirmation date).
+  const perRequest = new WeakMap<KoaContextWithOIDC, Promise<AccountPolicy | null>>();
+
+  async function evaluate(ctx: KoaContextWithOIDC): Promise<AccountPolicy | null> {
+    const accountId = ctx.oidc.session?.accountId;
+    if (!accountId) return null; // the login prompt comes first
+    const account = await sspr.directory.findById(accountId);
+    if (!account) return null;
+    const [methods, confirmedAt] = await Promise.all([
+      sspr.methodRepo.listVerified(accountId),
+      sspr.methodRepo.confirmedAt(accountId),
+    ]);
+    return evaluateAccount({ account, methods, confirmedAt, policy: sspr.config.sspr, now: sspr.clock.now() });
+  }
+
+  function policyFor(ctx: KoaContextWithOIDC): Promise<AccountPolicy | null> {
+    let p = perRequest.get(ctx);
+    if (!p) {
+      p = evaluate(ctx);
+      perRequest.set(ctx, p);
+    }
+    return p;
+  }
+
+  async function due(ctx: KoaContextWithOIDC): Promise<AccountPolicy['registrationDue']> {
+    const policy = await policyFor(ctx);
+    if (!policy || !policy.registrationRequired || policy.registrationDue === false) return false;
+    const result = ctx.oidc.result as { register?: RegisterResult } | undefined;
+    if (result?.register?.skipped === true && policy.canSkip) return false;
+    return policy.registrationDue;
+  }
+
+  return new Prompt(
+    { name: 'register', requestable: false },
+    async (ctx: KoaContextWithOIDC) => {
+      const policy = await policyFor(ctx);
+      return policy ? { registration_due: policy.registrationDue, methods_required: policy.methodsRequired } : {};
+    },
+    new Check('missing_recovery_methods', 'recovery methods must be registered', async (ctx: KoaContextWithOIDC) => {
+      const d = await due(ctx);
+      return d === 'no_methods' || d === 'too_few_methods' ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+    }),
+    new Check('reconfirm_due', 'recovery methods must be reconfirmed', async (ctx: KoaContextWithOIDC) => {
+      return (await due(ctx)) === 'reconfirm_due' ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+    }),
+  );
 }

@@ -1,9 +1,13 @@
 import type { Sequelize } from 'sequelize';
 import { SequelizeStorage, Umzug } from 'umzug';
 import * as initial from './migrations/0001-initial.ts';
+import * as ssprProfiles from './migrations/0002-sspr-profiles.ts';
 
 /** Migrations in order; listed here (not globbed) so the built package finds them too. */
-const MIGRATIONS = [{ name: '0001-initial', ...initial }];
+const MIGRATIONS = [
+  { name: '0001-initial', ...initial },
+  { name: '0002-sspr-profiles', ...ssprProfiles },
+];
 
 export function migrator(sequelize: Sequelize) {
   return new Umzug({

@@ -1,8 +1,12 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { Sequelize } from 'sequelize';
 import { parse as parseYaml } from 'yaml';
 import { isSqlite, type LoadedConfig } from '../../config/load.ts';
-import { globalsOf, load, output, type CliIo } from './context.ts';
+import type { Config } from '../../config/schema.ts';
+import { openDatabase } from '../../store/db.ts';
+import { storeFromSequelize } from '../../store/index.ts';
+import { globalsOf, load, output, redactUrl, type CliIo } from './context.ts';
 
 /** Keys whose values are never printed. */
 const SECRET = /(^secrets\.|\.pass$|^metrics\.token$|client_secret|\.headers\.)/;
@@ -56,6 +60,66 @@ function show(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/** sqlite3's OPEN_READONLY: a check must neither create the database file nor write to it. */
+const SQLITE_OPEN_READONLY = 1;
+const OPEN_TIMEOUT_MS = 5000;
+
+/** Opens the database for reading only, without migrating it. */
+async function openReadOnly(url: string): Promise<Sequelize> {
+  if (!url.startsWith('sqlite:')) return openDatabase({ url, poolMax: 1 });
+  const sequelize = new Sequelize({ dialect: 'sqlite', storage: url.slice('sqlite:'.length), logging: false, dialectOptions: { mode: SQLITE_OPEN_READONLY } });
+  await sequelize.authenticate();
+  return sequelize;
+}
+
+/**
+ * `sspr.groups` names that no group in the database has. Scope compares names exactly, so a name that
+ * differs only in case scopes nobody either. Every problem here is a warning: the file itself is valid,
+ * and the database may simply not exist yet.
+ */
+async function groupWarnings(config: Config): Promise<string[]> {
+  const wanted = config.sspr.groups;
+  if (wanted.length === 0) return [];
+  const where = redactUrl(config.database);
+  const storage = config.database.slice('sqlite:'.length);
+  if (isSqlite(config) && storage !== ':memory:' && !existsSync(storage)) {
+    return [`sspr.groups: not checked against the database: ${where} does not exist yet`];
+  }
+  let sequelize: Sequelize | undefined;
+  try {
+    const opening = openReadOnly(config.database);
+    let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        timedOut = true;
+        reject(new Error(`no answer within ${OPEN_TIMEOUT_MS / 1000} s`));
+      }, OPEN_TIMEOUT_MS);
+    });
+    // A connection that arrives after the timeout is closed, so it cannot keep the process alive.
+    opening.then((late) => { if (timedOut) void late.close(); }, () => {});
+    try {
+      sequelize = await Promise.race([opening, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+    const groups = await storeFromSequelize(sequelize).models.Group.findAll({ attributes: ['name'] });
+    const names = new Set(groups.map((g) => g.name));
+    const byLower = new Map(groups.map((g) => [g.name.toLowerCase(), g.name]));
+    return wanted.filter((n) => !names.has(n)).map((n) => {
+      const near = byLower.get(n.toLowerCase());
+      return near
+        ? `sspr.groups: no group named "${n}" in the database (there is "${near}"; names must match exactly)`
+        : `sspr.groups: no group named "${n}" in the database; its members would not be in scope (create it: group add "${n}")`;
+    });
+  } catch (err) {
+    const first = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+    return [`sspr.groups: not checked against the database: ${where} could not be read (${first})`];
+  } finally {
+    await sequelize?.close().catch(() => {});
+  }
+}
+
 export function registerConfigCommands(program: Command, io: CliIo): void {
   const config = program.command('config').description('the configuration file');
 
@@ -73,6 +137,7 @@ export function registerConfigCommands(program: Command, io: CliIo): void {
         if (!isSqlite(loaded.config)) loaded = load(io, g, true);
         else warnings.push('secrets: not set; generated on first start and kept beside the SQLite database');
       }
+      warnings.push(...await groupWarnings(loaded.config));
       const leaves = configLeaves(loaded);
       const policy = leaves.filter((l) => l.path.startsWith('sspr.'));
       const other = leaves.filter((l) => !l.path.startsWith('sspr.'));

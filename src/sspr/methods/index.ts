@@ -1,33 +1,34 @@
 import type { Clock } from '../../clock.ts';
 import type { Config } from '../../config/schema.ts';
-import type { DeliveryService } from '../../delivery/index.ts';
-import type { Store } from '../../store/index.ts';
+import type { DeliveryPort } from '../../delivery/index.ts';
 import type { CodeService } from '../codes.ts';
 import type { SecretBox } from '../crypto.ts';
-import type { MethodRepository, Methods } from './types.ts';
+import { createEmailMethod } from './email.ts';
+import { createSmsMethod } from './sms.ts';
+import { createTotpMethod } from './totp.ts';
+import type { Methods } from './types.ts';
 
 export type * from './types.ts';
+export { createMethodRepository } from './repository.ts';
+export { maskEmail, maskPhone } from './mask.ts';
+export { normaliseEmail } from './email.ts';
+export { normalisePhone } from './sms.ts';
 
 export interface MethodDeps {
   config: Config;
   codes: CodeService;
-  delivery: DeliveryService;
+  delivery: DeliveryPort;
   secretBox: SecretBox;
   clock: Clock;
 }
 
-/** STUB — being implemented (one file per method: email.ts, sms.ts, totp.ts). */
-export function createMethods(_deps: MethodDeps): Methods {
-  const missing = () => { throw new Error('methods not implemented yet'); };
+/** One file per method; a new method is one file and one line here. */
+export function createMethods(deps: MethodDeps): Methods {
+  const { config, codes, delivery, secretBox, clock } = deps;
   return {
-    email: { type: 'email', normaliseTarget: missing, mask: missing, sendCode: missing, verifyCode: missing },
-    sms: { type: 'sms', normaliseTarget: missing, mask: missing, sendCode: missing, verifyCode: missing },
-    totp: { type: 'totp', enrol: missing, verify: missing },
+    email: createEmailMethod({ codes, delivery }),
+    sms: createSmsMethod({ codes, delivery, sms: config.delivery.sms }),
+    // The issuer's host names this service in the authenticator app (several deployments, one app).
+    totp: createTotpMethod({ secretBox, clock, issuerName: `oidc-sspr (${new URL(config.issuer).host})` }),
   };
-}
-
-/** STUB — being implemented in repository.ts. */
-export function createMethodRepository(_deps: { store: Store; clock: Clock }): MethodRepository {
-  const missing = () => { throw new Error('method repository not implemented yet'); };
-  return { listVerified: missing, saveVerified: missing, remove: missing, advanceTimeStep: missing, confirmedAt: missing, setConfirmedAt: missing };
 }

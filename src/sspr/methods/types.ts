@@ -66,6 +66,8 @@ export interface TotpEnrolment {
 export interface TotpMethod {
   type: 'totp';
   enrol(label: string): Promise<TotpEnrolment>;
+  /** The enrolment page again (QR, secret, URI) for a secret sealed by `enrol`, while enrolment is pending. */
+  show(secretEnc: string, label: string): Promise<TotpEnrolment>;
   /** Returns the accepted time step; throws CodeInvalid for a wrong code and for a replayed one alike. */
   verify(secretEnc: string, code: string, lastTimeStep: number | null): Promise<number>;
 }

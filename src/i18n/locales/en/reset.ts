@@ -1,0 +1,51 @@
+/** The forgot-password pages (src/interactions/reset.ts, views/reset-*.ejs). */
+export default {
+  identifier: {
+    title: 'Reset your password',
+    intro: 'Enter your user name or email address. Next, you prove it is you with a method you registered.',
+    label: 'User name or email',
+    submit: 'Next',
+    back_to_sign_in: 'Back to sign in',
+  },
+  method: {
+    title: 'Verify it is you',
+    intro: 'Choose how you want to verify that it is you.',
+    intro_second: 'That worked. Your account needs a second, different method: choose how you want to verify again.',
+    legend: 'Verification method',
+    email: 'Email',
+    sms: 'SMS',
+    totp: 'Authenticator app',
+    submit: 'Next',
+  },
+  target: {
+    title: 'Verify it is you',
+    email_intro: 'Type the email address you registered for password reset. If it matches, we send a code to it.',
+    sms_intro: 'Type the phone number you registered for password reset. If it matches, we send a code to it by SMS.',
+    email_label: 'Email address',
+    sms_label: 'Phone number',
+    submit: 'Send code',
+  },
+  code: {
+    title: 'Enter the code',
+    sent_email: 'If {{masked}} is registered for your account, a code is on its way to it. It is valid for {{minutes}} minutes.',
+    sent_sms: 'If {{masked}} is registered for your account, a code is on its way to it by SMS. It is valid for {{minutes}} minutes.',
+    totp_intro: 'Open your authenticator app and enter the code it shows for this account.',
+    label: 'Code',
+    submit: 'Verify',
+    no_code: "Didn't get a code? Contact your helpdesk",
+    other_method: 'Choose another method',
+  },
+  password: {
+    title: 'Choose a new password',
+    intro: 'Use at least {{min}} characters; a few unrelated words make a strong password that is easy to remember. It must differ from your current password and your user name.',
+    new: 'New password',
+    repeat: 'New password again',
+    submit: 'Reset password',
+  },
+  done: {
+    title: 'Password changed',
+    text: 'Your password has been changed. You can now sign in with your new password.',
+    sign_in: 'Your password has been changed. Sign in with your new password.',
+  },
+  start_again: 'Start again',
+} as const;

@@ -1,0 +1,51 @@
+/** De pagina's voor wachtwoord vergeten (src/interactions/reset.ts, views/reset-*.ejs). */
+export default {
+  identifier: {
+    title: 'Uw wachtwoord opnieuw instellen',
+    intro: 'Vul uw gebruikersnaam of e-mailadres in. Daarna bewijst u dat u het bent met een methode die u hebt geregistreerd.',
+    label: 'Gebruikersnaam of e-mailadres',
+    submit: 'Volgende',
+    back_to_sign_in: 'Terug naar aanmelden',
+  },
+  method: {
+    title: 'Bevestig dat u het bent',
+    intro: 'Kies hoe u wilt bevestigen dat u het bent.',
+    intro_second: 'Dat is gelukt. Uw account heeft een tweede, andere methode nodig: kies hoe u nogmaals wilt bevestigen.',
+    legend: 'Verificatiemethode',
+    email: 'E-mail',
+    sms: 'Sms',
+    totp: 'Authenticator-app',
+    submit: 'Volgende',
+  },
+  target: {
+    title: 'Bevestig dat u het bent',
+    email_intro: 'Typ het e-mailadres dat u voor wachtwoordherstel hebt geregistreerd. Als het klopt, sturen we er een code naartoe.',
+    sms_intro: 'Typ het telefoonnummer dat u voor wachtwoordherstel hebt geregistreerd. Als het klopt, sturen we er een code naartoe per sms.',
+    email_label: 'E-mailadres',
+    sms_label: 'Telefoonnummer',
+    submit: 'Code versturen',
+  },
+  code: {
+    title: 'Vul de code in',
+    sent_email: 'Als {{masked}} voor uw account is geregistreerd, is er een code naar onderweg. De code is {{minutes}} minuten geldig.',
+    sent_sms: 'Als {{masked}} voor uw account is geregistreerd, is er een code per sms naar onderweg. De code is {{minutes}} minuten geldig.',
+    totp_intro: 'Open uw authenticator-app en vul de code in die deze voor dit account toont.',
+    label: 'Code',
+    submit: 'Verifiëren',
+    no_code: 'Geen code ontvangen? Neem contact op met uw helpdesk',
+    other_method: 'Een andere methode kiezen',
+  },
+  password: {
+    title: 'Kies een nieuw wachtwoord',
+    intro: 'Gebruik minstens {{min}} tekens; een paar losse woorden vormen een sterk wachtwoord dat makkelijk te onthouden is. Het moet verschillen van uw huidige wachtwoord en uw gebruikersnaam.',
+    new: 'Nieuw wachtwoord',
+    repeat: 'Nieuw wachtwoord nogmaals',
+    submit: 'Wachtwoord opnieuw instellen',
+  },
+  done: {
+    title: 'Wachtwoord gewijzigd',
+    text: 'Uw wachtwoord is gewijzigd. U kunt zich nu aanmelden met uw nieuwe wachtwoord.',
+    sign_in: 'Uw wachtwoord is gewijzigd. Meld u aan met uw nieuwe wachtwoord.',
+  },
+  start_again: 'Opnieuw beginnen',
+} as const;

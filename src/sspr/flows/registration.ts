@@ -1,0 +1,582 @@
+import { Op } from 'sequelize';
+import type { RequestContext } from '../../audit/index.ts';
+import type { MethodType } from '../../config/schema.ts';
+import type { Language } from '../../i18n/index.ts';
+import type { FlowRow, Transaction } from '../../store/index.ts';
+import type { SsprDeps } from '../context.ts';
+import { randomId } from '../crypto.ts';
+import { FlowExpired, FlowInvalid, MethodInvalidTarget, MethodNotAllowed, NotFound, Throttled, isSsprError } from '../errors.ts';
+import type { StoredMethod } from '../methods/types.ts';
+import { evaluateAccount, type AccountPolicy } from '../policy.ts';
+import type { DirectoryAccount } from '../ports.ts';
+import type { ThrottleRule, ThrottleState } from '../throttle.ts';
+
+/**
+ * Registration of recovery methods, as a state machine stored in the `flows` table (kind
+ * `registration`), so any instance can continue it. Transitions:
+ *
+ *   choosing ──select(email|sms)──► awaiting_target ──sendCode──► awaiting_code ──verify ok──► choosing
+ *   choosing ──select(totp)──► awaiting_totp ──verify ok──► choosing          (resend: awaiting_code again)
+ *   any open step ──back──► choosing          choosing ──finish (enough types)──► done
+ *   reconfirming ──reconfirm──► done        reconfirming ──change──► choosing
+ *   choosing | reconfirming ──skip (policy.canSkip)──► done
+ *
+ * Each step is one transaction; those that change methods or the confirmation (verify, finish,
+ * reconfirm, skip, remove, and the start) write one audit event in it. A wrong code is committed too
+ * (the attempt count must stay), then counted against `failed_verifications` and rethrown.
+ */
+
+export type RegistrationState = 'choosing' | 'awaiting_target' | 'awaiting_code' | 'awaiting_totp' | 'reconfirming' | 'done';
+export type RegistrationPurpose = 'sign_in' | 'self_service';
+
+type PendingMethod = { type: 'email' | 'sms'; target: string } | { type: 'totp'; secretEnc: string };
+
+interface FlowData {
+  purpose: RegistrationPurpose;
+  /** The method picked on the choose page. */
+  selected?: MethodType;
+  pending: PendingMethod | null;
+  /** Types verified in this flow (for the "added" list on the page). */
+  added: MethodType[];
+  /** Last password re-entry on /account/security (epoch ms), for the "signed in recently" rule. */
+  reauthAt?: number;
+}
+
+export interface MethodSummary {
+  id: string;
+  type: MethodType;
+  /** Masked address or number; null for TOTP. */
+  masked: string | null;
+  verifiedAt: Date | null;
+}
+
+export interface AccountStatus {
+  account: DirectoryAccount;
+  methods: StoredMethod[];
+  confirmedAt: Date | null;
+  policy: AccountPolicy;
+}
+
+/** What a page needs to draw the current step; never a secret except the TOTP enrolment. */
+export interface RegistrationView {
+  id: string;
+  state: RegistrationState;
+  purpose: RegistrationPurpose;
+  accountId: string;
+  login: string;
+  expiresAt: Date;
+  policy: AccountPolicy;
+  methods: MethodSummary[];
+  pending: { type: MethodType; masked: string | null } | null;
+  selected: MethodType | null;
+  /** The profile's own address/number for the selected type, to prefill the form (the user's own data). */
+  suggestion: string | null;
+  added: MethodType[];
+  /** Types this user may register now (allowed by policy; a registered type may be replaced). */
+  choices: MethodType[];
+  /** Enough distinct verified types to finish (or nothing is required: not in scope). */
+  canFinish: boolean;
+  reauthAt: Date | null;
+  /** Only in `awaiting_totp`. */
+  totp?: { secret: string; uri: string; qrSvg: string };
+}
+
+export interface StepInput {
+  context: RequestContext;
+  lang: Language;
+}
+
+export type RegistrationFlow = ReturnType<typeof createRegistrationFlow>;
+
+const KIND = 'registration';
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
+
+export function createRegistrationFlow(deps: SsprDeps) {
+  const { config, store, clock, directory, audit, methods, methodRepo, throttle, delivery } = deps;
+  const { Flow } = store.models;
+  const ttlMs = config.sspr.flow_ttl_minutes * MINUTE;
+  const helpdesk = config.sspr.helpdesk.url || config.sspr.helpdesk.email || null;
+  const rules = {
+    email_sends: sendRule(config.sspr.throttle.email_sends),
+    sms_sends: sendRule(config.sspr.throttle.sms_sends),
+    failed_verifications: {
+      max: config.sspr.throttle.failed_verifications.max,
+      windowMs: config.sspr.throttle.failed_verifications.window_hours * HOUR,
+      blockMs: config.sspr.throttle.failed_verifications.block_hours * HOUR,
+    },
+  } satisfies Record<string, ThrottleRule>;
+
+  function sendRule(r: { max: number; window_minutes: number; block_hours: number }): ThrottleRule {
+    return { max: r.max, windowMs: r.window_minutes * MINUTE, blockMs: r.block_hours * HOUR };
+  }
+
+  /**
+   * Registration has its own counters (prefix `register:`): its blocks never stop a password reset,
+   * nor the reverse. Sends count per account, per IP and per both (SMS pumping comes from one place
+   * with many accounts). Wrong codes count per account and per account + IP only: the user is signed
+   * in, so guessing is bound to the account, and one user's typos must not block a whole office NAT.
+   */
+  function keys(kind: keyof typeof rules, accountId: string, ip: string | null | undefined): string[] {
+    const all = throttle.keysFor({ identifier: accountId, ip: ip ?? 'unknown' });
+    const chosen = kind === 'failed_verifications' ? all.filter((k) => !k.startsWith('ip:')) : all;
+    return chosen.map((k) => `register:${kind}:${k}`);
+  }
+
+  function refusal(states: ThrottleState[], kind: string): InstanceType<typeof Throttled> | null {
+    const now = clock.now();
+    const refused = states.filter((s) => !s.allowed);
+    if (refused.length === 0) return null;
+    const until = refused
+      .map((s) => s.blockedUntil ?? s.resetsAt ?? now)
+      .reduce((a, b) => (a.getTime() >= b.getTime() ? a : b));
+    return new Throttled({ until, now, detail: `registration ${kind} throttled`, params: { kind } });
+  }
+
+  async function hitAll(kind: keyof typeof rules, accountId: string, ip: string | null | undefined): Promise<void> {
+    const states: ThrottleState[] = [];
+    for (const key of keys(kind, accountId, ip)) states.push(await throttle.hit(key, rules[kind]));
+    const refused = refusal(states, kind);
+    if (refused) throw refused;
+  }
+
+  async function ensureNotBlocked(kind: keyof typeof rules, accountId: string, ip: string | null | undefined): Promise<void> {
+    const states: ThrottleState[] = [];
+    for (const key of keys(kind, accountId, ip)) states.push(await throttle.peek(key, rules[kind]));
+    const refused = refusal(states, kind);
+    if (refused) throw refused;
+  }
+
+  function parse(row: FlowRow): FlowData {
+    const d = JSON.parse(row.data) as Partial<FlowData>;
+    return { ...d, purpose: d.purpose ?? 'sign_in', pending: d.pending ?? null, added: d.added ?? [] };
+  }
+
+  function evaluate(account: DirectoryAccount, methodList: StoredMethod[], confirmedAt: Date | null): AccountPolicy {
+    return evaluateAccount({ account, methods: methodList, confirmedAt, policy: config.sspr, now: clock.now() });
+  }
+
+  /** The account with its verified methods and policy: four small queries, used by the prompt too. */
+  async function status(accountId: string, t?: Transaction): Promise<AccountStatus | null> {
+    const account = await directory.findById(accountId);
+    if (!account) return null;
+    const [methodList, confirmedAt] = [await methodRepo.listVerified(accountId, t), await methodRepo.confirmedAt(accountId, t)];
+    return { account, methods: methodList, confirmedAt, policy: evaluate(account, methodList, confirmedAt) };
+  }
+
+  function mask(m: { type: MethodType; target: string | null }): string | null {
+    if (m.target === null || m.type === 'totp') return null;
+    return methods[m.type].mask(m.target);
+  }
+
+  async function view(row: FlowRow, st: AccountStatus): Promise<RegistrationView> {
+    const data = parse(row);
+    const { policy } = st;
+    const pending = data.pending
+      ? { type: data.pending.type, masked: data.pending.type === 'totp' ? null : mask(data.pending) }
+      : null;
+    const v: RegistrationView = {
+      id: row.id,
+      state: row.state as RegistrationState,
+      purpose: data.purpose,
+      accountId: st.account.id,
+      login: st.account.login,
+      expiresAt: row.expiresAt,
+      policy,
+      methods: st.methods.map((m) => ({ id: m.id, type: m.type, masked: mask(m), verifiedAt: m.verifiedAt })),
+      pending,
+      selected: data.selected ?? null,
+      suggestion: data.selected === 'email' ? st.account.email : data.selected === 'sms' ? st.account.phone : null,
+      added: data.added,
+      choices: policy.allowedMethods,
+      canFinish: !policy.inScope || policy.verifiedTypes.length >= policy.methodsRequired,
+      reauthAt: data.reauthAt ? new Date(data.reauthAt) : null,
+    };
+    if (row.state === 'awaiting_totp' && data.pending?.type === 'totp') {
+      const e = await methods.totp.show(data.pending.secretEnc, st.account.login);
+      v.totp = { secret: e.secret, uri: e.uri, qrSvg: e.qrSvg };
+    }
+    return v;
+  }
+
+  async function mustStatus(accountId: string, t?: Transaction): Promise<AccountStatus> {
+    const st = await status(accountId, t);
+    if (!st || st.account.disabled) throw new NotFound({ detail: `account ${accountId} not found or disabled` });
+    return st;
+  }
+
+  /** Loads a live flow of this account; another account's or an unknown id is NotFound, an old one FlowExpired. */
+  async function load(flowId: string, accountId: string, t?: Transaction): Promise<FlowRow> {
+    const row = await Flow.findOne({ where: { id: flowId, kind: KIND }, transaction: t });
+    if (!row || row.accountId !== accountId) throw new NotFound({ detail: `registration flow ${flowId} not found for this account` });
+    if (row.expiresAt.getTime() <= clock.now().getTime()) throw new FlowExpired({ detail: `registration flow ${flowId} expired` });
+    return row.get({ plain: true });
+  }
+
+  function expect(row: FlowRow, ...states: RegistrationState[]): void {
+    if (!states.includes(row.state as RegistrationState)) {
+      throw new FlowInvalid({ detail: `registration flow ${row.id} is ${row.state}, step needs ${states.join('|')}` });
+    }
+  }
+
+  /** Saves state and data; every accepted step slides the expiry, so a slow but active user is not cut off. */
+  async function save(row: FlowRow, state: RegistrationState, data: FlowData, t: Transaction): Promise<FlowRow> {
+    const expiresAt = new Date(clock.now().getTime() + ttlMs);
+    const [n] = await Flow.update(
+      { state, data: JSON.stringify(data), expiresAt },
+      // Compare-and-set on the state read: a replayed or concurrent form cannot apply a step twice.
+      { where: { id: row.id, state: row.state, data: row.data }, transaction: t },
+    );
+    if (n !== 1) throw new FlowInvalid({ detail: `registration flow ${row.id} changed concurrently` });
+    return { ...row, state, data: JSON.stringify(data), expiresAt };
+  }
+
+  /**
+   * The live flow bound to `binding` (the interaction uid, or the provider session uid for
+   * /account/security), or a new one. A new sign-in flow whose only need is reconfirmation starts on
+   * the "are these still right?" page.
+   */
+  async function open(input: { accountId: string; binding: string; purpose: RegistrationPurpose } & StepInput): Promise<RegistrationView> {
+    const st = await mustStatus(input.accountId);
+    const existing = await Flow.findOne({
+      where: { kind: KIND, accountId: input.accountId, interactionUid: input.binding, state: { [Op.ne]: 'done' }, expiresAt: { [Op.gt]: clock.now() } },
+      order: [['createdAt', 'DESC']],
+    });
+    if (existing) return view(existing.get({ plain: true }), st);
+    const state: RegistrationState = input.purpose === 'sign_in' && st.policy.registrationDue === 'reconfirm_due' ? 'reconfirming' : 'choosing';
+    const row = await store.transaction(async (t) => {
+      const created = await Flow.create({
+        id: randomId(),
+        kind: KIND,
+        state,
+        accountId: input.accountId,
+        interactionUid: input.binding,
+        data: JSON.stringify({ purpose: input.purpose, pending: null, added: [] } satisfies FlowData),
+        expiresAt: new Date(clock.now().getTime() + ttlMs),
+      }, { transaction: t });
+      // Opening /account/security is not starting a registration: only the sign-in prompt is audited.
+      if (input.purpose !== 'sign_in') return created.get({ plain: true });
+      await audit.record({
+        activity: 'sspr.registration.started',
+        result: 'info',
+        reason: st.policy.registrationDue || null,
+        actor: st.account.login,
+        target: st.account.login,
+        targetAccountId: st.account.id,
+        context: input.context,
+      }, t);
+      return created.get({ plain: true });
+    });
+    return view(row, st);
+  }
+
+  async function get(flowId: string, accountId: string): Promise<RegistrationView> {
+    const row = await load(flowId, accountId);
+    return view(row, await mustStatus(accountId));
+  }
+
+  /** Picks a method: email/SMS then ask for the address or number; TOTP creates a secret to scan. */
+  async function select(flowId: string, accountId: string, input: { type: string } & StepInput): Promise<RegistrationView> {
+    const row = await load(flowId, accountId);
+    expect(row, 'choosing', 'awaiting_target', 'awaiting_code', 'awaiting_totp');
+    const st = await mustStatus(accountId);
+    const type = input.type as MethodType;
+    if (!st.policy.allowedMethods.includes(type)) throw new MethodNotAllowed({ detail: `method ${input.type} not allowed` });
+    const data = parse(row);
+    if (type === 'totp') {
+      const enrolment = await methods.totp.enrol(st.account.login);
+      const saved = await store.transaction((t) => save(row, 'awaiting_totp', { ...data, selected: 'totp', pending: { type: 'totp', secretEnc: enrolment.secretEnc } }, t));
+      return view(saved, st);
+    }
+    const saved = await store.transaction((t) => save(row, 'awaiting_target', { ...data, selected: type, pending: null }, t));
+    return view(saved, st);
+  }
+
+  /** Sends a code to the address or number typed for the selected method (throttled per account and IP). */
+  async function sendCode(flowId: string, accountId: string, input: { target: string } & StepInput): Promise<RegistrationView> {
+    const row = await load(flowId, accountId);
+    expect(row, 'awaiting_target', 'awaiting_code');
+    const data = parse(row);
+    const type = data.selected;
+    if (type !== 'email' && type !== 'sms') throw new FlowInvalid({ detail: 'no email or sms method selected' });
+    const st = await mustStatus(accountId);
+    if (!st.policy.allowedMethods.includes(type)) throw new MethodNotAllowed({ detail: `method ${type} not allowed` });
+    const method = methods[type];
+    const target = method.normaliseTarget(input.target);
+    // After too many wrong codes, no fresh codes either: a new code would reset the guessing.
+    await ensureNotBlocked('failed_verifications', accountId, input.context.ip);
+    await hitAll(type === 'email' ? 'email_sends' : 'sms_sends', accountId, input.context.ip);
+    const saved = await store.transaction(async (t) => {
+      await method.sendCode({
+        flowId: row.id,
+        purpose: data.purpose === 'sign_in' ? 'registration' : 'change',
+        accountId,
+        target,
+        lang: input.lang,
+        name: st.account.name,
+        correlationId: input.context.correlationId ?? null,
+      }, t);
+      return save(row, 'awaiting_code', { ...data, pending: { type, target } }, t);
+    });
+    return view(saved, st);
+  }
+
+  /** A new code to the pending address or number (the old one stops working). */
+  async function resend(flowId: string, accountId: string, input: StepInput): Promise<RegistrationView> {
+    const row = await load(flowId, accountId);
+    expect(row, 'awaiting_code');
+    const pending = parse(row).pending;
+    if (!pending || pending.type === 'totp') throw new FlowInvalid({ detail: 'nothing to resend' });
+    return sendCode(flowId, accountId, { target: pending.target, ...input });
+  }
+
+  /** Leaves the code or authenticator step without registering anything. */
+  async function back(flowId: string, accountId: string): Promise<RegistrationView> {
+    const row = await load(flowId, accountId);
+    expect(row, 'choosing', 'awaiting_target', 'awaiting_code', 'awaiting_totp', 'reconfirming');
+    const saved = await store.transaction((t) => save(row, 'choosing', { ...parse(row), pending: null }, t));
+    return view(saved, await mustStatus(accountId));
+  }
+
+  /** Checks the code for the pending method; on success the method is stored as verified. */
+  async function verify(flowId: string, accountId: string, input: { code: string } & StepInput): Promise<RegistrationView> {
+    const row = await load(flowId, accountId);
+    expect(row, 'awaiting_code', 'awaiting_totp');
+    const data = parse(row);
+    const pending = data.pending;
+    if (!pending) throw new FlowInvalid({ detail: 'no pending method' });
+    await ensureNotBlocked('failed_verifications', accountId, input.context.ip);
+    const st = await mustStatus(accountId);
+    const code = input.code.slice(0, 32);
+
+    let failure: unknown = null;
+    let lastTimeStep: number | null = null;
+    if (pending.type === 'totp') {
+      // No database state to keep on failure: verify first, outside a transaction.
+      try {
+        lastTimeStep = await methods.totp.verify(pending.secretEnc, code, null);
+      } catch (err) {
+        if (!isSsprError(err)) throw err;
+        failure = err;
+      }
+    }
+
+    const saved = await store.transaction(async (t) => {
+      if (pending.type !== 'totp') {
+        try {
+          const r = await methods[pending.type].verifyCode({ flowId: row.id, code }, t);
+          if (r.accountId !== accountId || r.target !== pending.target) throw new FlowInvalid({ detail: 'code issued for another account or target' });
+        } catch (err) {
+          if (!isSsprError(err)) throw err;
+          failure = err;
+        }
+      }
+      if (failure) {
+        await audit.record({
+          activity: 'sspr.registration.method_verified',
+          result: 'failure',
+          reason: (failure as { code: string }).code,
+          actor: st.account.login,
+          target: st.account.login,
+          targetAccountId: accountId,
+          context: input.context,
+          details: { method: pending.type },
+        }, t);
+        return null; // commit the attempt count and the audit event, then throw below
+      }
+      // Other channels to tell, read before the new method replaces one of its type.
+      const others = st.methods.filter((m) => m.type !== 'totp' && m.target !== null
+        && !(pending.type !== 'totp' && m.type === pending.type && m.target === pending.target));
+      const stored = await methodRepo.saveVerified({
+        accountId,
+        type: pending.type,
+        target: pending.type === 'totp' ? null : pending.target,
+        secretEnc: pending.type === 'totp' ? pending.secretEnc : null,
+        lastTimeStep,
+      }, t);
+      await methodRepo.setConfirmedAt(accountId, clock.now(), t);
+      if (pending.type !== 'totp' && directory.markContactVerified) {
+        const profile = pending.type === 'email' ? st.account.email : st.account.phone;
+        if (profile && sameContact(pending.type, profile, pending.target)) {
+          await directory.markContactVerified(accountId, pending.type === 'email' ? 'email' : 'phone', profile, t);
+        }
+      }
+      await notify(st.account, others, pending.type === 'totp' ? 'notice.totp_added' : 'notice.method_added', pending.type, input, t);
+      await audit.record({
+        activity: 'sspr.registration.method_verified',
+        result: 'success',
+        actor: st.account.login,
+        target: st.account.login,
+        targetAccountId: accountId,
+        context: input.context,
+        details: { method: stored.type },
+      }, t);
+      const added = data.added.includes(pending.type) ? data.added : [...data.added, pending.type];
+      return save(row, 'choosing', { ...data, pending: null, added }, t);
+    });
+    if (failure || !saved) {
+      const err = failure as { code?: string };
+      if (err.code === 'code_invalid' || err.code === 'too_many_attempts') await hitAll('failed_verifications', accountId, input.context.ip);
+      throw failure;
+    }
+    return view(saved, await mustStatus(accountId));
+  }
+
+  function sameContact(type: 'email' | 'sms', profile: string, target: string): boolean {
+    try {
+      return methods[type].normaliseTarget(profile) === target;
+    } catch (err) {
+      if (err instanceof MethodInvalidTarget) return false;
+      throw err;
+    }
+  }
+
+  async function notify(
+    account: DirectoryAccount,
+    to: StoredMethod[],
+    template: 'notice.method_added' | 'notice.totp_added' | 'notice.method_removed',
+    method: MethodType,
+    input: StepInput,
+    t: Transaction,
+  ): Promise<void> {
+    const time = clock.now();
+    for (const m of to) {
+      if (m.target === null || m.type === 'totp') continue;
+      const common = { login: account.login, time, name: account.name, helpdesk };
+      const base = { channel: m.type, to: m.target, lang: input.lang, accountId: account.id, correlationId: input.context.correlationId ?? null };
+      if (template === 'notice.totp_added') await delivery.enqueueMessage({ ...base, template, params: common }, t);
+      else await delivery.enqueueMessage({ ...base, template, params: { ...common, method } }, t);
+    }
+  }
+
+  /** Ends registration: needs enough distinct verified types. Counts as a (re)confirmation. */
+  async function finish(flowId: string, accountId: string, input: StepInput): Promise<RegistrationView> {
+    const row = await load(flowId, accountId);
+    expect(row, 'choosing');
+    const st = await mustStatus(accountId);
+    if (st.policy.inScope && st.policy.verifiedTypes.length < st.policy.methodsRequired) {
+      throw new FlowInvalid({ detail: 'not enough methods to finish', params: { reason: 'too_few_methods', required: st.policy.methodsRequired } });
+    }
+    const saved = await store.transaction(async (t) => {
+      await methodRepo.setConfirmedAt(accountId, clock.now(), t);
+      await audit.record({
+        activity: 'sspr.registration.completed',
+        result: 'success',
+        actor: st.account.login,
+        target: st.account.login,
+        targetAccountId: accountId,
+        context: input.context,
+        details: { methods: st.policy.verifiedTypes },
+      }, t);
+      return save(row, 'done', parse(row), t);
+    });
+    return view(saved, await mustStatus(accountId));
+  }
+
+  /** "These are still right": sets confirmedAt without touching any method. */
+  async function reconfirm(flowId: string, accountId: string, input: StepInput): Promise<RegistrationView> {
+    const row = await load(flowId, accountId);
+    expect(row, 'reconfirming', 'choosing');
+    const st = await mustStatus(accountId);
+    if (!st.policy.capable) throw new FlowInvalid({ detail: 'cannot reconfirm: too few methods', params: { reason: 'too_few_methods' } });
+    const saved = await store.transaction(async (t) => {
+      await methodRepo.setConfirmedAt(accountId, clock.now(), t);
+      await audit.record({
+        activity: 'sspr.registration.reconfirmed',
+        result: 'success',
+        actor: st.account.login,
+        target: st.account.login,
+        targetAccountId: accountId,
+        context: input.context,
+        details: { methods: st.policy.verifiedTypes },
+      }, t);
+      return save(row, 'done', parse(row), t);
+    });
+    return view(saved, await mustStatus(accountId));
+  }
+
+  /** "Not now" (only where policy allows; never administrators): asked again at the next sign-in. */
+  async function skip(flowId: string, accountId: string, input: StepInput): Promise<RegistrationView> {
+    const row = await load(flowId, accountId);
+    expect(row, 'choosing', 'awaiting_target', 'awaiting_code', 'awaiting_totp', 'reconfirming');
+    const st = await mustStatus(accountId);
+    if (!st.policy.canSkip) throw new FlowInvalid({ detail: 'skipping is not allowed', params: { reason: 'skip_not_allowed' } });
+    const saved = await store.transaction(async (t) => {
+      await audit.record({
+        activity: 'sspr.registration.skipped',
+        result: 'info',
+        reason: st.policy.registrationDue || null,
+        actor: st.account.login,
+        target: st.account.login,
+        targetAccountId: accountId,
+        context: input.context,
+      }, t);
+      return save(row, 'done', { ...parse(row), pending: null }, t);
+    });
+    return view(saved, st);
+  }
+
+  /**
+   * Password re-entry on /account/security ("signed in within the last 10 minutes, else the password
+   * again"). Wrong passwords count against the sign-in failure limits (own `reauth:` keys) and are
+   * audited like failed sign-ins; true when the password was right.
+   */
+  async function reauthenticate(flowId: string, accountId: string, password: string, input: StepInput): Promise<boolean> {
+    const row = await load(flowId, accountId);
+    const st = await mustStatus(accountId);
+    const limits = config.sspr.throttle.sign_in_failures;
+    const rule: ThrottleRule = { max: limits.block_after, windowMs: limits.block_minutes * MINUTE, blockMs: limits.block_minutes * MINUTE };
+    const reauthKeys = throttle.keysFor({ identifier: accountId, ip: input.context.ip ?? 'unknown' }).map((k) => `reauth:${k}`);
+    const blocked = refusal(await Promise.all(reauthKeys.map((k) => throttle.peek(k, rule))), 'reauth');
+    if (blocked) throw blocked;
+    const ok = password.length > 0 && await directory.verifyPassword(accountId, password);
+    const event = {
+      actor: st.account.login,
+      target: st.account.login,
+      targetAccountId: accountId,
+      context: input.context,
+      reason: ok ? 'reauthentication' : 'wrong_password',
+      details: { reauthentication: true },
+    };
+    if (!ok) {
+      for (const k of reauthKeys) await throttle.hit(k, rule);
+      await audit.record({ ...event, activity: 'auth.sign_in.failed', result: 'failure' });
+      return false;
+    }
+    await store.transaction(async (t) => {
+      await save(row, row.state as RegistrationState, { ...parse(row), reauthAt: clock.now().getTime() }, t);
+      await audit.record({ ...event, activity: 'auth.sign_in.succeeded', result: 'success' }, t);
+    });
+    return true;
+  }
+
+  /** Removes a method, never below what the policy requires while the account is in scope. */
+  async function removeMethod(accountId: string, methodId: string, input: StepInput): Promise<AccountStatus> {
+    const st = await mustStatus(accountId);
+    const method = st.methods.find((m) => m.id === methodId);
+    if (!method) throw new NotFound({ detail: `method ${methodId} not found for this account` });
+    const rest = st.methods.filter((m) => m.id !== methodId);
+    const after = evaluate(st.account, rest, st.confirmedAt);
+    if (st.policy.inScope && after.verifiedTypes.length < after.methodsRequired) {
+      throw new MethodNotAllowed({ detail: 'removal would leave too few methods', params: { reason: 'below_required', required: after.methodsRequired } });
+    }
+    await store.transaction(async (t) => {
+      const removed = await methodRepo.remove(accountId, methodId, t);
+      if (!removed) throw new NotFound({ detail: `method ${methodId} removed concurrently` });
+      // Tell every channel, the removed one included: if this was not the owner, they hear of it.
+      await notify(st.account, st.methods, 'notice.method_removed', method.type, input, t);
+      await audit.record({
+        activity: 'sspr.registration.method_removed',
+        result: 'success',
+        actor: st.account.login,
+        target: st.account.login,
+        targetAccountId: accountId,
+        context: input.context,
+        details: { method: method.type },
+      }, t);
+    });
+    return mustStatus(accountId);
+  }
+
+  return { status, open, get, select, sendCode, resend, back, verify, finish, reconfirm, skip, removeMethod, reauthenticate };
+}

@@ -1,0 +1,512 @@
+import { createHash } from 'node:crypto';
+import { Op } from 'sequelize';
+import type { AuditInput, RequestContext } from '../../audit/index.ts';
+import { METHOD_TYPES, type MethodType } from '../../config/schema.ts';
+import type { Language } from '../../i18n/index.ts';
+import type { FlowRow, Transaction } from '../../store/index.ts';
+import type { SsprDeps } from '../context.ts';
+import { constantEquals, randomId } from '../crypto.ts';
+import {
+  CodeInvalid, FlowExpired, FlowInvalid, MethodNotAllowed, PasswordRejected, Throttled, isSsprError, type SsprError,
+} from '../errors.ts';
+import type { MethodRepository, StoredMethod } from '../methods/types.ts';
+import { evaluateAccount, type AccountPolicy } from '../policy.ts';
+import type { DirectoryAccount } from '../ports.ts';
+import { keysFor, normaliseIdentifier, type ThrottleRule, type ThrottleState } from '../throttle.ts';
+
+/**
+ * The forgot-password flow (issue 4) as a state machine stored in the `flows` table, so any instance
+ * can continue it. Drawn in docs/reset-flow.mermaid.
+ *
+ *   awaiting_identifier → awaiting_method → awaiting_target (email/SMS: the user types the address or
+ *   number they registered) → awaiting_code → (second method when two are required) → awaiting_password → done
+ *
+ * `advance` is pure: it checks that an event fits the state and returns the next flow, or throws.
+ * `createResetFlow` loads, re-checks the account on every step, and saves each step with its audit
+ * event (and any queued message) in one transaction.
+ *
+ * No enumeration: unknown, disabled, out-of-scope and unregistered identifiers take the same path and
+ * pages as a real account. A code is issued for every address or number typed (bound to nothing when
+ * it does not match a registered method of an eligible account, so nothing is sent), TOTP codes are
+ * checked against a dummy secret, and the flow simply never gets past the code step. Throttles key on
+ * the identifier as typed, never on the account found, so they count unknown identifiers exactly like
+ * known ones.
+ */
+
+export const RESET_STATES = ['awaiting_identifier', 'awaiting_method', 'awaiting_target', 'awaiting_code', 'awaiting_password', 'done'] as const;
+export type ResetState = (typeof RESET_STATES)[number];
+
+export interface ResetData {
+  /** SHA-256 of the browser secret kept in the flow cookie: the flow id alone (it is the audit correlation id) does not open the flow. */
+  bind: string;
+  /** The identifier as typed, normalised (throttle keys); null before the first step. */
+  identifier: string | null;
+  methodsRequired: 1 | 2;
+  /** Distinct method types proven in this flow. */
+  verified: MethodType[];
+  /** The method being proven; `masked` is what the user typed, masked (so the page is the same either way). */
+  pending: { type: MethodType; masked: string | null } | null;
+  lang: Language;
+}
+
+export interface ResetFlowState {
+  id: string;
+  state: ResetState;
+  /** Null for an identifier that leads nowhere (unknown, disabled, out of scope, not registered). */
+  accountId: string | null;
+  interactionUid: string | null;
+  data: ResetData;
+  expiresAt: Date;
+}
+
+export type ResetEvent =
+  | { type: 'identify'; identifier: string; accountId: string | null; methodsRequired: 1 | 2 }
+  | { type: 'choose'; method: MethodType; offered: readonly MethodType[] }
+  | { type: 'code_issued'; masked: string | null }
+  | { type: 'verified'; method: MethodType }
+  | { type: 'completed' };
+
+/** Which states accept which event. Choosing again from the target or code page switches method. */
+export const TRANSITIONS: Record<ResetEvent['type'], readonly ResetState[]> = {
+  identify: ['awaiting_identifier'],
+  choose: ['awaiting_method', 'awaiting_target', 'awaiting_code'],
+  code_issued: ['awaiting_target'],
+  verified: ['awaiting_code'],
+  completed: ['awaiting_password'],
+};
+
+function invalid(flow: ResetFlowState, event: string): FlowInvalid {
+  return new FlowInvalid({ detail: `reset flow ${flow.id}: ${event} not possible in state ${flow.state}` });
+}
+
+/** Throws FlowExpired once the flow's time is up (a finished flow is refused as invalid instead). */
+export function assertLive(flow: ResetFlowState, now: Date): void {
+  if (flow.state === 'done') throw invalid(flow, 'any step');
+  if (flow.expiresAt.getTime() <= now.getTime()) throw new FlowExpired({ detail: `reset flow ${flow.id} expired at ${flow.expiresAt.toISOString()}` });
+}
+
+/** Pure transition: the next flow for `event`, or an SsprError. */
+export function advance(flow: ResetFlowState, event: ResetEvent, now: Date): ResetFlowState {
+  assertLive(flow, now);
+  if (!TRANSITIONS[event.type].includes(flow.state)) throw invalid(flow, event.type);
+  const data = flow.data;
+  switch (event.type) {
+    case 'identify':
+      return {
+        ...flow,
+        state: 'awaiting_method',
+        accountId: event.accountId,
+        data: { ...data, identifier: event.identifier, methodsRequired: event.methodsRequired, verified: [], pending: null },
+      };
+    case 'choose': {
+      // Two methods means two different types: a proven type is not offered again.
+      if (!event.offered.includes(event.method) || data.verified.includes(event.method)) {
+        throw new MethodNotAllowed({ detail: `reset flow ${flow.id}: ${event.method} not offered` });
+      }
+      const pending = { type: event.method, masked: null };
+      return { ...flow, state: event.method === 'totp' ? 'awaiting_code' : 'awaiting_target', data: { ...data, pending } };
+    }
+    case 'code_issued':
+      if (!data.pending || data.pending.type === 'totp') throw invalid(flow, event.type);
+      return { ...flow, state: 'awaiting_code', data: { ...data, pending: { ...data.pending, masked: event.masked } } };
+    case 'verified': {
+      if (!data.pending || data.pending.type !== event.method || flow.accountId === null) throw invalid(flow, event.type);
+      const verified = data.verified.includes(event.method) ? data.verified : [...data.verified, event.method];
+      const enough = verified.length >= data.methodsRequired;
+      return { ...flow, state: enough ? 'awaiting_password' : 'awaiting_method', data: { ...data, verified, pending: null } };
+    }
+    case 'completed':
+      if (flow.accountId === null || new Set(data.verified).size < data.methodsRequired) throw invalid(flow, event.type);
+      return { ...flow, state: 'done', data: { ...data, pending: null } };
+  }
+}
+
+/** Where the browser belongs for a flow's state (routes redirect GETs there). */
+export function pageOf(state: ResetState): 'identifier' | 'method' | 'target' | 'code' | 'password' | 'done' {
+  switch (state) {
+    case 'awaiting_identifier': return 'identifier';
+    case 'awaiting_method': return 'method';
+    case 'awaiting_target': return 'target';
+    case 'awaiting_code': return 'code';
+    case 'awaiting_password': return 'password';
+    case 'done': return 'done';
+  }
+}
+
+/** Who/where of a request. */
+export interface ResetRequest {
+  ip: string;
+  lang: Language;
+  context?: RequestContext;
+}
+
+export interface ResetFlowOptions {
+  /**
+   * Flows started per identifier / IP / identifier+IP. The configuration file has no key for it
+   * (INTERFACE.md lists sends and failed verifications), so a fixed window with no block: it slows a
+   * script walking through identifiers without ever locking anyone out.
+   */
+  startRule?: ThrottleRule;
+}
+
+type Eligible = { account: DirectoryAccount; policy: AccountPolicy; methods: StoredMethod[] };
+
+/** Optional repository capability: the `last_reset_at` of `report registration`. */
+type LastResetRepository = MethodRepository & { setLastResetAt?: (accountId: string, when: Date, t?: Transaction) => Promise<void> };
+
+const HOUR = 3_600_000;
+const MINUTE = 60_000;
+const COOKIE_SEP = '.';
+
+function sha256(s: string): string {
+  return createHash('sha256').update(s).digest('hex');
+}
+
+function toState(row: FlowRow): ResetFlowState {
+  return {
+    id: row.id,
+    state: row.state as ResetState,
+    accountId: row.accountId,
+    interactionUid: row.interactionUid,
+    data: JSON.parse(row.data) as ResetData,
+    expiresAt: row.expiresAt,
+  };
+}
+
+export type ResetFlowService = ReturnType<typeof createResetFlow>;
+
+/** What a step hands back to the route: the saved flow, or an error to show after the commit. */
+type Outcome = { flow: ResetFlowState; error?: undefined } | { flow: ResetFlowState; error: SsprError };
+
+export function createResetFlow(sspr: SsprDeps, options: ResetFlowOptions = {}) {
+  const { store, clock, directory, audit, throttle, methods, config } = sspr;
+  const methodRepo = sspr.methodRepo as LastResetRepository;
+  const { Flow } = store.models;
+  const policy = config.sspr;
+  const tc = policy.throttle;
+  const rules = {
+    start: options.startRule ?? { max: 20, windowMs: HOUR, blockMs: 0 },
+    fail: { max: tc.failed_verifications.max, windowMs: tc.failed_verifications.window_hours * HOUR, blockMs: tc.failed_verifications.block_hours * HOUR },
+    email: { max: tc.email_sends.max, windowMs: tc.email_sends.window_minutes * MINUTE, blockMs: tc.email_sends.block_hours * HOUR },
+    sms: { max: tc.sms_sends.max, windowMs: tc.sms_sends.window_minutes * MINUTE, blockMs: tc.sms_sends.block_hours * HOUR },
+  } satisfies Record<string, ThrottleRule>;
+  // Keys read `<rule>/<id:…|ip:…|idip:…>`: no colon before the identifier, so `user unblock` finds them.
+  const keyed = (rule: keyof typeof rules, identifier: string, ip: string) => keysFor({ identifier, ip }).map((k) => `reset_${rule}/${k}`);
+
+  // A sealed secret nobody knows: unknown and unregistered accounts "check" their TOTP code against it.
+  let dummyTotp: Promise<string> | null = null;
+  const dummySecret = () => (dummyTotp ??= methods.totp.enrol('reset-dummy').then((e) => e.secretEnc));
+
+  function auditEvent(flow: ResetFlowState, account: DirectoryAccount | null, req: ResetRequest, e: Omit<AuditInput, 'target' | 'targetAccountId' | 'context'>): AuditInput {
+    return {
+      ...e,
+      target: account?.login ?? null,
+      targetAccountId: account?.id ?? null,
+      // The flow id ties one reset's events together; the interaction's client says where it began.
+      context: { ...req.context, ip: req.ip, correlationId: flow.id },
+    };
+  }
+
+  async function save(prev: ResetFlowState, next: ResetFlowState, t: Transaction): Promise<void> {
+    // Compare-and-set on the state: two tabs or a replayed form cannot both take the same step.
+    const [n] = await Flow.update(
+      { state: next.state, accountId: next.accountId, data: JSON.stringify(next.data) },
+      { where: { id: prev.id, kind: 'reset', state: prev.state }, transaction: t },
+    );
+    if (n !== 1) throw invalid(prev, `save to ${next.state} (concurrent step)`);
+  }
+
+  /** Counts one hit on each of the three keys; refused when any is over. */
+  async function hitAll(keys: string[], rule: ThrottleRule, t: Transaction): Promise<{ allowed: boolean; justBlocked: boolean; until: Date | null }> {
+    const states: ThrottleState[] = [];
+    for (const key of keys) states.push(await throttle.hit(key, rule, t));
+    return summarise(states);
+  }
+
+  function summarise(states: ThrottleState[]) {
+    const refused = states.filter((s) => !s.allowed);
+    const until = refused.map((s) => s.blockedUntil ?? s.resetsAt).filter((d): d is Date => d !== null)
+      .reduce<Date | null>((a, d) => (a && a.getTime() >= d.getTime() ? a : d), null);
+    return { allowed: refused.length === 0, justBlocked: states.some((s) => s.justBlocked), until };
+  }
+
+  function throttled(until: Date | null, detail: string): Throttled {
+    const now = clock.now();
+    return new Throttled({ until: until ?? new Date(now.getTime() + MINUTE), now, detail });
+  }
+
+  /** Refused when the self-service reset of this identifier (or from this IP) is blocked after too many wrong codes. */
+  async function blockedFor(identifier: string, req: ResetRequest, t?: Transaction): Promise<Throttled | null> {
+    const states: ThrottleState[] = [];
+    for (const key of keyed('fail', identifier, req.ip)) states.push(await throttle.peek(key, rules.fail, t));
+    const s = summarise(states);
+    return s.allowed ? null : throttled(s.until, `self-service reset of "${identifier}" blocked`);
+  }
+
+  async function assertNotBlocked(flow: ResetFlowState, req: ResetRequest): Promise<void> {
+    const blocked = await blockedFor(flow.data.identifier ?? '', req);
+    if (blocked) throw blocked;
+  }
+
+  /** The account behind a flow, with its policy, or null when it can lead nowhere (re-read on every step). */
+  async function eligible(accountId: string | null, t?: Transaction): Promise<Eligible | null> {
+    // An unknown flow looks up an id that matches nothing: the same queries either way.
+    return eligibleAccount(await directory.findById(accountId ?? ''), t);
+  }
+
+  async function eligibleAccount(account: DirectoryAccount | null, t?: Transaction): Promise<Eligible | null> {
+    // Unknown accounts run the same queries on an id that matches nothing.
+    const stored = await methodRepo.listVerified(account?.id ?? '', t);
+    const confirmedAt = await methodRepo.confirmedAt(account?.id ?? '', t);
+    if (!account) return null;
+    const p = evaluateAccount({ account, methods: stored, confirmedAt, policy, now: clock.now() });
+    if (account.disabled || !p.inScope || !p.capable) return null;
+    return { account, policy: p, methods: stored.filter((m) => p.verifiedTypes.includes(m.type)) };
+  }
+
+  async function loadRow(id: string, t?: Transaction): Promise<ResetFlowState | null> {
+    const row = await Flow.findOne({ where: { id, kind: 'reset' }, transaction: t });
+    return row ? toState(row.get({ plain: true })) : null;
+  }
+
+  /**
+   * Every type the policy enables, the same list for every identifier (INTERFACE.md): the configured
+   * methods, plus every type while an administrator exists, because admins may use every type and
+   * offering them only to admins would tell who is one.
+   */
+  async function offeredMethods(): Promise<MethodType[]> {
+    if (policy.methods.length === METHOD_TYPES.length) return [...METHOD_TYPES];
+    const admins = await directory.listAdmins();
+    return admins.length > 0 ? [...METHOD_TYPES] : METHOD_TYPES.filter((m) => policy.methods.includes(m));
+  }
+
+  return {
+    rules,
+    offeredMethods,
+
+    /** A new flow in `awaiting_identifier`; `cookie` goes into the HttpOnly flow cookie. */
+    async start(input: { interactionUid: string | null; lang: Language }): Promise<{ flow: ResetFlowState; cookie: string }> {
+      const secret = randomId();
+      const now = clock.now();
+      const flow: ResetFlowState = {
+        id: randomId(),
+        state: 'awaiting_identifier',
+        accountId: null,
+        interactionUid: input.interactionUid,
+        data: { bind: sha256(secret), identifier: null, methodsRequired: policy.methods_required, verified: [], pending: null, lang: input.lang },
+        expiresAt: new Date(now.getTime() + policy.flow_ttl_minutes * MINUTE),
+      };
+      await Flow.create({ ...flow, kind: 'reset', data: JSON.stringify(flow.data) });
+      return { flow, cookie: `${flow.id}${COOKIE_SEP}${secret}` };
+    },
+
+    /**
+     * The flow named by the cookie. Missing, malformed or expired: FlowExpired (start again). Another
+     * browser's flow (secret does not match), or a flow of another interaction: FlowInvalid.
+     */
+    async load(cookie: string | undefined, interactionUid: string | null): Promise<ResetFlowState> {
+      const [id, secret, ...rest] = (cookie ?? '').split(COOKIE_SEP);
+      if (!id || !secret || rest.length > 0 || id.length > 64 || secret.length > 64) throw new FlowExpired({ detail: 'no reset flow cookie' });
+      const flow = await loadRow(id);
+      if (!flow) throw new FlowExpired({ detail: `reset flow ${id} not found` });
+      if (!constantEquals(sha256(secret), flow.data.bind)) throw invalid(flow, 'load with another browser\'s cookie');
+      if (flow.interactionUid !== interactionUid) throw invalid(flow, `load from interaction ${interactionUid ?? '(none)'}`);
+      if (flow.state !== 'done' && flow.expiresAt.getTime() <= clock.now().getTime()) throw new FlowExpired({ detail: `reset flow ${id} expired` });
+      return flow;
+    },
+
+    /** Step 1: the user id. The same page follows for every identifier. */
+    async submitIdentifier(flow: ResetFlowState, rawIdentifier: string, req: ResetRequest): Promise<ResetFlowState> {
+      assertLive(flow, clock.now());
+      const identifier = normaliseIdentifier(rawIdentifier);
+      const found = identifier ? await directory.findByIdentifier(identifier) : null;
+      const ok = await eligibleAccount(found);
+      const reason = !found ? 'unknown_user' : found.disabled ? 'account_disabled' : ok ? null : 'not_eligible';
+      const methodsRequired = ok ? ok.policy.methodsRequired : policy.methods_required;
+      const next = advance(flow, { type: 'identify', identifier, accountId: ok?.account.id ?? null, methodsRequired }, clock.now());
+      const outcome = await store.transaction(async (t): Promise<Outcome> => {
+        const s = await hitAll(keyed('start', identifier, req.ip), rules.start, t);
+        // Checked before the flow moves on, so the user can try again on the same page later.
+        const error = s.allowed ? await blockedFor(identifier, req, t) : throttled(s.until, 'too many reset flows started');
+        if (error) {
+          await audit.record(auditEvent(flow, found, req, { activity: 'sspr.reset.failed', result: 'failure', reason: s.allowed ? 'blocked' : 'too_many_flows' }), t);
+          return { flow, error };
+        }
+        await save(flow, next, t);
+        await audit.record(auditEvent(next, found, req, { activity: 'sspr.reset.started', result: 'info', reason }), t);
+        return { flow: next };
+      });
+      if (outcome.error) throw outcome.error;
+      return outcome.flow;
+    },
+
+    /** Step 2: the method (a radio). Also how the user switches method from the target or code page. */
+    async chooseMethod(flow: ResetFlowState, method: MethodType, req: ResetRequest): Promise<ResetFlowState> {
+      assertLive(flow, clock.now());
+      await assertNotBlocked(flow, req);
+      const next = advance(flow, { type: 'choose', method, offered: await offeredMethods() }, clock.now());
+      // Navigation only: nothing is sent or proven, so no audit event.
+      await store.transaction((t) => save(flow, next, t));
+      return next;
+    },
+
+    /**
+     * Step 3 (email/SMS): the address or number the user registered. A code is issued whatever was
+     * typed; it goes out only when it matches a registered method of an eligible account.
+     */
+    async submitTarget(flow: ResetFlowState, input: string, req: ResetRequest): Promise<ResetFlowState> {
+      assertLive(flow, clock.now());
+      const type = flow.data.pending?.type;
+      if (flow.state !== 'awaiting_target' || (type !== 'email' && type !== 'sms')) throw invalid(flow, 'submit target');
+      await assertNotBlocked(flow, req);
+      const method = methods[type];
+      const target = method.normaliseTarget(input); // MethodInvalidTarget: the same for every identifier
+      const ok = await eligible(flow.accountId);
+      const match = ok?.methods.find((m) => m.type === type && m.target === target) ?? null;
+      const next = advance(flow, { type: 'code_issued', masked: method.mask(target) }, clock.now());
+      const keys = [...keyed(type, flow.data.identifier ?? '', req.ip), `reset_${type}/to:${target}`];
+      const outcome = await store.transaction(async (t): Promise<Outcome> => {
+        const s = await hitAll(keys, rules[type], t);
+        if (!s.allowed) {
+          if (s.justBlocked) await audit.record(auditEvent(flow, ok?.account ?? null, req, { activity: 'sspr.reset.blocked', result: 'blocked', reason: `too_many_${type}_sends`, details: { method: type } }), t);
+          return { flow, error: throttled(s.until, `too many ${type} codes`) };
+        }
+        await method.sendCode({
+          flowId: flow.id,
+          purpose: 'reset',
+          accountId: match ? match.accountId : null,
+          target: match ? match.target : null,
+          lang: req.lang,
+          name: ok?.account.name ?? null,
+          correlationId: flow.id,
+        }, t);
+        await save(flow, next, t);
+        await audit.record(auditEvent(next, ok?.account ?? null, req, {
+          activity: 'sspr.reset.code_sent', result: match ? 'success' : 'info', reason: match ? null : 'no_matching_method', details: { method: type },
+        }), t);
+        return { flow: next };
+      });
+      if (outcome.error) throw outcome.error;
+      return outcome.flow;
+    },
+
+    /** Step 4: the code (email/SMS code, or the authenticator's code). */
+    async submitCode(flow: ResetFlowState, code: string, req: ResetRequest): Promise<ResetFlowState> {
+      assertLive(flow, clock.now());
+      const type = flow.data.pending?.type;
+      if (flow.state !== 'awaiting_code' || !type) throw invalid(flow, 'submit code');
+      await assertNotBlocked(flow, req);
+      const ok = await eligible(flow.accountId);
+      const totpMethod = type === 'totp' ? (ok?.methods.find((m) => m.type === 'totp' && m.secretEnc) ?? null) : null;
+      const secretEnc = type === 'totp' ? (totpMethod?.secretEnc ?? (await dummySecret())) : null;
+
+      const outcome = await store.transaction(async (t): Promise<Outcome> => {
+        let error: SsprError | null = null;
+        try {
+          if (type === 'totp') {
+            const step = await methods.totp.verify(secretEnc as string, code, totpMethod?.lastTimeStep ?? null);
+            // A matching dummy code (one in a million) still leads nowhere; a lost race is a replay.
+            if (!totpMethod || !(await methodRepo.advanceTimeStep(totpMethod.id, step, t))) throw new CodeInvalid({ detail: 'totp: no method or replayed step' });
+          } else {
+            const r = await methods[type].verifyCode({ flowId: flow.id, code }, t);
+            // The code matched; it must also belong to this flow's account, still eligible now.
+            if (!ok || r.accountId === null || r.accountId !== flow.accountId) throw new CodeInvalid({ detail: 'code bound to no eligible account' });
+          }
+        } catch (err) {
+          if (!isSsprError(err)) throw err;
+          error = err;
+        }
+        if (error) {
+          // Commit the attempt count (codes.ts header) with the failure and the throttle hit.
+          const s = await hitAll(keyed('fail', flow.data.identifier ?? '', req.ip), rules.fail, t);
+          const activity = s.justBlocked ? 'sspr.reset.blocked' : 'sspr.reset.failed';
+          await audit.record(auditEvent(flow, ok?.account ?? null, req, {
+            activity, result: s.justBlocked ? 'blocked' : 'failure', reason: s.justBlocked ? 'too_many_failed_verifications' : error.code, details: { method: type },
+          }), t);
+          return { flow, error: s.allowed ? error : throttled(s.until, 'too many failed verifications') };
+        }
+        const next = advance(flow, { type: 'verified', method: type }, clock.now());
+        await save(flow, next, t);
+        await audit.record(auditEvent(next, ok?.account ?? null, req, { activity: 'sspr.reset.method_verified', result: 'success', details: { method: type, verified: next.data.verified.length, required: next.data.methodsRequired } }), t);
+        return { flow: next };
+      });
+      if (outcome.error) throw outcome.error;
+      return outcome.flow;
+    },
+
+    /** What the new-password page tells the user in advance. */
+    passwordRules: () => sspr.passwordPolicy.describe(),
+
+    /**
+     * Step 5: the new password, twice. Then in one transaction: new hash, every session/grant/token
+     * revoked, the flow done, the audit event, the notices queued, the identifier's counters forgotten.
+     * `detach` runs after every check and before that transaction (the interaction's session, STACK.md).
+     */
+    async submitPassword(
+      flow: ResetFlowState,
+      input: { password: string; confirmation: string },
+      req: ResetRequest,
+      hooks: { detach?: (accountId: string) => Promise<void> } = {},
+    ): Promise<ResetFlowState> {
+      assertLive(flow, clock.now());
+      if (flow.state !== 'awaiting_password' || flow.accountId === null) throw invalid(flow, 'submit password');
+      await assertNotBlocked(flow, req);
+      // Disabled, out of scope or no longer capable since the codes: never past this point.
+      const ok = await eligible(flow.accountId);
+      if (!ok || new Set(flow.data.verified).size < ok.policy.methodsRequired) throw invalid(flow, 'account no longer eligible');
+      const { account } = ok;
+      const current = await directory.verifyPassword(account.id, input.password);
+      const check = sspr.passwordPolicy.check(input.password, {
+        login: account.login, email: account.email, currentPasswordMatches: current, confirmation: input.confirmation,
+      });
+      if (!check.ok) throw new PasswordRejected({ failed: check.failed, detail: `reset flow ${flow.id}: ${check.failed.join(', ')}` });
+      const next = advance(flow, { type: 'completed' }, clock.now());
+      await hooks.detach?.(account.id);
+
+      const admins = account.isAdmin && policy.notify_admins_on_admin_reset ? (await directory.listAdmins()).filter((a) => a.id !== account.id) : [];
+      await store.transaction(async (t) => {
+        await save(flow, next, t);
+        await directory.setPassword(account.id, input.password, t);
+        await directory.revokeEverything(account.id, t);
+        await methodRepo.setLastResetAt?.(account.id, clock.now(), t);
+        await audit.record(auditEvent(next, account, req, { activity: 'sspr.reset.completed', result: 'success', actor: account.login, details: { methods: next.data.verified } }), t);
+        const now = clock.now();
+        const helpdesk = policy.helpdesk.url || policy.helpdesk.email || null;
+        if (policy.notify_users_on_reset) {
+          // Every registered channel, also one the policy no longer allows: the owner still reads it.
+          for (const m of await methodRepo.listVerified(account.id, t)) {
+            if ((m.type !== 'email' && m.type !== 'sms') || !m.target) continue;
+            await sspr.delivery.enqueueMessage({
+              channel: m.type, to: m.target, lang: req.lang, template: 'notice.password_changed',
+              params: { login: account.login, time: now, name: account.name, helpdesk }, accountId: account.id, correlationId: flow.id,
+            }, t);
+          }
+        }
+        for (const admin of admins) {
+          const lang = (admin.language === 'nl' || admin.language === 'en' ? admin.language : config.language) as Language;
+          for (const m of await methodRepo.listVerified(admin.id, t)) {
+            if (m.type !== 'email' || !m.target) continue;
+            await sspr.delivery.enqueueMessage({
+              channel: 'email', to: m.target, lang, template: 'notice.admin_password_reset',
+              params: { login: account.login, time: now, name: admin.name }, accountId: admin.id, correlationId: flow.id,
+            }, t);
+          }
+        }
+        // As Entra: a successful reset forgets the identifier's counters (not the IP's).
+        const idents = new Set([flow.data.identifier, account.login, account.email].filter((v): v is string => !!v).map(normaliseIdentifier));
+        for (const rule of Object.keys(rules)) {
+          for (const ident of idents) {
+            await throttle.reset(`reset_${rule}/id:${ident}`, t);
+            await throttle.resetPrefix(`reset_${rule}/idip:${ident}|`, t);
+          }
+        }
+      });
+      return next;
+    },
+
+    /** Deletes flows past their expiry; returns how many. */
+    async purgeExpired(): Promise<number> {
+      return Flow.destroy({ where: { kind: 'reset', expiresAt: { [Op.lte]: clock.now() } } });
+    },
+  };
+}

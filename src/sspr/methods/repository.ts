@@ -1,0 +1,88 @@
+import { randomUUID } from 'node:crypto';
+import { Op } from 'sequelize';
+import type { Clock } from '../../clock.ts';
+import type { RecoveryMethodRow, Store, Transaction } from '../../store/index.ts';
+import { defineSsprModels } from '../../store/sspr-models.ts';
+import type { MethodRepository, MethodType, StoredMethod } from './types.ts';
+
+function toStored(row: RecoveryMethodRow): StoredMethod {
+  return {
+    id: row.id,
+    accountId: row.accountId,
+    type: row.type as MethodType,
+    target: row.target,
+    secretEnc: row.secretEnc,
+    lastTimeStep: row.lastTimeStep === null || row.lastTimeStep === undefined ? null : Number(row.lastTimeStep),
+    verifiedAt: row.verifiedAt,
+  };
+}
+
+/**
+ * Registered methods (`recovery_methods`) and per-account SSPR facts (`sspr_profiles`) on Sequelize.
+ * Only proven methods are stored: what is being registered lives in the flow until its code matches.
+ */
+export function createMethodRepository({ store, clock }: { store: Store; clock: Clock }): MethodRepository {
+  const { RecoveryMethod } = store.models;
+  const { SsprProfile } = defineSsprModels(store.sequelize);
+  // Writes of several statements run in the caller's transaction, or in their own.
+  const inTx = <T>(t: Transaction | undefined, fn: (tx: Transaction) => Promise<T>) => (t ? fn(t) : store.transaction(fn));
+
+  return {
+    async listVerified(accountId, t) {
+      const rows = await RecoveryMethod.findAll({
+        where: { accountId, verifiedAt: { [Op.ne]: null } },
+        order: [['type', 'ASC'], ['verifiedAt', 'ASC']],
+        transaction: t,
+      });
+      return rows.map((r) => toStored(r.get({ plain: true })));
+    },
+
+    saveVerified(input, t) {
+      return inTx(t, async (tx) => {
+        // One method per type: registering a new number replaces the old one.
+        await RecoveryMethod.destroy({ where: { accountId: input.accountId, type: input.type }, transaction: tx });
+        const row = await RecoveryMethod.create({
+          id: randomUUID(),
+          accountId: input.accountId,
+          type: input.type,
+          target: input.target ?? null,
+          secretEnc: input.secretEnc ?? null,
+          lastTimeStep: input.lastTimeStep ?? null,
+          verifiedAt: clock.now(),
+        }, { transaction: tx });
+        return toStored(row.get({ plain: true }));
+      });
+    },
+
+    remove(accountId, methodId, t) {
+      return inTx(t, async (tx) => {
+        const row = await RecoveryMethod.findOne({ where: { id: methodId, accountId }, transaction: tx });
+        if (!row) return null;
+        const stored = toStored(row.get({ plain: true }));
+        await RecoveryMethod.destroy({ where: { id: methodId, accountId }, transaction: tx });
+        return stored;
+      });
+    },
+
+    async advanceTimeStep(methodId, step, t) {
+      // Conditional UPDATE: two requests with the same code cannot both win, on any isolation level.
+      const [n] = await RecoveryMethod.update(
+        { lastTimeStep: step },
+        { where: { id: methodId, [Op.or]: [{ lastTimeStep: null }, { lastTimeStep: { [Op.lt]: step } }] }, transaction: t },
+      );
+      return n === 1;
+    },
+
+    async confirmedAt(accountId, t) {
+      const row = await SsprProfile.findByPk(accountId, { transaction: t });
+      return row?.confirmedAt ?? null;
+    },
+
+    async setConfirmedAt(accountId, when, t) {
+      await inTx(t, async (tx) => {
+        const [n] = await SsprProfile.update({ confirmedAt: when }, { where: { accountId }, transaction: tx });
+        if (n === 0) await SsprProfile.create({ accountId, confirmedAt: when, lastResetAt: null }, { transaction: tx });
+      });
+    },
+  };
+}
