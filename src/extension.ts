@@ -4,7 +4,7 @@ import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import { interactionPolicy } from 'oidc-provider';
 import pino, { type Logger } from 'pino';
-import type { Sequelize } from 'sequelize';
+import { Op, type Sequelize } from 'sequelize';
 import { createAuditLog, type AuditInput } from './audit/index.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { ConfigError, describeIssue } from './config/load.ts';
@@ -169,6 +169,8 @@ export async function createSspr(options: SsprOptions): Promise<SsprExtension> {
       await audit.prune(config.audit.retention_days);
       await codes.purgeExpired();
       await deps.throttle.purgeExpired();
+      // Finished and abandoned registration/reset flows: kept a day for support questions.
+      await store.models.Flow.destroy({ where: { expiresAt: { [Op.lt]: new Date(clock.now().getTime() - 86_400_000) } } });
     } catch (err) {
       log.warn({ err }, 'housekeeping failed');
     }

@@ -65,14 +65,20 @@ export type AuditLog = ReturnType<typeof createAuditLog>;
 /** `onRecord` sees every event after it is written (metrics count from it). */
 export function createAuditLog(store: Store, clock: Clock, onRecord?: (event: AuditInput) => void) {
   const { AuditEvent } = store.models;
+  // Ids sort by time, then by a per-process sequence, so the steps of one flow recorded in the
+  // same millisecond still read in order (queries order by time, then id).
+  let sequence = 0;
+  const nextId = (time: Date) =>
+    `${time.getTime().toString(36).padStart(9, '0')}-${(sequence++ % 36 ** 6).toString(36).padStart(6, '0')}-${randomUUID().slice(0, 13)}`;
   const clip = (v: string | null | undefined, n: number) => (v == null ? null : String(v).slice(0, n));
   return {
     async record(event: AuditInput, t?: Transaction): Promise<void> {
       const ctx = event.context ?? {};
+      const time = clock.now();
       await AuditEvent.create(
         {
-          id: randomUUID(),
-          time: clock.now(),
+          id: nextId(time),
+          time,
           activity: event.activity,
           name: activityName(event.activity),
           result: event.result,

@@ -1,3 +1,4 @@
+import { defineSsprModels } from './sspr-models.ts';
 import { randomUUID } from 'node:crypto';
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
 import { Op, col, fn, where } from 'sequelize';
@@ -227,11 +228,14 @@ export function createAccountService(deps: AccountServiceDeps) {
     if (accounts.length === 0) return [];
     const ids = accounts.map((a) => a.id);
     const restrict = accounts.length <= 500 ? { accountId: { [Op.in]: ids } } : {};
-    const [memberships, groups, methods] = await Promise.all([
+    const [memberships, groups, methods, profiles] = await Promise.all([
       Membership.findAll({ where: restrict, transaction: t }),
       Group.findAll({ transaction: t }),
       RecoveryMethod.findAll({ where: restrict, order: [['createdAt', 'ASC'], ['id', 'ASC']], transaction: t }),
+      defineSsprModels(store.sequelize).SsprProfile.findAll({ where: restrict, transaction: t }),
     ]);
+    // SSPR keeps the reconfirmation date in its own profile table (it works for any host's accounts).
+    const confirmedOf = new Map(profiles.map((p) => [p.accountId, p.confirmedAt]));
     const groupName = new Map(groups.map((g) => [g.id, g.name]));
     const groupsOf = new Map<string, string[]>();
     for (const m of memberships) {
@@ -259,7 +263,7 @@ export function createAccountService(deps: AccountServiceDeps) {
       disabled: a.disabled,
       groups: (groupsOf.get(a.id) ?? []).sort((x, y) => x.localeCompare(y)),
       methods: methodsOf.get(a.id) ?? [],
-      confirmedAt: a.methodsConfirmedAt,
+      confirmedAt: confirmedOf.get(a.id) ?? a.methodsConfirmedAt,
       passwordChangedAt: a.passwordChangedAt,
       createdAt: a.createdAt ?? null,
     }));
@@ -372,10 +376,12 @@ export function createAccountService(deps: AccountServiceDeps) {
     async resetMethods(login: string, actor: string): Promise<ChangeResult & { removed: number }> {
       return store.transaction(async (t) => {
         const account = await findAccount(login, t);
+        // Notify first: the notice goes to the very channels that are about to be forgotten.
+        await deps.notify?.({ kind: 'methods_reset', account: account.get({ plain: true }) }, t);
         const removed = await RecoveryMethod.destroy({ where: { accountId: account.id }, transaction: t });
         await account.update({ methodsConfirmedAt: null }, { transaction: t });
+        await defineSsprModels(store.sequelize).SsprProfile.update({ confirmedAt: null }, { where: { accountId: account.id }, transaction: t });
         await audit.record({ activity: 'admin.methods_reset', result: 'success', actor, target: account.login, targetAccountId: account.id, details: { removed } }, t);
-        await deps.notify?.({ kind: 'methods_reset', account: account.get({ plain: true }) }, t);
         return { login: account.login, changed: removed > 0, removed };
       });
     },

@@ -1,3 +1,7 @@
+import { createDelivery } from '../../delivery/index.ts';
+import { createSequelizeDirectory } from '../../store/account-directory.ts';
+import { createMethodRepository } from '../../sspr/methods/index.ts';
+import { createNotices } from '../../sspr/notices.ts';
 import { createPasswordPolicy } from '../../sspr/password-policy.ts';
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
@@ -72,11 +76,30 @@ export async function withSession<T>(io: CliIo, opts: GlobalOptions, fn: (s: Cli
     const clock = systemClock;
     const audit = createAuditLog(store, clock);
     const passwordPolicy = await createPasswordPolicy(config.password_policy);
+    const hasher = createPasswordHasher(config.password_hashing);
+    // Notices are queued in the change's transaction; the server's delivery worker sends them.
+    const delivery = createDelivery(config.delivery, { store, clock, audit, log: () => {} });
+    const methodRepo = createMethodRepository({ store, clock });
+    const notices = createNotices({ config, delivery, methodRepo, directory: createSequelizeDirectory(store, hasher, clock) });
     const accounts = createAccountService({
       store,
       clock,
       audit,
-      hasher: createPasswordHasher(config.password_hashing),
+      hasher,
+      notify: async (notice, t) => {
+        const row = notice.account;
+        const account = {
+          id: row.id, login: row.login, email: row.email, phone: row.phone, name: row.name, isAdmin: row.isAdmin,
+          disabled: row.disabled, groups: [], language: row.language, passwordChangedAt: row.passwordChangedAt,
+        };
+        const ctx = { time: clock.now() };
+        if (notice.kind === 'password_reset') {
+          await notices.passwordChanged(account, ctx, t);
+          await notices.adminPasswordReset(account, ctx, t);
+        } else {
+          await notices.methodsReset(account, await methodRepo.listVerified(account.id, t), ctx, t);
+        }
+      },
       defaultRegion: config.delivery.sms.default_region,
       // An admin-set password follows the same policy as a self-service one.
       checkPassword: async (password, ctx) => {

@@ -1,3 +1,4 @@
+import { createNotices } from '../notices.ts';
 import { createHash } from 'node:crypto';
 import { Op } from 'sequelize';
 import type { AuditInput, RequestContext } from '../../audit/index.ts';
@@ -152,7 +153,6 @@ export interface ResetFlowOptions {
 type Eligible = { account: DirectoryAccount; policy: AccountPolicy; methods: StoredMethod[] };
 
 /** Optional repository capability: the `last_reset_at` of `report registration`. */
-type LastResetRepository = MethodRepository & { setLastResetAt?: (accountId: string, when: Date, t?: Transaction) => Promise<void> };
 
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
@@ -180,7 +180,8 @@ type Outcome = { flow: ResetFlowState; error?: undefined } | { flow: ResetFlowSt
 
 export function createResetFlow(sspr: SsprDeps, options: ResetFlowOptions = {}) {
   const { store, clock, directory, audit, throttle, methods, config } = sspr;
-  const methodRepo = sspr.methodRepo as LastResetRepository;
+  const { methodRepo } = sspr;
+  const notices = createNotices({ config, delivery: sspr.delivery, methodRepo, directory });
   const { Flow } = store.models;
   const policy = config.sspr;
   const tc = policy.throttle;
@@ -463,35 +464,15 @@ export function createResetFlow(sspr: SsprDeps, options: ResetFlowOptions = {}) 
       const next = advance(flow, { type: 'completed' }, clock.now());
       await hooks.detach?.(account.id);
 
-      const admins = account.isAdmin && policy.notify_admins_on_admin_reset ? (await directory.listAdmins()).filter((a) => a.id !== account.id) : [];
       await store.transaction(async (t) => {
         await save(flow, next, t);
         await directory.setPassword(account.id, input.password, t);
         await directory.revokeEverything(account.id, t);
-        await methodRepo.setLastResetAt?.(account.id, clock.now(), t);
+        await methodRepo.setLastResetAt(account.id, clock.now(), t);
         await audit.record(auditEvent(next, account, req, { activity: 'sspr.reset.completed', result: 'success', actor: account.login, details: { methods: next.data.verified } }), t);
-        const now = clock.now();
-        const helpdesk = policy.helpdesk.url || policy.helpdesk.email || null;
-        if (policy.notify_users_on_reset) {
-          // Every registered channel, also one the policy no longer allows: the owner still reads it.
-          for (const m of await methodRepo.listVerified(account.id, t)) {
-            if ((m.type !== 'email' && m.type !== 'sms') || !m.target) continue;
-            await sspr.delivery.enqueueMessage({
-              channel: m.type, to: m.target, lang: req.lang, template: 'notice.password_changed',
-              params: { login: account.login, time: now, name: account.name, helpdesk }, accountId: account.id, correlationId: flow.id,
-            }, t);
-          }
-        }
-        for (const admin of admins) {
-          const lang = (admin.language === 'nl' || admin.language === 'en' ? admin.language : config.language) as Language;
-          for (const m of await methodRepo.listVerified(admin.id, t)) {
-            if (m.type !== 'email' || !m.target) continue;
-            await sspr.delivery.enqueueMessage({
-              channel: 'email', to: m.target, lang, template: 'notice.admin_password_reset',
-              params: { login: account.login, time: now, name: admin.name }, accountId: admin.id, correlationId: flow.id,
-            }, t);
-          }
-        }
+        const notice = { lang: req.lang, time: clock.now(), correlationId: flow.id };
+        await notices.passwordChanged(account, notice, t);
+        await notices.adminPasswordReset(account, notice, t);
         // As Entra: a successful reset forgets the identifier's counters (not the IP's).
         const idents = new Set([flow.data.identifier, account.login, account.email].filter((v): v is string => !!v).map(normaliseIdentifier));
         for (const rule of Object.keys(rules)) {

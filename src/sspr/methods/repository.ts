@@ -84,5 +84,12 @@ export function createMethodRepository({ store, clock }: { store: Store; clock: 
         if (n === 0) await SsprProfile.create({ accountId, confirmedAt: when, lastResetAt: null }, { transaction: tx });
       });
     },
+
+    async setLastResetAt(accountId, when, t) {
+      await inTx(t, async (tx) => {
+        const [n] = await SsprProfile.update({ lastResetAt: when }, { where: { accountId }, transaction: tx });
+        if (n === 0) await SsprProfile.create({ accountId, confirmedAt: null, lastResetAt: when }, { transaction: tx });
+      });
+    },
   };
 }

@@ -28,6 +28,8 @@ export interface MethodRepository {
   advanceTimeStep(methodId: string, step: number, t?: Transaction): Promise<boolean>;
   confirmedAt(accountId: string, t?: Transaction): Promise<Date | null>;
   setConfirmedAt(accountId: string, when: Date | null, t?: Transaction): Promise<void>;
+  /** When the account's password was last reset (reports show it). */
+  setLastResetAt(accountId: string, when: Date, t?: Transaction): Promise<void>;
 }
 
 export interface SendCodeInput {
