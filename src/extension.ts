@@ -11,6 +11,7 @@ import { ConfigError, describeIssue } from './config/load.ts';
 import { configSchema, type Config, type ConfigInput } from './config/schema.ts';
 import { createDelivery, type LogFn, type Transport } from './delivery/index.ts';
 import { createTranslator } from './i18n/index.ts';
+import { accountPasswordRoutes } from './interactions/account-password.ts';
 import { createCsrf } from './interactions/csrf.ts';
 import { PageError } from './interactions/errors.ts';
 import { securityHeaders } from './interactions/headers.ts';
@@ -190,6 +191,7 @@ export async function createSspr(options: SsprOptions): Promise<SsprExtension> {
       const router = new Router();
       router.use(registrationRoutes({ provider, kit, sspr: deps }).routes());
       router.use(resetRoutes({ provider, kit, sspr: deps }).routes());
+      router.use(accountPasswordRoutes({ provider, kit, sspr: deps }).routes());
       return withPages(router);
     },
     loginRoutes(provider, hasher) {

@@ -77,7 +77,7 @@ export class Throttled extends ThrottledBase {
 }
 
 /** Rules a new password can fail; each has its own message beside the password field. */
-export type PasswordRule = 'too_short' | 'too_long' | 'too_weak' | 'banned' | 'contains_login' | 'same_as_current' | 'mismatch';
+export type PasswordRule = 'too_short' | 'too_long' | 'too_weak' | 'banned' | 'contains_login' | 'same_as_current' | 'mismatch' | 'wrong_current';
 
 const PasswordRejectedBase = E('password_rejected', 400, 'the password does not meet the policy', 'PasswordRejected');
 export class PasswordRejected extends PasswordRejectedBase {

@@ -27,6 +27,7 @@ export default {
       contains_login: 'The password must not contain your user name or email address.',
       same_as_current: 'The new password must differ from your current password.',
       mismatch: 'The two passwords are not the same.',
+      wrong_current: 'Your current password is not right.',
     },
   },
   oidc: {

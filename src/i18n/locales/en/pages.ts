@@ -49,6 +49,18 @@ export default {
     sign_out: 'Sign out',
     security: 'Security info',
   },
+  account: {
+    password_title: 'Change your password',
+    password_intro: 'Enter your current password and a new one of at least {{min}} characters. You will be signed out everywhere, also here.',
+    current: 'Current password',
+    new: 'New password',
+    repeat: 'New password again',
+    submit: 'Change password',
+    changed_title: 'Password changed',
+    changed: 'Your password was changed and you were signed out everywhere. Sign in again with your new password in the app you were using.',
+    change_link: 'Change your password',
+    back: 'Back to your security info',
+  },
   error: {
     title: 'Something went wrong',
   },

@@ -17,7 +17,7 @@ export default {
   },
   consent: {
     title: 'Toegang toestaan',
-    intro: '{{client}} vraagt toegang tot:',
+    intro: '{{client}} vraagt om toegang tot:',
     allow: 'Toestaan',
     deny: 'Weigeren',
     scope: {
@@ -25,7 +25,7 @@ export default {
       profile: 'Uw naam en gebruikersnaam',
       email: 'Uw e-mailadres',
       phone: 'Uw telefoonnummer',
-      offline_access: 'Aangemeld blijven terwijl u weg bent',
+      offline_access: 'Aangemeld blijven wanneer u er niet bent',
     },
   },
   logout: {
@@ -48,6 +48,18 @@ export default {
     userinfo: 'Userinfo',
     sign_out: 'Afmelden',
     security: 'Beveiligingsgegevens',
+  },
+  account: {
+    password_title: 'Uw wachtwoord wijzigen',
+    password_intro: 'Voer uw huidige wachtwoord in en een nieuw wachtwoord van ten minste {{min}} tekens. U wordt daarna overal afgemeld, ook hier.',
+    current: 'Huidig wachtwoord',
+    new: 'Nieuw wachtwoord',
+    repeat: 'Nieuw wachtwoord nogmaals',
+    submit: 'Wachtwoord wijzigen',
+    changed_title: 'Wachtwoord gewijzigd',
+    changed: 'Uw wachtwoord is gewijzigd en u bent overal afgemeld. Meld u opnieuw aan met uw nieuwe wachtwoord in de app die u gebruikte.',
+    change_link: 'Uw wachtwoord wijzigen',
+    back: 'Terug naar uw beveiligingsgegevens',
   },
   error: {
     title: 'Er is iets misgegaan',
