@@ -1,0 +1,77 @@
+/**
+ * Databases for the benchmark: a SQLite file in a temporary folder or a fresh PostgreSQL database
+ * (`bench_<random>`, dropped at the end), migrated and seeded directly through the store with N
+ * accounts that all share ONE argon2id hash (hashing 100 000 passwords would take an hour).
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { openStore, type AccountRow } from '../src/store/index.ts';
+
+export const PG_ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+export interface BenchDatabase { url: string; label: string; drop(): Promise<void> }
+
+export function sqliteDatabase(): BenchDatabase {
+  const dir = mkdtempSync(join(tmpdir(), 'oidc-sspr-bench-'));
+  return { url: `sqlite:${join(dir, 'bench.sqlite')}`, label: 'SQLite', async drop() { rmSync(dir, { recursive: true, force: true }); } };
+}
+
+export async function postgresAvailable(): Promise<boolean> {
+  const client = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    await client.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function postgresDatabase(): Promise<BenchDatabase> {
+  const name = `bench_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(PG_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    label: 'PostgreSQL',
+    async drop() {
+      const c = new pg.Client({ connectionString: PG_ADMIN_URL });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+export const benchLogin = (i: number) => `user${i}`;
+
+/** Migrates the database and inserts accounts user0 … user{n-1}, all with `passwordHash`. */
+export async function seedAccounts(url: string, n: number, passwordHash: string): Promise<number> {
+  const t0 = performance.now();
+  const store = await openStore({ url });
+  try {
+    const { Account } = store.models;
+    const now = new Date();
+    const chunk = 2000;
+    for (let from = 0; from < n; from += chunk) {
+      const rows: Partial<AccountRow>[] = [];
+      for (let i = from; i < Math.min(n, from + chunk); i++) {
+        rows.push({ id: randomUUID(), login: benchLogin(i), email: `${benchLogin(i)}@example.org`, name: `User ${i}`, passwordHash, passwordChangedAt: now });
+      }
+      await store.transaction((t) => Account.bulkCreate(rows, { transaction: t, validate: false }));
+    }
+    // PostgreSQL's autovacuum would analyse the table soon after such an insert; do it now. (SQLite
+    // gets no statistics unless the app runs ANALYZE / PRAGMA optimize, so it gets none here either.)
+    if (store.dialect === 'postgres') await store.sequelize.query('ANALYZE accounts');
+  } finally {
+    await store.close();
+  }
+  return (performance.now() - t0) / 1000;
+}
