@@ -94,6 +94,14 @@ export async function createApp(options: AppOptions): Promise<App> {
     }
   });
 
+  // oidc-provider builds its absolute URLs (discovery, redirects) from the request's host: pin it to the
+  // issuer's, so a forged Host or X-Forwarded-Host never ends up in a link (host header poisoning).
+  const issuerHost = new URL(config.issuer).host;
+  provider.use(async (ctx, next) => {
+    ctx.request.header.host = issuerHost;
+    delete ctx.request.header['x-forwarded-host'];
+    await next();
+  });
   provider.use(metrics.timeRequests);
   provider.use(securityHeaders);
   provider.use(async (ctx, next) => {

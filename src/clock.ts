@@ -1,5 +1,6 @@
 /** Time comes from here, so expiry, reconfirm and throttles can be tested by moving a clock. */
 export interface Clock {
+  /** The current time. */
   now(): Date;
 }
 

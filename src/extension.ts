@@ -41,16 +41,21 @@ export type SsprConfigInput = Pick<ConfigInput, 'sspr' | 'delivery' | 'password_
   secrets: { cookie_keys: string[]; encryption_keys: string[] };
 };
 
+/** What {@link createSspr} builds the extension from: the host's ports, a database and the policy. */
 export interface SsprOptions {
   /** The host's accounts. */
   directory: AccountDirectory;
   /** Where SSPR keeps methods, codes, flows, throttles, audit and the delivery queue: an open store, a Sequelize instance or a database URL. */
   store?: Store;
+  /** The host's Sequelize instance: oidc-sspr migrates its own tables into it. */
   sequelize?: Sequelize;
+  /** A SQLite (`sqlite:/path`) or PostgreSQL (`postgres://…`) URL; the database is closed by `stop()`. */
   database?: string;
   /** Validated by the same schema as the config file (a full `Config` is accepted too). */
   config: SsprConfigInput | Config;
+  /** Where time comes from (tests move it); default {@link systemClock}. */
   clock?: Clock;
+  /** A pino logger; default: pino at `LOG_LEVEL` (info). */
   log?: Logger;
   /** Replace the configured email/SMS transports (the host's own mailer). */
   transports?: { email?: Transport; sms?: Transport };
@@ -61,13 +66,25 @@ export interface SsprOptions {
 /** Koa middleware as @koa/router composes it; `provider.use(...)` takes it. */
 export type Routes = ReturnType<Router['routes']>;
 
+/** What a host wires: returned by {@link createSspr}. */
 export interface SsprExtension {
+  /** The validated configuration, defaults filled in. */
   config: Config;
+  /**
+   * oidc-sspr's internal services (methods, codes, flows, audit); our own server's CLI uses them.
+   * @internal Not covered by semantic versioning.
+   */
   deps: SsprDeps;
-  /** Renders pages in the same look and language (a host's own extra pages, our server's demo). */
+  /**
+   * Renders pages in the same look and language (our server's demo pages).
+   * @internal Not covered by semantic versioning.
+   */
   pageKit: PageKit;
   /** oidc-provider's base interaction policy with our `register` prompt after login. */
-  interactionPolicy(): interactionPolicy.Prompt[] & { add(prompt: interactionPolicy.Prompt, index?: number): void };
+  interactionPolicy(): interactionPolicy.Prompt[] & {
+    /** Inserts a prompt (oidc-provider's `policy.add`). */
+    add(prompt: interactionPolicy.Prompt, index?: number): void;
+  };
   /** The `register` prompt alone, for hosts that build their own policy. */
   registrationPrompt: interactionPolicy.Prompt;
   /** Registration, forgot-password and account-security pages: `provider.use(sspr.routes(provider))`. */
@@ -80,8 +97,9 @@ export interface SsprExtension {
   forgotPasswordUrl(interactionUid: string): string;
   /** Error, logout and signed-out pages in our look and languages (oidc-provider options). */
   providerPages(): ProviderPages;
-  /** Starts the delivery worker and hourly housekeeping; `stop()` ends both. */
+  /** Starts the delivery worker and hourly housekeeping. */
   start(): void;
+  /** Ends the delivery worker and housekeeping, and closes the database opened from `database` (a given `store` or `sequelize` stays open). */
   stop(): Promise<void>;
 }
 
@@ -124,9 +142,11 @@ export async function createSspr(options: SsprOptions): Promise<SsprExtension> {
     await migrate(options.sequelize);
     store = storeFromSequelize(options.sequelize);
   }
+  // A store opened here from a URL is ours to close in stop(); a given store or Sequelize is the host's.
+  let ownStore: Store | undefined;
   if (!store) {
     if (!options.database) throw new ConfigError('database: give a store, a Sequelize instance or a database URL');
-    store = await openStore({ url: options.database });
+    store = ownStore = await openStore({ url: options.database });
   }
   const audit = createAuditLog(store, clock, options.onAuditEvent);
   const kit: PageKit = {
@@ -212,6 +232,8 @@ export async function createSspr(options: SsprOptions): Promise<SsprExtension> {
       if (housekeeping) clearInterval(housekeeping);
       housekeeping = undefined;
       await delivery.stop();
+      await ownStore?.close();
+      ownStore = undefined;
     },
   };
 }

@@ -1,7 +1,15 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import pino from 'pino';
 import { createApp } from './app.ts';
 import { ConfigError, isSqlite, loadConfig } from './config/load.ts';
+
+// Each argon2id verify is ~50 ms of one core on libuv's thread pool, which is 4 threads by default
+// whatever the machine: on more cores sign-ins would queue for hashing with cores idle. One thread
+// per core (never fewer than libuv's 4, which SQLite statements, file reads and async crypto share).
+// libuv reads the variable when its first job starts the pool; the imports above queue none while
+// loading. An operator's own setting wins.
+process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, availableParallelism()));
 
 /** `npm start`: load and check the config, migrate, seed the demo on an empty SQLite database, serve. */
 async function main(): Promise<void> {

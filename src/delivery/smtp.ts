@@ -1,4 +1,4 @@
-import nodemailer from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import { PermanentDeliveryError, type Transport } from './transports.ts';
 
 export interface SmtpOptions {
@@ -15,10 +15,15 @@ export interface SmtpOptions {
   timeoutMs?: number;
 }
 
-/** Email through an SMTP relay (nodemailer). A 5xx answer (mailbox refused) is not retried. */
+/**
+ * Email through an SMTP relay (nodemailer). A 5xx answer (mailbox refused) is not retried.
+ * nodemailer (~9 MiB of memory once loaded) is imported with the first message: a server that never
+ * sends email, or not yet, does not carry it.
+ */
 export function createSmtpTransport(options: SmtpOptions): Transport {
   const timeout = options.timeoutMs ?? 10_000;
-  const transporter = nodemailer.createTransport({
+  let transporter: Promise<Transporter> | undefined;
+  const connect = () => (transporter ??= import('nodemailer').then(({ default: nodemailer }) => nodemailer.createTransport({
     host: options.host,
     port: options.port,
     secure: options.secure,
@@ -26,11 +31,12 @@ export function createSmtpTransport(options: SmtpOptions): Transport {
     connectionTimeout: timeout,
     greetingTimeout: timeout,
     socketTimeout: timeout * 3,
-  });
+  })));
   return {
     async send(msg) {
+      const smtp = await connect();
       try {
-        await transporter.sendMail({ from: options.from, to: msg.to, subject: msg.subject ?? '', text: msg.text });
+        await smtp.sendMail({ from: options.from, to: msg.to, subject: msg.subject ?? '', text: msg.text });
       } catch (err) {
         const code = (err as { responseCode?: unknown }).responseCode;
         if (typeof code === 'number' && code >= 500 && code < 600) {
@@ -39,6 +45,9 @@ export function createSmtpTransport(options: SmtpOptions): Transport {
         throw err;
       }
     },
-    close: () => transporter.close(),
+    close: () => {
+      // Nothing to close when no message was sent (or nodemailer failed to load: send said so).
+      void transporter?.then((smtp) => smtp.close(), () => undefined);
+    },
   };
 }

@@ -12,6 +12,7 @@ export interface OutgoingMessage {
 
 /** One way of sending a message. Throws on failure; a `PermanentDeliveryError` is not retried. */
 export interface Transport {
+  /** Sends one message; resolves when the provider accepted it. */
   send(msg: OutgoingMessage): Promise<void>;
   /** Releases connections, if the transport holds any. */
   close?(): void;

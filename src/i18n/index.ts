@@ -27,6 +27,8 @@ export function createTranslator(): Translator {
     ns: Object.keys(catalogs.en),
     interpolation: { escapeValue: false }, // ejs escapes on output; mails are plain text
     returnNull: false,
+    // A missing key renders as `ns:key` (not just `key`), so a page or mail with one is easy to spot.
+    appendNamespaceToMissingKey: true,
   });
   return {
     forLanguage(lang) {

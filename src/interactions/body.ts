@@ -15,7 +15,8 @@ export async function readForm(ctx: Context): Promise<Record<string, string>> {
   try {
     body = await parse.form(ctx.req, {
       limit: LIMIT,
-      queryString: { parameterLimit: MAX_FIELDS, depth: 0, arrayLimit: 0, allowPrototypes: false, parseArrays: false },
+      // qs drops the fields past parameterLimit silently: parse one more, so the count below sees the excess.
+      queryString: { parameterLimit: MAX_FIELDS + 1, depth: 0, arrayLimit: 0, allowPrototypes: false, parseArrays: false },
     });
   } catch (err) {
     const status = (err as { status?: number }).status;

@@ -15,8 +15,11 @@ export function createCsrf(keys: string[]): Csrf {
   return {
     token: (binding) => mac(keys[0], binding),
     verify(binding, token) {
-      if (typeof token !== 'string' || token.length !== 43) return false;
+      if (typeof token !== 'string') return false;
+      // Byte length, not string length: 43 characters of which one is not ASCII are more than 43
+      // bytes, and timingSafeEqual throws on buffers of different lengths (a 500, found by fuzzing).
       const given = Buffer.from(token);
+      if (given.length !== 43) return false;
       return keys.some((key) => timingSafeEqual(Buffer.from(mac(key, binding)), given));
     },
   };

@@ -21,7 +21,10 @@ export function loadInteraction(provider: Provider, kit: PageKit) {
     }
     if (details.uid !== ctx.params.uid) throw interactionExpired('uid mismatch');
     ctx.state.interaction = details;
-    ctx.state.correlationId ??= details.uid;
+    // One correlation id for every prompt of one authorization request (sign-in, registration,
+    // consent): each prompt is a new interaction, so the first one's id rides along in the result.
+    const carried = (details.lastSubmission as Record<string, unknown> | undefined)?.correlation_id;
+    ctx.state.correlationId ??= typeof carried === 'string' && carried ? carried : details.uid;
     language(ctx, kit, details.params.ui_locales);
     await next();
   };
@@ -33,7 +36,9 @@ export function interactionOf(ctx: Context): InteractionDetails {
 
 /** Finishes this prompt and sends the browser back to the provider (303, like interactionFinished). */
 export async function finishPrompt(provider: Provider, ctx: Context, result: Record<string, unknown>, merge = true): Promise<void> {
-  const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: merge });
+  const correlationId = ctx.state.correlationId as string | undefined;
+  const carried = correlationId ? { ...result, correlation_id: correlationId } : result;
+  const returnTo = await provider.interactionResult(ctx.req, ctx.res, carried, { mergeWithLastSubmission: merge });
   ctx.status = 303;
   ctx.redirect(returnTo);
 }

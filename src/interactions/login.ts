@@ -90,7 +90,10 @@ export function loginRoutes(deps: LoginDeps): Router {
       return showLogin(ctx, { login: identifier, status: 401, messages: [{ id: 'errors:invalid_credentials', type: 'error' }] });
     }
     await audit.record({ activity: 'auth.sign_in.succeeded', result: 'success', target: account.login, targetAccountId: account.id, actor: account.login, context });
-    if (directory.rememberLanguage && ctx.state.lang) await directory.rememberLanguage(account.id, String(ctx.state.lang));
+    // Only when it changed: the look-up above read the stored one, and an UPDATE that changes nothing
+    // still takes SQLite's write lock on every sign-in.
+    const lang = ctx.state.lang ? String(ctx.state.lang) : undefined;
+    if (directory.rememberLanguage && lang && lang !== account.language) await directory.rememberLanguage(account.id, lang);
     await finishPrompt(provider, ctx, { login: { accountId: account.id, amr: ['pwd'], remember: true } }, false);
   });
 

@@ -5,12 +5,17 @@ import type { Store } from '../store/index.ts';
 import type { SequelizeDirectory } from '../store/account-directory.ts';
 import { createSequelizeAdapter } from './adapter.ts';
 import { claimsFor } from './claims.ts';
+import { shareAccountWithPrompt } from './registration-prompt.ts';
 
 export type { Provider };
 
+/** oidc-provider options that render its own pages in oidc-sspr's look and languages. */
 export interface ProviderPages {
+  /** oidc-provider's `renderError`: a friendly error page with a stable code. */
   renderError: NonNullable<Configuration['renderError']>;
+  /** oidc-provider's `features.rpInitiatedLogout.logoutSource`: the "sign out?" question. */
   logoutSource: (ctx: KoaContextWithOIDC, form: string) => Promise<void>;
+  /** oidc-provider's `features.rpInitiatedLogout.postLogoutSuccessSource`: "you are signed out". */
   postLogoutSuccessSource: (ctx: KoaContextWithOIDC) => Promise<void>;
 }
 
@@ -62,9 +67,12 @@ export function createProvider(options: ProviderOptions): Provider {
       phone: ['phone_number', 'phone_number_verified'],
     },
     scopes: ['openid', 'offline_access', 'profile', 'email', 'phone'],
-    async findAccount(_ctx, sub) {
-      const row = await directory.findRow(sub);
-      if (!row || row.disabled) return undefined;
+    async findAccount(ctx, sub) {
+      const found = await directory.findRowAndAccount(sub);
+      if (!found || found.row.disabled) return undefined;
+      // The register prompt's checks in this request need the same account: no second read.
+      shareAccountWithPrompt(ctx, found.account);
+      const { row } = found;
       return { accountId: row.id, claims: async () => claimsFor(row) };
     },
     features: {

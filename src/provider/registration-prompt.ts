@@ -1,11 +1,24 @@
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import type { SsprDeps } from '../sspr/context.ts';
-import { evaluateAccount, type AccountPolicy } from '../sspr/policy.ts';
+import { evaluateAccount, isInScope, type AccountPolicy } from '../sspr/policy.ts';
+import type { DirectoryAccount } from '../sspr/ports.ts';
 
 /** Interaction result our registration pages finish with (`finishPrompt(..., { register })`). */
 export interface RegisterResult {
   completed?: boolean;
   skipped?: boolean;
+}
+
+/** Accounts the provider's `findAccount` already read for a request (keyed by its Koa context). */
+const loadedForRequest = new WeakMap<object, DirectoryAccount>();
+
+/**
+ * For a `findAccount` that has just read the account: oidc-provider calls it (loadAccount) before the
+ * interaction checks of the same request, so the register prompt uses this instead of reading the
+ * account a second time. Without it the prompt asks the directory.
+ */
+export function shareAccountWithPrompt(ctx: object, account: DirectoryAccount): void {
+  loadedForRequest.set(ctx, account);
 }
 
 /**
@@ -23,20 +36,27 @@ export interface RegisterResult {
  */
 export function registrationPrompt(sspr: SsprDeps): interactionPolicy.Prompt {
   const { Prompt, Check } = interactionPolicy;
-  // Both checks (and the details) run for one request concurrently: evaluate once per request,
-  // three port calls (account, methods, confirmation date).
+  // Both checks (and the details) run for one request concurrently: evaluate once per request.
   const perRequest = new WeakMap<KoaContextWithOIDC, Promise<AccountPolicy | null>>();
 
+  /**
+   * Null when the prompt cannot apply: no session, no account, or an account SSPR does not prompt
+   * (out of scope, or registration at sign-in off and not an admin). That is decided from the
+   * account alone, so most sign-ins never load recovery methods or the confirmation date.
+   */
   async function evaluate(ctx: KoaContextWithOIDC): Promise<AccountPolicy | null> {
     const accountId = ctx.oidc.session?.accountId;
     if (!accountId) return null; // the login prompt comes first
-    const account = await sspr.directory.findById(accountId);
+    const shared = loadedForRequest.get(ctx);
+    const account = shared?.id === accountId ? shared : await sspr.directory.findById(accountId);
     if (!account) return null;
+    const policy = sspr.config.sspr;
+    if (!(account.isAdmin || policy.require_registration_at_sign_in) || !isInScope(account, policy)) return null;
     const [methods, confirmedAt] = await Promise.all([
       sspr.methodRepo.listVerified(accountId),
       sspr.methodRepo.confirmedAt(accountId),
     ]);
-    return evaluateAccount({ account, methods, confirmedAt, policy: sspr.config.sspr, now: sspr.clock.now() });
+    return evaluateAccount({ account, methods, confirmedAt, policy, now: sspr.clock.now() });
   }
 
   function policyFor(ctx: KoaContextWithOIDC): Promise<AccountPolicy | null> {

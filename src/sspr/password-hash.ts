@@ -22,7 +22,9 @@ export function createPasswordHasher(params: HashingParameters) {
   let dummyHash: Promise<string> | null = null;
   const hash = (password: string) => argon2.hash(password.normalize('NFC'), options);
   return {
+    /** An argon2id hash of the password (NFC-normalised). */
     hash,
+    /** True when the password matches the stored hash; false for a malformed hash too. */
     async verify(stored: string, password: string): Promise<boolean> {
       try {
         return await argon2.verify(stored, password.normalize('NFC'));
@@ -38,6 +40,7 @@ export function createPasswordHasher(params: HashingParameters) {
         return true;
       }
     },
+    /** The work of a verify against a dummy hash, always false: for unknown accounts. */
     async dummyVerify(password: string): Promise<false> {
       dummyHash ??= hash('dummy password for timing equality');
       await argon2.verify(await dummyHash, password.normalize('NFC')).catch(() => false);

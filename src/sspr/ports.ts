@@ -24,7 +24,12 @@ export interface DirectoryAccount {
 /** Opaque to SSPR: the host's transaction, passed back into the host's own port calls. */
 export type TransactionHandle = Transaction | undefined;
 
+/**
+ * The host's accounts, as oidc-sspr needs them: look-ups, password check and change, and "revoke
+ * everything" after a reset. Our server implements it on Sequelize; examples/existing-provider over a Map.
+ */
 export interface AccountDirectory {
+  /** The account with this id (the OIDC `sub`), or null. */
   findById(id: string): Promise<DirectoryAccount | null>;
   /** Login name or email address, case-insensitive. */
   findByIdentifier(identifier: string): Promise<DirectoryAccount | null>;

@@ -12,7 +12,10 @@ export interface SignInVerdict {
 export interface SignInGuard {
   /** Before checking a password: refuses while blocked, slows down after repeated failures. */
   before(identifier: string, ip: string): Promise<SignInVerdict>;
-  /** After the check: counts a failure (unknown identifiers exactly like known ones) or clears this client's count. */
+  /**
+   * After the check: counts a failure (unknown identifiers exactly like known ones) or, after a
+   * success, clears this client's count when `before` found one (or this instance counted one).
+   */
   after(identifier: string, ip: string, succeeded: boolean, context?: RequestContext): Promise<void>;
 }
 
@@ -36,6 +39,14 @@ export function createSignInGuard(deps: {
   const blockMs = rules.block_minutes * 60_000;
   const perIdentifier: ThrottleRule = { max: rules.block_after, windowMs: 24 * 3_600_000, blockMs };
   const perClient: ThrottleRule = { max: rules.block_after, windowMs: 24 * 3_600_000, blockMs };
+  // Client counters before() found a row for: after() clears only those, so the usual sign-in (nothing
+  // counted) writes nothing. Insertion-ordered and bounded; an entry whose after() never came only
+  // costs one needless DELETE later.
+  const counted = new Set<string>();
+  const remember = (key: string) => {
+    if (counted.size >= 10_000) counted.delete(counted.values().next().value as string);
+    counted.add(key);
+  };
   const keys = (identifier: string, ip: string) => {
     const id = normaliseIdentifier(identifier);
     return { id: `signin:id:${id}`, client: `signin:idip:${id}|${ip}` };
@@ -44,7 +55,9 @@ export function createSignInGuard(deps: {
   return {
     async before(identifier, ip) {
       const k = keys(identifier, ip);
-      const [byId, byClient] = await Promise.all([throttle.peek(k.id, perIdentifier), throttle.peek(k.client, perClient)]);
+      const [byId, byClient] = await throttle.peekMany([{ key: k.id, rule: perIdentifier }, { key: k.client, rule: perClient }]);
+      if (byClient.count > 0 || byClient.blockedUntil) remember(k.client);
+      else counted.delete(k.client);
       const blockedUntil = byId.blockedUntil ?? byClient.blockedUntil;
       if (blockedUntil) {
         return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((blockedUntil.getTime() - deps.clock.now().getTime()) / 1000)) };
@@ -56,9 +69,10 @@ export function createSignInGuard(deps: {
     async after(identifier, ip, succeeded, context) {
       const k = keys(identifier, ip);
       if (succeeded) {
-        await throttle.reset(k.client);
+        if (counted.delete(k.client)) await throttle.reset(k.client);
         return;
       }
+      remember(k.client);
       const [byId] = await Promise.all([throttle.hit(k.id, perIdentifier), throttle.hit(k.client, perClient)]);
       if (byId.justBlocked) {
         await audit.record({ activity: 'auth.sign_in.blocked', result: 'blocked', reason: `${rules.block_after} failed sign-ins`, context });

@@ -146,6 +146,22 @@ export function createThrottle({ store, clock }: { store: Store; clock: Clock })
     return stateOf(rows[0], rule, clock.now(), false);
   }
 
+  /**
+   * The states of several keys without counting a hit, in one statement (the sign-in guard reads two
+   * per attempt). In the order given.
+   */
+  async function peekMany(items: ReadonlyArray<{ key: string; rule: ThrottleRule }>, t?: Transaction): Promise<ThrottleState[]> {
+    for (const { rule } of items) validate(rule);
+    if (items.length === 0) return [];
+    const rows = await sequelize.query<RawRow & { key: string }>(
+      'SELECT key, count, window_ends_at, blocked_until FROM throttles WHERE key IN (:keys)',
+      { replacements: { keys: items.map((i) => i.key) }, type: QueryTypes.SELECT, transaction: t },
+    );
+    const byKey = new Map(rows.map((r) => [r.key, r]));
+    const now = clock.now();
+    return items.map(({ key, rule }) => stateOf(byKey.get(key), rule, now, false));
+  }
+
   /** Forgets one counter (a successful reset, or an admin's unblock). */
   async function reset(key: string, t?: Transaction): Promise<void> {
     await store.models.Throttle.destroy({ where: { key }, transaction: t });
@@ -165,5 +181,5 @@ export function createThrottle({ store, clock }: { store: Store; clock: Clock })
     );
   }
 
-  return { hit, peek, reset, resetPrefix, purgeExpired, keysFor };
+  return { hit, peek, peekMany, reset, resetPrefix, purgeExpired, keysFor };
 }

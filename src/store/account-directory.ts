@@ -1,24 +1,97 @@
-import { Op, fn, col, where as sqlWhere } from 'sequelize';
+import { Op, QueryTypes } from 'sequelize';
 import type { Clock } from '../clock.ts';
 import type { AccountDirectory, DirectoryAccount } from '../sspr/ports.ts';
 import type { PasswordHasher } from '../sspr/password-hash.ts';
 import type { AccountRow, Store, Transaction } from './index.ts';
 import { revokeAccountState } from './revoke.ts';
+import { readBool, readDate } from './sql.ts';
 
 export interface SequelizeDirectory extends AccountDirectory {
   /** The stored row, for claims. */
   findRow(id: string): Promise<AccountRow | null>;
+  /**
+   * The stored row and the same account as SSPR sees it, from one statement: the provider's
+   * `findAccount` hands the account to the register prompt, which then reads nothing again.
+   */
+  findRowAndAccount(id: string): Promise<{ row: AccountRow; account: DirectoryAccount } | null>;
 }
+
+/** An account row as plain SQL returns it (snake_case columns, SQLite's 0/1 and date text). */
+interface RawAccount {
+  id: string;
+  login: string;
+  email: string | null;
+  email_verified: boolean | number;
+  phone: string | null;
+  phone_verified: boolean | number;
+  name: string | null;
+  password_hash: string | null;
+  is_admin: boolean | number;
+  disabled: boolean | number;
+  password_changed_at: Date | string | null;
+  methods_confirmed_at: Date | string | null;
+  language: string | null;
+  created_at: Date | string | null;
+  updated_at: Date | string | null;
+  /** JSON array text on SQLite, parsed JSON on PostgreSQL. */
+  group_names: string | string[] | null;
+}
+
+/**
+ * The password hash a look-up read, for a `verifyPassword` of the same account that starts in the
+ * same turn of the event loop — the sign-in route checks the password right after finding the
+ * account — so the row is not read a second time. Single use, and forgotten at the end of the turn
+ * (setImmediate): a later check, after anything could have changed the row, reads it again.
+ */
+interface HandedHash { passwordHash: string | null; disabled: boolean }
 
 /** Our server's AccountDirectory: accounts, groups and provider state in the same database. */
 export function createSequelizeDirectory(store: Store, hasher: PasswordHasher, clock: Clock): SequelizeDirectory {
-  const { Account, Group, Membership } = store.models;
+  const { Account } = store.models;
+  const { sequelize } = store;
 
-  async function toDirectoryAccount(row: AccountRow): Promise<DirectoryAccount> {
-    const memberships = await Membership.findAll({ where: { accountId: row.id }, attributes: ['groupId'] });
-    const groups = memberships.length
-      ? (await Group.findAll({ where: { id: memberships.map((m) => m.groupId) }, attributes: ['name'] })).map((g) => g.name)
-      : [];
+  // The account and its group names in one statement (sign-in reads it up to three times: login,
+  // findAccount, token): plain SQL, because Model calls with an include cost several times the CPU.
+  const groupNames = store.dialect === 'sqlite'
+    ? 'SELECT json_group_array(g.name) FROM memberships m JOIN "groups" g ON g.id = m.group_id WHERE m.account_id = a.id'
+    : 'SELECT coalesce(json_agg(g.name), \'[]\'::json) FROM memberships m JOIN "groups" g ON g.id = m.group_id WHERE m.account_id = a.id';
+  const SELECT = `SELECT a.id, a.login, a.email, a.email_verified, a.phone, a.phone_verified, a.name, a.password_hash,
+      a.is_admin, a.disabled, a.password_changed_at, a.methods_confirmed_at, a.language, a.created_at, a.updated_at,
+      (${groupNames}) AS group_names
+    FROM accounts a`;
+  // `lower(...)` exactly as indexed by migration 0004: both sides are index look-ups, not a scan.
+  const BY_IDENTIFIER = `${SELECT} WHERE lower(a.login) = $1 OR lower(a.email) = $1 LIMIT 2`;
+  const BY_ID = `${SELECT} WHERE a.id = $1`;
+
+  const handoff = new Map<string, HandedHash>();
+  let forgetScheduled = false;
+
+  async function select(sql: string, bind: unknown[]): Promise<RawAccount[]> {
+    return sequelize.query<RawAccount>(sql, { bind, type: QueryTypes.SELECT, raw: true });
+  }
+
+  function toRow(r: RawAccount): AccountRow {
+    return {
+      id: r.id,
+      login: r.login,
+      email: r.email,
+      emailVerified: readBool(r.email_verified),
+      phone: r.phone,
+      phoneVerified: readBool(r.phone_verified),
+      name: r.name,
+      passwordHash: r.password_hash,
+      isAdmin: readBool(r.is_admin),
+      disabled: readBool(r.disabled),
+      passwordChangedAt: readDate(r.password_changed_at),
+      methodsConfirmedAt: readDate(r.methods_confirmed_at),
+      language: r.language,
+      createdAt: readDate(r.created_at) ?? undefined,
+      updatedAt: readDate(r.updated_at) ?? undefined,
+    };
+  }
+
+  function toAccount(row: AccountRow, groupsValue: RawAccount['group_names']): DirectoryAccount {
+    const groups = typeof groupsValue === 'string' ? (JSON.parse(groupsValue) as string[]) : (groupsValue ?? []);
     return {
       id: row.id,
       login: row.login,
@@ -33,38 +106,51 @@ export function createSequelizeDirectory(store: Store, hasher: PasswordHasher, c
     };
   }
 
+  function handOver(row: AccountRow): void {
+    handoff.set(row.id, { passwordHash: row.passwordHash, disabled: row.disabled });
+    if (forgetScheduled) return;
+    forgetScheduled = true;
+    setImmediate(() => {
+      handoff.clear();
+      forgetScheduled = false;
+    });
+  }
+
+  async function findRowAndAccount(id: string) {
+    const [r] = await select(BY_ID, [id]);
+    if (!r) return null;
+    const row = toRow(r);
+    return { row, account: toAccount(row, r.group_names) };
+  }
+
   return {
+    findRowAndAccount,
     async findRow(id) {
-      const row = await Account.findByPk(id);
-      return row ? row.get({ plain: true }) : null;
+      return (await findRowAndAccount(id))?.row ?? null;
     },
     async findById(id) {
-      const row = await Account.findByPk(id);
-      return row ? toDirectoryAccount(row.get({ plain: true })) : null;
+      return (await findRowAndAccount(id))?.account ?? null;
     },
     async findByIdentifier(identifier) {
       const wanted = identifier.trim().toLowerCase();
       if (!wanted || wanted.length > 320) return null;
-      const rows = await Account.findAll({
-        where: {
-          [Op.or]: [
-            sqlWhere(fn('lower', col('login')), wanted),
-            sqlWhere(fn('lower', col('email')), wanted),
-          ],
-        },
-        limit: 2,
-      });
+      const rows = await select(BY_IDENTIFIER, [wanted]);
       // A login name wins over someone else's email address; two accounts sharing an email match neither.
       const byLogin = rows.find((r) => r.login.toLowerCase() === wanted);
-      const row = byLogin ?? (rows.length === 1 ? rows[0] : undefined);
-      return row ? toDirectoryAccount(row.get({ plain: true })) : null;
+      const r = byLogin ?? (rows.length === 1 ? rows[0] : undefined);
+      if (!r) return null;
+      const row = toRow(r);
+      handOver(row);
+      return toAccount(row, r.group_names);
     },
     async listAdmins() {
-      const rows = await Account.findAll({ where: { isAdmin: true, disabled: false } });
-      return Promise.all(rows.map((r) => toDirectoryAccount(r.get({ plain: true }))));
+      const rows = await select(`${SELECT} WHERE a.is_admin = $1 AND a.disabled = $2`, [true, false]);
+      return rows.map((r) => toAccount(toRow(r), r.group_names));
     },
     async verifyPassword(id, password) {
-      const row = await Account.findByPk(id, { attributes: ['id', 'passwordHash', 'disabled'] });
+      const handed = handoff.get(id);
+      handoff.delete(id);
+      const row = handed ?? await Account.findByPk(id, { attributes: ['id', 'passwordHash', 'disabled'] });
       if (!row || row.disabled || !row.passwordHash) return hasher.dummyVerify(password);
       const ok = await hasher.verify(row.passwordHash, password);
       if (ok && hasher.needsRehash(row.passwordHash)) {

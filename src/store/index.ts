@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Sequelize, Transaction } from 'sequelize';
 import { openDatabase, type DatabaseOptions } from './db.ts';
 import { migrate } from './migrate.ts';
@@ -12,6 +13,7 @@ export interface Store {
   dialect: 'sqlite' | 'postgres';
   /** Runs `fn` in one write transaction (IMMEDIATE on SQLite). */
   transaction<T>(fn: (t: Transaction) => Promise<T>): Promise<T>;
+  /** Closes the database connections. */
   close(): Promise<void>;
 }
 
@@ -24,11 +26,33 @@ export async function openStore(options: DatabaseOptions & { migrate?: boolean }
 
 export function storeFromSequelize(sequelize: Sequelize): Store {
   const models = defineModels(sequelize);
+  const sqlite = sequelize.getDialect() === 'sqlite';
   return {
     sequelize,
     models,
-    dialect: sequelize.getDialect() === 'sqlite' ? 'sqlite' : 'postgres',
-    transaction: (fn) => sequelize.transaction((t) => fn(t)),
+    dialect: sqlite ? 'sqlite' : 'postgres',
+    transaction: sqlite ? oneWriterAtATime(sequelize) : (fn) => sequelize.transaction((t) => fn(t)),
     close: () => sequelize.close(),
+  };
+}
+
+/**
+ * SQLite: this process's write transactions queue here, in JavaScript, for the one write lock.
+ * Without the queue each waits in `BEGIN IMMEDIATE` under busy_timeout, and that wait blocks a libuv
+ * thread: with four waiting, the transaction holding the lock cannot run its next statement (or its
+ * argon2 hash) and everything stalls until the busy timeouts expire — a dozen concurrent password
+ * resets took two minutes and half of them ended in a 500 (found by the crash-safety test). Other
+ * processes (the CLI) still meet busy_timeout. A transaction opened inside another runs at once, as
+ * before, rather than waiting for itself.
+ */
+function oneWriterAtATime(sequelize: Sequelize): Store['transaction'] {
+  const inside = new AsyncLocalStorage<true>();
+  let tail: Promise<unknown> = Promise.resolve();
+  return <T>(fn: (t: Transaction) => Promise<T>): Promise<T> => {
+    const run = () => sequelize.transaction((t) => inside.run(true, () => fn(t)));
+    if (inside.getStore()) return run();
+    const result = tail.then(run, run);
+    tail = result.catch(() => undefined);
+    return result;
   };
 }

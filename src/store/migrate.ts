@@ -2,11 +2,15 @@ import type { Sequelize } from 'sequelize';
 import { SequelizeStorage, Umzug } from 'umzug';
 import * as initial from './migrations/0001-initial.ts';
 import * as ssprProfiles from './migrations/0002-sspr-profiles.ts';
+import * as methodsWithoutAccountFk from './migrations/0003-methods-without-account-fk.ts';
+import * as lowerIndexes from './migrations/0004-lower-indexes.ts';
 
 /** Migrations in order; listed here (not globbed) so the built package finds them too. */
 const MIGRATIONS = [
   { name: '0001-initial', ...initial },
   { name: '0002-sspr-profiles', ...ssprProfiles },
+  { name: '0003-methods-without-account-fk', ...methodsWithoutAccountFk },
+  { name: '0004-lower-indexes', ...lowerIndexes },
 ];
 
 export function migrator(sequelize: Sequelize) {

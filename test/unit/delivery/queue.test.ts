@@ -273,7 +273,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         assert.equal(files.length, 2);
         const bodies = files.map((f) => JSON.parse(readFileSync(join(tmp.dir, 'outbox', f), 'utf8')) as { to: string; subject: string | null; text: string; channel: string });
         const mail = bodies.find((b) => b.channel === 'email');
-        assert.equal(mail?.subject, 'Je verificatiecode om je wachtwoord opnieuw in te stellen');
+        assert.equal(mail?.subject, 'Uw verificatiecode om uw wachtwoord opnieuw in te stellen');
         assert.match(mail?.text ?? '', /^Hallo Jan,\n[\s\S]*\n90817263\n/);
         const sms = bodies.find((b) => b.channel === 'sms');
         assert.equal(sms?.to, '+31612345678');

@@ -51,10 +51,10 @@ export default {
   },
   account: {
     password_title: 'Uw wachtwoord wijzigen',
-    password_intro: 'Voer uw huidige wachtwoord in en een nieuw wachtwoord van ten minste {{min}} tekens. U wordt daarna overal afgemeld, ook hier.',
+    password_intro: 'Voer uw huidige wachtwoord in en een nieuw wachtwoord van minimaal {{min}} tekens. U wordt daarna overal afgemeld, ook hier.',
     current: 'Huidig wachtwoord',
     new: 'Nieuw wachtwoord',
-    repeat: 'Nieuw wachtwoord nogmaals',
+    repeat: 'Nieuw wachtwoord bevestigen',
     submit: 'Wachtwoord wijzigen',
     changed_title: 'Wachtwoord gewijzigd',
     changed: 'Uw wachtwoord is gewijzigd en u bent overal afgemeld. Meld u opnieuw aan met uw nieuwe wachtwoord in de app die u gebruikte.',
