@@ -227,4 +227,35 @@ describe('ASVS 5.0 V6.2 passwords', function () {
     clock.advance('400d');
     assert.equal(await signsIn(user.login, 'seven herons fold paper boats 61'), true);
   });
+
+  /** A browser signed in through a real authorization request (it holds the provider's session). */
+  async function signedInBrowser(login: string, password: string): Promise<Browser> {
+    const rp = await relyingParty(srv.issuer);
+    const b = new Browser();
+    const landed = await consentIfAsked(b, await signIn(b, (await rp.start(b)).page, login, password));
+    assert.ok(landed.redirectedTo?.startsWith(rp.redirectUri));
+    return b;
+  }
+
+  it('V6.2.2 signed-in users can change their password on /account/security', async () => {
+    const user = await userWithPassword('quiet orchard lamp 4417');
+    const b = await signedInBrowser(user.login, 'quiet orchard lamp 4417');
+    const form = await b.get(`${srv.issuer}/account/security/password`);
+    assert.equal(form.status, 200);
+    const done = await b.submit(form, { current_password: 'quiet orchard lamp 4417', new_password: 'copper violin tide 8820', confirm_password: 'copper violin tide 8820' });
+    assert.equal(done.status, 200);
+    assert.equal(await signsIn(user.login, 'copper violin tide 8820'), true);
+    assert.equal(await signsIn(user.login, 'quiet orchard lamp 4417'), false);
+  });
+
+  it('V6.2.3 changing the password needs the current one and a new one that passes the policy', async () => {
+    const user = await userWithPassword('brisk meadow kettle 3391');
+    const b = await signedInBrowser(user.login, 'brisk meadow kettle 3391');
+    const form = await b.get(`${srv.issuer}/account/security/password`);
+    const wrong = await b.submit(form, { current_password: 'not the current one', new_password: 'copper violin tide 8821', confirm_password: 'copper violin tide 8821' });
+    assert.equal(wrong.status, 400);
+    const weak = await b.submit(wrong, { current_password: 'brisk meadow kettle 3391', new_password: 'password1', confirm_password: 'password1' });
+    assert.equal(weak.status, 400);
+    assert.equal(await signsIn(user.login, 'brisk meadow kettle 3391'), true, 'nothing changed');
+  });
 });
