@@ -8,6 +8,8 @@ export async function securityHeaders(ctx: Context, next: Next): Promise<void> {
   ctx.set('X-Content-Type-Options', 'nosniff');
   ctx.set('X-Frame-Options', 'DENY');
   ctx.set('Referrer-Policy', 'no-referrer');
+  // Only over TLS (directly, or behind a proxy with `proxy: true`): browsers ignore it on http.
+  if (ctx.secure) ctx.set('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
   await next();
   // Only our own pages: oidc-provider's form_post page needs its inline script.
   if (ctx.state.page === true) {

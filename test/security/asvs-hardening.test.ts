@@ -194,6 +194,14 @@ describe('ASVS 5.0 V3 / V14.3 / V15 hardening', function () {
     for (const c of b.setCookies) assert.match(c, /;\s*secure/i, c);
   });
 
+  it('V3.4.1 over TLS (proxy: true, X-Forwarded-Proto: https) responses send Strict-Transport-Security; over plain http they do not', async () => {
+    const b = new Browser();
+    const secure = await b.request(`${srv.issuer}/reset`, { headers: { 'x-forwarded-proto': 'https' } });
+    assert.match(secure.headers.get('strict-transport-security') ?? '', /max-age=31536000/);
+    const plain = await new Browser().request(`${srv.issuer}/reset`);
+    assert.equal(plain.headers.get('strict-transport-security'), null);
+  });
+
   it('V15.2.2 request bodies over 16 kB are refused (413) before they are read', async () => {
     const b = new Browser();
     const start = await b.get(`${srv.issuer}/reset`);
