@@ -46,7 +46,9 @@ export async function createExampleServer(options: ExampleOptions) {
     const { uid, prompt, params } = await provider.interactionDetails(ctx.req, ctx.res);
     ctx.type = 'html';
     if (prompt.name === 'login') {
-      ctx.body = page('Sign in', `<form method="post" action="/interaction/${uid}/login">
+      // oidc-sspr sends the user back here with ?reset=done after a password reset.
+      const notice = ctx.query.reset === 'done' ? '<p role="status">Your password was changed. Sign in with the new one.</p>\n' : '';
+      ctx.body = page('Sign in', `${notice}<form method="post" action="/interaction/${uid}/login">
   <label>User <input name="login" autocomplete="username" required></label>
   <label>Password <input name="password" type="password" autocomplete="current-password" required></label>
   <button type="submit">Sign in</button>

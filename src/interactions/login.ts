@@ -43,7 +43,11 @@ export function loginRoutes(deps: LoginDeps): Router {
   router.get('/interaction/:uid', load, async (ctx) => {
     const interaction = interactionOf(ctx);
     const { name, details } = interaction.prompt;
-    if (name === 'login') return showLogin(ctx, { login: typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint.slice(0, 320) : '' });
+    if (name === 'login') {
+      // Back from a finished password reset (`?reset=done`): say so, and let the user sign in.
+      const messages: PageMessage[] = ctx.query.reset === 'done' ? [{ id: 'reset:done.sign_in', type: 'success' }] : [];
+      return showLogin(ctx, { login: typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint.slice(0, 320) : '', messages });
+    }
     if (name === 'consent') {
       const scopes = [...new Set(String(interaction.params.scope ?? '').split(' ').filter(Boolean))];
       void details;

@@ -271,22 +271,10 @@ export function resetRoutes(deps: { provider: Provider; kit: PageKit; sspr: Sspr
       if (flow.state !== 'done') return redirectToState(ctx, entry, flow);
       setCookie(ctx, entry, null);
       if (!entry.uid) return renderPage(ctx, kit, 'reset-done', { titleKey: 'reset:done.title' });
-      const interaction = interactionOf(ctx);
-      // Back on this interaction's sign-in page: nobody is signed in by a reset (OWASP).
-      if (interaction.prompt.name !== 'login') {
-        ctx.status = 303;
-        return ctx.redirect(`/interaction/${entry.uid}`);
-      }
-      renderPage(ctx, kit, 'login', {
-        titleKey: 'pages:login.title',
-        action: `/interaction/${entry.uid}/login`,
-        forgotUrl: `/interaction/${entry.uid}/reset`,
-        abortUrl: `/interaction/${entry.uid}/abort`,
-        csrf: kit.csrf.token(entry.uid),
-        client: interaction.params.client_id,
-        login: '',
-        messages: [{ id: 'reset:done.sign_in', type: 'success' }],
-      });
+      // Back on this interaction's sign-in page — ours or an embedding host's own: nobody is signed
+      // in by a reset (OWASP), the user signs in with the new password.
+      ctx.status = 303;
+      ctx.redirect(`/interaction/${entry.uid}?reset=done`);
     });
   }
 
