@@ -37,14 +37,6 @@ interface RawAccount {
   group_names: string | string[] | null;
 }
 
-/**
- * The password hash a look-up read, for a `verifyPassword` of the same account that starts in the
- * same turn of the event loop — the sign-in route checks the password right after finding the
- * account — so the row is not read a second time. Single use, and forgotten at the end of the turn
- * (setImmediate): a later check, after anything could have changed the row, reads it again.
- */
-interface HandedHash { passwordHash: string | null; disabled: boolean }
-
 /** Our server's AccountDirectory: accounts, groups and provider state in the same database. */
 export function createSequelizeDirectory(store: Store, hasher: PasswordHasher, clock: Clock): SequelizeDirectory {
   const { Account } = store.models;
@@ -62,9 +54,6 @@ export function createSequelizeDirectory(store: Store, hasher: PasswordHasher, c
   // `lower(...)` exactly as indexed by migration 0004: both sides are index look-ups, not a scan.
   const BY_IDENTIFIER = `${SELECT} WHERE lower(a.login) = $1 OR lower(a.email) = $1 LIMIT 2`;
   const BY_ID = `${SELECT} WHERE a.id = $1`;
-
-  const handoff = new Map<string, HandedHash>();
-  let forgetScheduled = false;
 
   async function select(sql: string, bind: unknown[]): Promise<RawAccount[]> {
     return sequelize.query<RawAccount>(sql, { bind, type: QueryTypes.SELECT, raw: true });
@@ -106,16 +95,6 @@ export function createSequelizeDirectory(store: Store, hasher: PasswordHasher, c
     };
   }
 
-  function handOver(row: AccountRow): void {
-    handoff.set(row.id, { passwordHash: row.passwordHash, disabled: row.disabled });
-    if (forgetScheduled) return;
-    forgetScheduled = true;
-    setImmediate(() => {
-      handoff.clear();
-      forgetScheduled = false;
-    });
-  }
-
   async function findRowAndAccount(id: string) {
     const [r] = await select(BY_ID, [id]);
     if (!r) return null;
@@ -139,21 +118,21 @@ export function createSequelizeDirectory(store: Store, hasher: PasswordHasher, c
       const byLogin = rows.find((r) => r.login.toLowerCase() === wanted);
       const r = byLogin ?? (rows.length === 1 ? rows[0] : undefined);
       if (!r) return null;
-      const row = toRow(r);
-      handOver(row);
-      return toAccount(row, r.group_names);
+      return toAccount(toRow(r), r.group_names);
     },
     async listAdmins() {
       const rows = await select(`${SELECT} WHERE a.is_admin = $1 AND a.disabled = $2`, [true, false]);
       return rows.map((r) => toAccount(toRow(r), r.group_names));
     },
     async verifyPassword(id, password) {
-      const handed = handoff.get(id);
-      handoff.delete(id);
-      const row = handed ?? await Account.findByPk(id, { attributes: ['id', 'passwordHash', 'disabled'] });
-      if (!row || row.disabled || !row.passwordHash) return hasher.dummyVerify(password);
-      const ok = await hasher.verify(row.passwordHash, password);
-      if (ok && hasher.needsRehash(row.passwordHash)) {
+      // Always the row as it is now: an account disabled a moment ago must not sign in.
+      const [r] = await sequelize.query<{ password_hash: string | null; disabled: boolean | number | string }>(
+        'SELECT password_hash, disabled FROM accounts WHERE id = $1',
+        { bind: [id], type: QueryTypes.SELECT, raw: true },
+      );
+      if (!r || readBool(r.disabled) || !r.password_hash) return hasher.dummyVerify(password);
+      const ok = await hasher.verify(r.password_hash, password);
+      if (ok && hasher.needsRehash(r.password_hash)) {
         // Parameters changed in config: upgrade the stored hash while we hold the clear password.
         await Account.update({ passwordHash: await hasher.hash(password) }, { where: { id } });
       }
