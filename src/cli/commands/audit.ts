@@ -3,21 +3,8 @@ import { ACTIVITIES } from '../../audit/activities.ts';
 import type { AuditEvent, AuditResult } from '../../audit/index.ts';
 import { globalsOf, output, UsageError, withSession, type CliIo } from './context.ts';
 
-/** The `audit --json` shape (INTERFACE.md), plus `details` (non-secret facts such as the method type). */
-export interface AuditRecordJson {
-  time: string;
-  activity: string;
-  name: string;
-  result: string;
-  reason: string | null;
-  actor: string | null;
-  target: string | null;
-  client_id: string | null;
-  ip: string | null;
-  user_agent: string | null;
-  correlation_id: string | null;
-  details: Record<string, unknown> | null;
-}
+/** The `audit --json` shape (INTERFACE.md) is the audit log's own event shape, plus `details` (non-secret facts such as the method type). */
+export type AuditRecordJson = AuditEvent;
 
 const COLUMNS = ['time', 'activity', 'name', 'result', 'reason', 'actor', 'target', 'client_id', 'ip', 'user_agent', 'correlation_id', 'details'] as const;
 const RESULTS: readonly AuditResult[] = ['success', 'failure', 'blocked', 'info'];

@@ -457,10 +457,16 @@ export function createRegistrationFlow(deps: SsprDeps) {
     if (st.policy.inScope && st.policy.verifiedTypes.length < st.policy.methodsRequired) {
       throw new FlowInvalid({ detail: 'not enough methods to finish', params: { reason: 'too_few_methods', required: st.policy.methodsRequired } });
     }
+    return confirmAndClose(row, st, 'sspr.registration.completed', input);
+  }
+
+  /** Sets confirmedAt, audits the closing activity and marks the flow done, in one transaction. */
+  async function confirmAndClose(row: FlowRow, st: AccountStatus, activity: 'sspr.registration.completed' | 'sspr.registration.reconfirmed', input: StepInput): Promise<RegistrationView> {
+    const accountId = st.account.id;
     const saved = await store.transaction(async (t) => {
       await methodRepo.setConfirmedAt(accountId, clock.now(), t);
       await audit.record({
-        activity: 'sspr.registration.completed',
+        activity,
         result: 'success',
         actor: st.account.login,
         target: st.account.login,
@@ -479,20 +485,7 @@ export function createRegistrationFlow(deps: SsprDeps) {
     expect(row, 'reconfirming', 'choosing');
     const st = await mustStatus(accountId);
     if (!st.policy.capable) throw new FlowInvalid({ detail: 'cannot reconfirm: too few methods', params: { reason: 'too_few_methods' } });
-    const saved = await store.transaction(async (t) => {
-      await methodRepo.setConfirmedAt(accountId, clock.now(), t);
-      await audit.record({
-        activity: 'sspr.registration.reconfirmed',
-        result: 'success',
-        actor: st.account.login,
-        target: st.account.login,
-        targetAccountId: accountId,
-        context: input.context,
-        details: { methods: st.policy.verifiedTypes },
-      }, t);
-      return save(row, 'done', parse(row), t);
-    });
-    return view(saved, await mustStatus(accountId));
+    return confirmAndClose(row, st, 'sspr.registration.reconfirmed', input);
   }
 
   /** "Not now" (only where policy allows; never administrators): asked again at the next sign-in. */
