@@ -34,7 +34,7 @@ export function request(url: URL, init: { method?: string; headers?: Record<stri
 }
 
 /** Cookies by name: the provider's cookies have distinct names, so paths need not be matched. */
-class Jar {
+export class Jar {
   private cookies = new Map<string, string>();
   header(): string | undefined {
     if (this.cookies.size === 0) return undefined;
@@ -70,7 +70,7 @@ const attr = (tag: string, name: string) => new RegExp(`\\b${name}="([^"]*)"`).e
 const unescapeHtml = (s: string) => s.replace(/&amp;/g, '&').replace(/&#34;|&quot;/g, '"').replace(/&#39;/g, "'");
 
 /** The first form on the page: its action and hidden fields. */
-function firstForm(html: string): { action: string; fields: Record<string, string> } {
+export function firstForm(html: string): { action: string; fields: Record<string, string> } {
   const form = /<form\b([^>]*)>([\s\S]*?)<\/form>/.exec(html);
   if (!form) throw new Error(`no form in page: ${html.slice(0, 300)}`);
   const fields: Record<string, string> = {};

@@ -14,6 +14,11 @@ export interface ServerOptions {
   cookieKeys: string[];
   hashing: { memory_kib: number; time_cost: number; parallelism: number };
   logLevel: string;
+  /**
+   * oidc-sspr only, the reset benchmark: SSPR for everybody with these throttle limits, email codes
+   * into this outbox folder, and `proxy: true` (the client IP from X-Forwarded-For).
+   */
+  reset?: { outboxDir: string; throttle: Record<string, unknown> };
 }
 
 export interface ServerStats {
@@ -24,10 +29,29 @@ export interface ServerStats {
   heapUsed: number;
 }
 
-export type ToChild = { type: 'stats' } | { type: 'stop' };
+/**
+ * CPU (all threads) and wall time of one argon2id hash and one verify, averaged over `rounds`, one
+ * call at a time; and the CPU of one hash + one verify when `parallel` such pairs run at once (the
+ * load's concurrency: on a shared 2-core machine a hash costs more CPU under contention).
+ */
+export interface HashCost {
+  hashCpuMs: number;
+  verifyCpuMs: number;
+  hashWallMs: number;
+  verifyWallMs: number;
+  rounds: number;
+  parallel: number;
+  /** One hash + one verify, CPU ms, with `parallel` pairs at once. */
+  pairCpuMsParallel: number;
+  /** One verify, CPU ms, with `parallel` verifies at once. */
+  verifyCpuMsParallel: number;
+}
+
+export type ToChild = { type: 'stats' } | { type: 'stop' } | { type: 'hash-cost'; rounds: number; parallel: number };
 export type FromChild =
   | { type: 'ready'; issuer: string }
   | ({ type: 'stats' } & ServerStats)
+  | ({ type: 'hash-cost' } & HashCost)
   | { type: 'error'; message: string };
 
 export function readServerOptions(): ServerOptions {
@@ -43,13 +67,60 @@ export function currentStats(): ServerStats {
 }
 
 /**
- * Answers the parent's stats requests and stops on request (a normal exit, so `--cpu-prof` writes
- * its profile). `close` frees the server's resources first.
+ * Measures, one after another with the server idle, `rounds` × (hash, then verify of that hash) with
+ * the server's own hasher: process CPU (user + system, every thread: argon2 runs on the libuv pool)
+ * and wall time per call; then the same with `parallel` at once (HashCost).
  */
-export function serveParent(close: () => Promise<void>): void {
+export async function measureHashCost(
+  hasher: { hash(password: string): Promise<string>; verify(hash: string, password: string): Promise<boolean> },
+  rounds: number,
+  parallel: number,
+): Promise<HashCost> {
+  let hashCpu = 0, verifyCpu = 0, hashWall = 0, verifyWall = 0;
+  const cpu = () => { const c = process.cpuUsage(); return (c.user + c.system) / 1000; };
+  for (let i = 0; i < rounds; i++) {
+    const password = `bench hash cost ${i} ${Math.random()}`;
+    let c0 = cpu(), w0 = performance.now();
+    const hash = await hasher.hash(password);
+    hashCpu += cpu() - c0;
+    hashWall += performance.now() - w0;
+    c0 = cpu();
+    w0 = performance.now();
+    if (!(await hasher.verify(hash, password))) throw new Error('hash cost: verify failed');
+    verifyCpu += cpu() - c0;
+    verifyWall += performance.now() - w0;
+  }
+  // The same with `parallel` pairs at once: hash + verify, then verifies alone.
+  const pair = async (i: number) => {
+    const password = `bench hash cost parallel ${i} ${Math.random()}`;
+    if (!(await hasher.verify(await hasher.hash(password), password))) throw new Error('hash cost: verify failed');
+  };
+  const stored = await hasher.hash('bench hash cost verify');
+  let c0 = cpu();
+  for (let r = 0; r < rounds; r++) await Promise.all(Array.from({ length: parallel }, (_, i) => pair(i)));
+  const pairParallel = (cpu() - c0) / (rounds * parallel);
+  c0 = cpu();
+  for (let r = 0; r < rounds; r++) await Promise.all(Array.from({ length: parallel }, () => hasher.verify(stored, 'bench hash cost verify')));
+  const verifyParallel = (cpu() - c0) / (rounds * parallel);
+  return {
+    hashCpuMs: hashCpu / rounds, verifyCpuMs: verifyCpu / rounds, hashWallMs: hashWall / rounds, verifyWallMs: verifyWall / rounds,
+    rounds, parallel, pairCpuMsParallel: pairParallel, verifyCpuMsParallel: verifyParallel,
+  };
+}
+
+/**
+ * Answers the parent's stats requests and stops on request (a normal exit, so `--cpu-prof` writes
+ * its profile). `close` frees the server's resources first. With `hasher`, also answers hash-cost
+ * requests (measureHashCost).
+ */
+export function serveParent(close: () => Promise<void>, hasher?: Parameters<typeof measureHashCost>[0]): void {
   const send = (m: FromChild) => process.send?.(m);
   process.on('message', (m: ToChild) => {
     if (m.type === 'stats') send({ type: 'stats', ...currentStats() });
+    if (m.type === 'hash-cost') {
+      if (!hasher) send({ type: 'error', message: 'this bench server has no hasher' });
+      else measureHashCost(hasher, m.rounds, m.parallel).then((c) => send({ type: 'hash-cost', ...c }), (err: unknown) => send({ type: 'error', message: String(err) }));
+    }
     if (m.type === 'stop') {
       close().then(() => process.exit(0), (err: unknown) => {
         send({ type: 'error', message: String(err) });

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { openStore, type AccountRow } from '../src/store/index.ts';
+import { openStore, type AccountRow, type RecoveryMethodRow } from '../src/store/index.ts';
 
 export const PG_ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -51,6 +51,37 @@ export async function postgresDatabase(): Promise<BenchDatabase> {
 }
 
 export const benchLogin = (i: number) => `user${i}`;
+
+/** The recovery address of bench account i (a verified email method, for the reset benchmark). */
+export const benchRecoveryEmail = (i: number) => `${benchLogin(i)}.recovery@example.net`;
+
+/**
+ * Gives accounts user0 … user{n-1} (already seeded) one verified email recovery method each,
+ * `benchRecoveryEmail(i)`, as a `recovery_methods` row (what registration stores once the code matched).
+ */
+export async function seedEmailMethods(url: string, n: number): Promise<number> {
+  const t0 = performance.now();
+  const store = await openStore({ url });
+  try {
+    const { Account, RecoveryMethod } = store.models;
+    const now = new Date();
+    const accounts = await Account.findAll({ attributes: ['id', 'login'], raw: true });
+    const byLogin = new Map(accounts.map((a) => [a.login, a.id]));
+    const chunk = 2000;
+    for (let from = 0; from < n; from += chunk) {
+      const rows: Partial<RecoveryMethodRow>[] = [];
+      for (let i = from; i < Math.min(n, from + chunk); i++) {
+        const accountId = byLogin.get(benchLogin(i));
+        if (!accountId) throw new Error(`seedEmailMethods: no account ${benchLogin(i)}`);
+        rows.push({ id: randomUUID(), accountId, type: 'email', target: benchRecoveryEmail(i), secretEnc: null, lastTimeStep: null, verifiedAt: now });
+      }
+      await store.transaction((t) => RecoveryMethod.bulkCreate(rows, { transaction: t, validate: false }));
+    }
+  } finally {
+    await store.close();
+  }
+  return (performance.now() - t0) / 1000;
+}
 
 /** Migrates the database and inserts accounts user0 … user{n-1}, all with `passwordHash`. */
 export async function seedAccounts(url: string, n: number, passwordHash: string): Promise<number> {

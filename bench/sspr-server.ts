@@ -1,7 +1,9 @@
 /**
  * Bench child: oidc-sspr as `npm start` would build it (createApp with the real argon2id
  * parameters from config), SSPR off for the bench users, one first-party client (no consent page).
- * Started by bench/run.ts; not meant to be run by hand.
+ * For the reset benchmark (`opts.reset`): SSPR on for everybody, the bench's throttle limits, email
+ * codes into the outbox folder, and `proxy: true` so the load generator can give each flow its own
+ * client IP (X-Forwarded-For). Started by bench/run.ts; not meant to be run by hand.
  */
 import pino from 'pino';
 import { createApp } from '../src/app.ts';
@@ -20,7 +22,9 @@ async function main(): Promise<void> {
     demo: false,
     secrets: { cookie_keys: opts.cookieKeys, encryption_keys: ['bench-encryption-key-0123456789abcdef'] },
     password_hashing: opts.hashing,
-    sspr: { enabled_for: 'none' },
+    ...(opts.reset
+      ? { proxy: true, sspr: { enabled_for: 'all', throttle: opts.reset.throttle }, delivery: { outbox_dir: opts.reset.outboxDir } }
+      : { sspr: { enabled_for: 'none' } }),
     clients: [{
       client_id: opts.client.clientId,
       client_secret: opts.client.clientSecret,
@@ -30,7 +34,7 @@ async function main(): Promise<void> {
   });
   const app = await createApp({ config, log: pino({ level: opts.logLevel }) });
   await app.listen(port);
-  serveParent(() => app.close());
+  serveParent(() => app.close(), app.hasher);
   process.send?.({ type: 'ready', issuer } satisfies FromChild);
 }
 
