@@ -39,6 +39,15 @@ export const throttleSchema = z
       .strict()
       .prefault({})
       .describe('SMS codes sent per identifier / IP'),
+    flows_started: z
+      .object({
+        max: z.number().int().min(1).max(10000).default(20),
+        window_minutes: z.number().int().min(1).max(24 * 60).default(60),
+        block_hours: z.number().int().min(0).max(24 * 30).default(0),
+      })
+      .strict()
+      .prefault({})
+      .describe('self-service resets started per identifier / IP'),
     sign_in_failures: z
       .object({
         delay_after: z.number().int().min(1).max(100).default(5),

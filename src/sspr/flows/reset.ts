@@ -186,7 +186,7 @@ export function createResetFlow(sspr: SsprDeps, options: ResetFlowOptions = {}) 
   const policy = config.sspr;
   const tc = policy.throttle;
   const rules = {
-    start: options.startRule ?? { max: 20, windowMs: HOUR, blockMs: 0 },
+    start: options.startRule ?? { max: tc.flows_started.max, windowMs: tc.flows_started.window_minutes * MINUTE, blockMs: tc.flows_started.block_hours * HOUR },
     fail: { max: tc.failed_verifications.max, windowMs: tc.failed_verifications.window_hours * HOUR, blockMs: tc.failed_verifications.block_hours * HOUR },
     email: { max: tc.email_sends.max, windowMs: tc.email_sends.window_minutes * MINUTE, blockMs: tc.email_sends.block_hours * HOUR },
     sms: { max: tc.sms_sends.max, windowMs: tc.sms_sends.window_minutes * MINUTE, blockMs: tc.sms_sends.block_hours * HOUR },
