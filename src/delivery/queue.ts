@@ -51,7 +51,10 @@ export function createDeliveryQueue(options: DeliveryQueueOptions) {
   const log = options.log ?? consoleLog;
   const maxAttempts = options.maxAttempts ?? 5;
   const baseDelayMs = options.baseDelayMs ?? 30_000;
-  const leaseMs = options.leaseMs ?? 5 * 60_000;
+  // Twice the slowest transport's own time-out (SMTP socket 30 s): long enough that a live sender
+  // never loses its claim, short enough that a code held by a crashed instance still arrives well
+  // within its 10-minute life.
+  const leaseMs = options.leaseMs ?? 60_000;
 
   let started = false;
   let stopped = false;
