@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import { join } from 'node:path';
 import Router from '@koa/router';
 import pino, { type Logger } from 'pino';
+import { accountConsoleRoutes } from './account-console.ts';
 import type { AuditLog } from './audit/index.ts';
 import { recordPolicyChange } from './audit/policy-change.ts';
 import { systemClock, type Clock } from './clock.ts';
@@ -57,7 +58,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   const hasher = createPasswordHasher(config.password_hashing);
   const directory = createSequelizeDirectory(store, hasher, clock);
   const metrics = createMetrics();
-  const extension = await createSspr({ directory, store, config, clock, log, onAuditEvent: (event) => metrics.observe(event) });
+  const extension = await createSspr({ directory, store, config, clock, log, onAuditEvent: (event) => metrics.observe(event), accountSignInUrl: '/account/sign-in' });
   const sspr = extension.deps;
   const { audit } = sspr;
   const kit = extension.pageKit;
@@ -111,6 +112,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   provider.use(base.routes());
   provider.use(extension.loginRoutes(provider, hasher));
   provider.use(extension.routes(provider));
+  provider.use(accountConsoleRoutes(config).routes());
   const demoClient = config.clients.find((c) => c.client_id === 'demo-app' && c.redirect_uris.includes(`${config.issuer}/demo/callback`));
   if (config.demo && demoClient) provider.use(demoRoutes(config, demoClient, kit).routes());
 

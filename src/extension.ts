@@ -61,6 +61,8 @@ export interface SsprOptions {
   transports?: { email?: Transport; sms?: Transport };
   /** Sees every audit event after it is written (metrics). */
   onAuditEvent?: (event: AuditInput) => void;
+  /** Where a signed-out visitor of `/account/security` can sign in, if the host offers such a page. */
+  accountSignInUrl?: string;
 }
 
 /** Koa middleware as @koa/router composes it; `provider.use(...)` takes it. */
@@ -155,6 +157,7 @@ export async function createSspr(options: SsprOptions): Promise<SsprExtension> {
     translator: createTranslator(),
     csrf: createCsrf(config.secrets.cookie_keys),
     log,
+    accountSignInUrl: options.accountSignInUrl,
   };
   const pinoLog: LogFn = (level, message, fields) => log[level](fields ?? {}, message);
   const delivery = createDelivery(config.delivery, { store, clock, audit, translator: kit.translator, log: pinoLog, transports: options.transports });

@@ -220,6 +220,9 @@ export const configSchema = z
   .superRefine((c, ctx) => {
     const ids = new Set<string>();
     c.clients.forEach((client, i) => {
+      if (client.client_id === 'oidc-sspr-account') {
+        ctx.addIssue({ code: 'custom', path: ['clients', i, 'client_id'], message: '"oidc-sspr-account" is reserved for the account pages' });
+      }
       if (ids.has(client.client_id)) {
         ctx.addIssue({ code: 'custom', path: ['clients', i, 'client_id'], message: `duplicate client_id "${client.client_id}"` });
       }

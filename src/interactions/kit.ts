@@ -15,6 +15,8 @@ export interface PageKit {
   translator: Translator;
   csrf: Csrf;
   log: Logger;
+  /** Where a signed-out visitor of /account/security can sign in (our server has one; a host may not). */
+  accountSignInUrl?: string;
 }
 
 export function language(ctx: Context, kit: PageKit, uiLocales?: unknown): Language {

@@ -293,6 +293,7 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
         messages: [{ id: 'registration:security.sign_in_required', type: 'info' }],
         place: 'account',
         signedOut: true,
+        signInUrl: kit.accountSignInUrl,
       });
     }
     const view = await open(ctx, place);

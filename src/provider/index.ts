@@ -30,7 +30,25 @@ export interface ProviderOptions {
   extraPrompts?: interactionPolicy.Prompt[];
 }
 
+/** Our own account pages sign users in through the provider like any app (see src/account-console.ts). */
+export const ACCOUNT_CLIENT_ID = 'oidc-sspr-account';
+
+function accountClient(config: Config): ClientMetadata {
+  return {
+    client_id: ACCOUNT_CLIENT_ID,
+    token_endpoint_auth_method: 'none',
+    redirect_uris: [`${config.issuer}/account/callback`],
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    client_name: 'oidc-sspr',
+  };
+}
+
 function clientMetadata(config: Config): ClientMetadata[] {
+  return [...configuredClients(config), accountClient(config)];
+}
+
+function configuredClients(config: Config): ClientMetadata[] {
   return config.clients.map((c) => ({
     client_id: c.client_id,
     ...(c.client_secret ? { client_secret: c.client_secret } : {}),
@@ -46,7 +64,7 @@ function clientMetadata(config: Config): ClientMetadata[] {
 /** Builds the oidc-provider instance: our adapter, keys, accounts, pages and interaction policy. */
 export function createProvider(options: ProviderOptions): Provider {
   const { config, store, directory, clock, jwks, pages } = options;
-  const firstParty = new Set(config.clients.filter((c) => c.first_party).map((c) => c.client_id));
+  const firstParty = new Set([...config.clients.filter((c) => c.first_party).map((c) => c.client_id), ACCOUNT_CLIENT_ID]);
 
   const policy = interactionPolicy.base();
   (options.extraPrompts ?? []).forEach((prompt, i) => policy.add(prompt, 1 + i));

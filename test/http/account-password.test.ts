@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
-import { Browser, messageIds } from '../support/browser.ts';
+import { Browser, link, messageIds } from '../support/browser.ts';
 import { createSqliteDatabase, type TestDatabase } from '../support/db.ts';
 import { consentIfAsked, relyingParty, signIn } from '../support/oidc.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
@@ -55,5 +55,17 @@ describe('changing the password on /account/security', function () {
     const retry = await rp.start(again);
     const signedIn = await consentIfAsked(again, await signIn(again, retry.page, 'nora', 'amber falcon meadow 5521'));
     assert.ok(signedIn.redirectedTo?.startsWith(rp.redirectUri));
+  });
+
+  it('lets a signed-out visitor sign in from /account/security itself, with a fresh password', async () => {
+    const browser = new Browser();
+    const out = await browser.get(`${srv.issuer}/account/security`);
+    assert.equal(out.status, 401);
+    const signInPage = await browser.get(new URL(link(out.html, 'account-sign-in'), srv.issuer).toString());
+    assert.match(signInPage.html, /autocomplete="current-password"/);
+    const landed = await signIn(browser, signInPage, 'nora', 'amber falcon meadow 5521');
+    assert.equal(landed.status, 200, landed.html.slice(0, 300));
+    assert.match(landed.url, /\/account\/security$/);
+    assert.match(landed.html, /\/account\/security\/password/);
   });
 });
