@@ -9,7 +9,7 @@ import { recordPolicyChange } from './audit/policy-change.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config/schema.ts';
 import { demoRoutes } from './demo/routes.ts';
-import { createSspr, type SsprExtension } from './index.ts';
+import { createSspr, onlyUnder, type SsprExtension } from './index.ts';
 import { PageError } from './interactions/errors.ts';
 import { securityHeaders } from './interactions/headers.ts';
 import { renderErrorPage } from './interactions/kit.ts';
@@ -109,12 +109,12 @@ export async function createApp(options: AppOptions): Promise<App> {
     await next();
     if (ctx.status === 404 && !ctx.body) renderErrorPage(ctx, kit, new PageError(404, 'not_found'));
   });
-  provider.use(base.routes());
+  provider.use(onlyUnder(['/static/', '/metrics', '/healthz'], base.routes()));
   provider.use(extension.loginRoutes(provider, hasher));
   provider.use(extension.routes(provider));
-  provider.use(accountConsoleRoutes(config).routes());
+  provider.use(onlyUnder(['/account/'], accountConsoleRoutes(config).routes()));
   const demoClient = config.clients.find((c) => c.client_id === 'demo-app' && c.redirect_uris.includes(`${config.issuer}/demo/callback`));
-  if (config.demo && demoClient) provider.use(demoRoutes(config, demoClient, kit).routes());
+  if (config.demo && demoClient) provider.use(onlyUnder(['/demo'], demoRoutes(config, demoClient, kit).routes()));
 
   const servers: Server[] = [];
   let providerHousekeeping: NodeJS.Timeout | undefined;

@@ -114,6 +114,16 @@ function parseConfig(input: SsprConfigInput | Config): Config {
   return config;
 }
 
+/**
+ * Runs `routes` only for paths under one of `prefixes`. Every token, userinfo and discovery request
+ * passes through the host's middleware stack; without this it would pay for matching all our routes.
+ */
+export function onlyUnder(prefixes: readonly string[], routes: Routes): Routes {
+  const guarded = (ctx: Parameters<Routes>[0], next: Parameters<Routes>[1]) =>
+    prefixes.some((p) => ctx.path.startsWith(p)) ? routes(ctx, next) : next();
+  return Object.assign(guarded, { router: routes.router }) as Routes;
+}
+
 /** Logs the detail, shows the user a page with a stable code, never a stack trace. */
 function errorPages(kit: PageKit) {
   return async function errorPagesMiddleware(ctx: Context, next: Next): Promise<void> {
@@ -181,10 +191,10 @@ export async function createSspr(options: SsprOptions): Promise<SsprExtension> {
   const prompt = registrationPrompt(deps);
   const signInGuard = createSignInGuard({ throttle: deps.throttle, audit, clock, rules: config.sspr.throttle.sign_in_failures });
 
-  const withPages = (router: Router): Routes => {
+  const withPages = (router: Router, prefixes: readonly string[]): Routes => {
     const outer = new Router();
     outer.use(securityHeaders, errorPages(kit), router.routes(), router.allowedMethods());
-    return outer.routes();
+    return onlyUnder(prefixes, outer.routes());
   };
 
   let housekeeping: NodeJS.Timeout | undefined;
@@ -215,10 +225,10 @@ export async function createSspr(options: SsprOptions): Promise<SsprExtension> {
       router.use(registrationRoutes({ provider, kit, sspr: deps }).routes());
       router.use(resetRoutes({ provider, kit, sspr: deps }).routes());
       router.use(accountPasswordRoutes({ provider, kit, sspr: deps }).routes());
-      return withPages(router);
+      return withPages(router, ['/interaction/', '/reset', '/account/security']);
     },
     loginRoutes(provider, hasher) {
-      return withPages(loginRoutes({ provider, kit, directory: options.directory, hasher, audit, guard: signInGuard }));
+      return withPages(loginRoutes({ provider, kit, directory: options.directory, hasher, audit, guard: signInGuard }), ['/interaction/']);
     },
     signInGuard,
     forgotPasswordUrl: (uid) => `/interaction/${encodeURIComponent(uid)}/reset`,

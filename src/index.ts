@@ -13,7 +13,7 @@
  * major version. Members marked `@internal` and deep imports (`oidc-sspr/dist/...`) are not covered.
  * @packageDocumentation
  */
-export { createSspr } from './extension.ts';
+export { createSspr, onlyUnder } from './extension.ts';
 export type { SsprExtension, SsprOptions, SsprConfigInput, Routes } from './extension.ts';
 
 /** The host's accounts as oidc-sspr sees them: the one port every host implements. */
