@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { generate } from 'otplib';
 import { Browser, inputByAutocomplete, link, messageIds, type Page } from '../support/browser.ts';
+import { cliOk, runCli, type CliResult } from '../support/cli.ts';
 import { createSqliteDatabase, type TestDatabase } from '../support/db.ts';
 import { consentIfAsked, relyingParty, signIn, type RelyingParty } from '../support/oidc.ts';
 import { TEST_HASHING, startTestServer, type TestServer } from '../support/server.ts';
@@ -16,7 +16,6 @@ import { CODE_RUN, startGateway, startSmtpServer, waitFor } from '../unit/delive
  * with the INTERFACE.md fields, correlated per flow, with nothing secret in it; the reports count right.
  */
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const FIELDS = ['time', 'activity', 'name', 'result', 'reason', 'actor', 'target', 'client_id', 'ip', 'user_agent', 'correlation_id'];
 const USER_AGENT = 'Mozilla/5.0 (audit-trail test)';
 const NEW_PASSWORD = 'quartz heron mosaic 2718';
@@ -25,26 +24,8 @@ interface AuditRecord {
   time: string; activity: string; name: string; result: string; reason: string | null; actor: string | null; target: string | null;
   client_id: string | null; ip: string | null; user_agent: string | null; correlation_id: string | null; details: Record<string, unknown> | null;
 }
-interface CliResult { code: number | null; stdout: string; stderr: string }
-
-function cli(config: string, args: string[]): Promise<CliResult> {
-  const env: NodeJS.ProcessEnv = { ...process.env, OIDC_SSPR_CONFIG: config };
-  delete env.DATABASE_URL;
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['src/cli/main.ts', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
-}
-
-function ok(r: CliResult, what: string): string {
-  assert.equal(r.code, 0, `${what}: exit ${r.code}; stderr: ${r.stderr}`);
-  return r.stdout;
-}
+const cli = (config: string, args: string[]) => runCli(args, { config });
+const ok = (r: CliResult, what: string): string => cliOk(r, what).stdout;
 
 const wrong = (code: string) => [...code].map((d) => String((Number(d) + 1) % 10)).join('');
 

@@ -1,48 +1,16 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createPasswordHasher } from '../../../src/sspr/password-hash.ts';
 import { openStore, type Store } from '../../../src/store/index.ts';
+import { assertOneLineError, cliOk, runCli, type CliResult } from '../../support/cli.ts';
 
-const ROOT = resolve(import.meta.dirname, '../../..');
 const HASHING = 'password_hashing: { memory_kib: 8192, time_cost: 1, parallelism: 1 }';
 
-interface Result { code: number | null; stdout: string; stderr: string }
-
-/** Runs the real CLI as a child process, the way `npm run cli --` does. */
-function cli(args: string[], options: { config: string; stdin?: string; env?: NodeJS.ProcessEnv }): Promise<Result> {
-  const env: NodeJS.ProcessEnv = { ...process.env, OIDC_SSPR_CONFIG: options.config, ...options.env };
-  delete env.DATABASE_URL;
-  delete env.OIDC_SSPR_DEBUG;
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['src/cli/main.ts', ...args], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-    child.stdin.end(options.stdin ?? '');
-  });
-}
-
-/** A failure is exactly one `error: ...` line on stderr and nothing on stdout. */
-function assertOneLineError(r: Result, code: number, pattern: RegExp): void {
-  assert.equal(r.code, code, `exit code; stderr: ${r.stderr}`);
-  assert.equal(r.stdout, '');
-  const lines = r.stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 1, `one line on stderr, got:\n${r.stderr}`);
-  assert.match(lines[0], /^error: /);
-  assert.match(lines[0], pattern);
-}
-
-function ok(r: Result): Result {
-  assert.equal(r.code, 0, `exit code 0 expected; stderr: ${r.stderr}`);
-  assert.equal(r.stderr, '');
-  return r;
-}
+type Result = CliResult;
+const cli = (args: string[], options: { config: string; stdin?: string; env?: NodeJS.ProcessEnv }) => runCli(args, options);
+const ok = (r: Result): Result => cliOk(r);
 
 const json = <T = Record<string, unknown>>(r: Result): T => JSON.parse(ok(r).stdout) as T;
 

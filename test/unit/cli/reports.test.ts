@@ -1,52 +1,22 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createAuditLog, type AuditInput } from '../../../src/audit/index.ts';
+import { assertOneLineError, cliOk, runCli, type CliResult } from '../../support/cli.ts';
 import { loadOrCreateSigningKeys } from '../../../src/provider/keys.ts';
 import { openStore, type Store } from '../../../src/store/index.ts';
 import { defineSsprModels } from '../../../src/store/sspr-models.ts';
 
-const ROOT = resolve(import.meta.dirname, '../../..');
 const DAY = 86_400_000;
 
-interface Result { code: number | null; stdout: string; stderr: string }
-
-/** Runs the real CLI as a child process, the way `npm run cli --` does. */
-function cli(args: string[], config: string): Promise<Result> {
-  const env: NodeJS.ProcessEnv = { ...process.env, OIDC_SSPR_CONFIG: config };
-  delete env.DATABASE_URL;
-  delete env.OIDC_SSPR_DEBUG;
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['src/cli/main.ts', ...args], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, stdout, stderr }));
-    child.stdin.end('');
-  });
-}
-
-function ok(r: Result): Result {
-  assert.equal(r.code, 0, `exit code 0 expected; stderr: ${r.stderr}`);
-  assert.equal(r.stderr, '');
-  return r;
-}
+type Result = CliResult;
+const cli = (args: string[], config: string) => runCli(args, { config });
+const ok = (r: Result): Result => cliOk(r);
 
 const json = <T>(r: Result): T => JSON.parse(ok(r).stdout) as T;
 
-function assertOneLineError(r: Result, code: number, pattern: RegExp): void {
-  assert.equal(r.code, code, `exit code; stderr: ${r.stderr}`);
-  assert.equal(r.stdout, '');
-  const lines = r.stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 1, `one line on stderr, got:\n${r.stderr}`);
-  assert.match(lines[0], /^error: /);
-  assert.match(lines[0], pattern);
-}
 
 /** A small RFC 4180 reader, so the test checks quoting rather than trusting it. */
 function parseCsv(text: string): string[][] {
