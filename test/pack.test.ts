@@ -65,7 +65,7 @@ describe('npm package: packs, installs in a fresh folder, type-checks and runs',
   });
 
   it('npm pack builds dist/ and the tarball; a new project installs it and tsc accepts the published types', async () => {
-    await step('pack (prepack builds dist/)', 'npm', ['pack', '--silent', '--pack-destination', work], repo, env);
+    await step('pack (prepare builds dist/)', 'npm', ['pack', '--silent', '--pack-destination', work], repo, env);
     const tarball = readdirSync(work).find((f) => f.endsWith('.tgz'));
     assert.ok(tarball, 'npm pack wrote a tarball');
 
