@@ -1,7 +1,8 @@
 import type { Adapter, AdapterPayload } from 'oidc-provider';
-import { Op, QueryTypes } from 'sequelize';
+import { Op } from 'sequelize';
 import type { Clock } from '../clock.ts';
 import type { Store } from '../store/index.ts';
+import { fastSql } from '../store/fast-sql.ts';
 import { dateParamFor, readDate } from '../store/sql.ts';
 
 /** Models whose rows carry the account they belong to, so one account's state can be found at once. */
@@ -15,14 +16,15 @@ interface PayloadRow { payload: string; consumed_at: Date | string | null }
  * same sessions, interactions, codes and tokens, so any instance can continue a flow.
  *
  * Every provider request runs several of these statements (a userinfo 3, a refresh 6, a sign-in 16),
- * so they are plain SQL through `sequelize.query` with bind parameters instead of Model calls: a
- * `Model.findOne` costs ~0.5 ms of CPU on SQLite (attribute mapping, a `PRAGMA table_info` per
- * SELECT, result parsing), the raw statement ~0.15 ms. It still runs on Sequelize's pool and
- * connections, so logging, retries and transactions behave as everywhere else. The SQL is the same
- * on both databases (`$n` parameters, `ON CONFLICT … DO UPDATE` needs SQLite ≥ 3.24).
+ * so they are plain SQL with bind parameters instead of Model calls (a `Model.findOne` costs ~0.5 ms
+ * of CPU on SQLite, `sequelize.query` ~0.15 ms), run at driver level on Sequelize's own connections
+ * (`fastSql`: prepared statements, the same handle/pool, logging and SQLITE_BUSY retries as
+ * Sequelize's). The SQL is the same on both databases (`$n` parameters, `ON CONFLICT … DO UPDATE`
+ * needs SQLite ≥ 3.24).
  */
 export function createSequelizeAdapter(store: Store, clock: Clock): AdapterClass {
-  const { sequelize } = store;
+  // Driver-level statements on Sequelize's own connections (see fast-sql.ts).
+  const db = fastSql(store.sequelize);
   // Dates exactly as the OidcPayload model writes them, so the purge and revokeAccountState agree.
   const dateParam = dateParamFor(store.dialect);
 
@@ -44,22 +46,14 @@ export function createSequelizeAdapter(store: Store, clock: Clock): AdapterClass
 
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
       const expiresAt = expiresIn ? dateParam(new Date(clock.now().getTime() + expiresIn * 1000)) : null;
-      await sequelize.query(UPSERT, {
-        bind: [this.name, id, JSON.stringify(payload), payload.grantId ?? null, payload.userCode ?? null, payload.uid ?? null, payload.accountId ?? null, expiresAt],
-        type: QueryTypes.UPSERT,
-        raw: true,
-      });
+      await db.run(UPSERT, [this.name, id, JSON.stringify(payload), payload.grantId ?? null, payload.userCode ?? null, payload.uid ?? null, payload.accountId ?? null, expiresAt]);
     }
 
     private async findWhere(key: keyof typeof FIND, value: string): Promise<AdapterPayload | undefined> {
       // Ids, uids and user codes come from requests (a client_id, a token). A NUL cannot be stored
       // and breaks the statement on SQLite and PostgreSQL alike (a 500, found by fuzzing): no such row.
       if (typeof value !== 'string' || value.includes('\u0000')) return undefined;
-      const rows = await sequelize.query<PayloadRow>(FIND[key], {
-        bind: [this.name, value, dateParam(clock.now())],
-        type: QueryTypes.SELECT,
-        raw: true,
-      });
+      const rows = await db.all<PayloadRow>(FIND[key], [this.name, value, dateParam(clock.now())]);
       const row = rows[0];
       if (!row) return undefined;
       const payload = JSON.parse(row.payload) as AdapterPayload;
@@ -81,27 +75,15 @@ export function createSequelizeAdapter(store: Store, clock: Clock): AdapterClass
     }
 
     async consume(id: string): Promise<void> {
-      await sequelize.query('UPDATE oidc_payloads SET consumed_at = $1 WHERE model = $2 AND id = $3', {
-        bind: [dateParam(clock.now()), this.name, id],
-        type: QueryTypes.BULKUPDATE,
-        raw: true,
-      });
+      await db.run('UPDATE oidc_payloads SET consumed_at = $1 WHERE model = $2 AND id = $3', [dateParam(clock.now()), this.name, id]);
     }
 
     async destroy(id: string): Promise<void> {
-      await sequelize.query('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', {
-        bind: [this.name, id],
-        type: QueryTypes.BULKDELETE,
-        raw: true,
-      });
+      await db.run('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [this.name, id]);
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
-      await sequelize.query('DELETE FROM oidc_payloads WHERE model = $1 AND grant_id = $2', {
-        bind: [this.name, grantId],
-        type: QueryTypes.BULKDELETE,
-        raw: true,
-      });
+      await db.run('DELETE FROM oidc_payloads WHERE model = $1 AND grant_id = $2', [this.name, grantId]);
     }
   };
 }

@@ -3,6 +3,7 @@ import type { Clock } from '../clock.ts';
 import type { AccountDirectory, DirectoryAccount } from '../sspr/ports.ts';
 import type { PasswordHasher } from '../sspr/password-hash.ts';
 import type { AccountRow, Store, Transaction } from './index.ts';
+import { fastSql } from './fast-sql.ts';
 import { revokeAccountState } from './revoke.ts';
 import { readBool, readDate } from './sql.ts';
 
@@ -55,8 +56,10 @@ export function createSequelizeDirectory(store: Store, hasher: PasswordHasher, c
   const BY_IDENTIFIER = `${SELECT} WHERE lower(a.login) = $1 OR lower(a.email) = $1 LIMIT 2`;
   const BY_ID = `${SELECT} WHERE a.id = $1`;
 
+  // Driver-level reads on Sequelize's own connections (see fast-sql.ts).
+  const fast = fastSql(sequelize);
   async function select(sql: string, bind: unknown[]): Promise<RawAccount[]> {
-    return sequelize.query<RawAccount>(sql, { bind, type: QueryTypes.SELECT, raw: true });
+    return fast.all<RawAccount>(sql, bind);
   }
 
   function toRow(r: RawAccount): AccountRow {

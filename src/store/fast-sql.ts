@@ -1,0 +1,179 @@
+import type { Sequelize } from 'sequelize';
+
+/**
+ * A driver-level path for the few hot statements (provider adapter, account read by id/identifier):
+ * `sequelize.query` costs ≈ 0.1 ms of CPU per statement above the driver (an `Error` per query for
+ * its stack, lodash, option handling), a large share of a userinfo (3 statements) or a refresh (6).
+ *
+ * It runs on the very connections Sequelize uses for statements outside a transaction:
+ * - SQLite: the 'default' `sqlite3.Database` handle (same busy_timeout/PRAGMAs, same locking), with
+ *   one prepared statement per SQL text cached on that handle and finalized before the handle closes.
+ *   Reads use `all` (steps to SQLITE_DONE), so no statement stays open holding a read snapshot.
+ * - PostgreSQL: a client acquired from and released to Sequelize's pool, named prepared queries.
+ * Statements are still reported to Sequelize's `logging` ("Executing (default): …"), SQLITE_BUSY is
+ * retried as Sequelize's `retry` option does. SQL uses `$n` parameters on both databases.
+ */
+export interface FastSql {
+  /** Rows of a SELECT. */
+  all<T>(sql: string, params: readonly unknown[]): Promise<T[]>;
+  /** Runs a write; resolves to the number of changed rows. */
+  run(sql: string, params: readonly unknown[]): Promise<number>;
+}
+
+interface SqliteStatement {
+  all(params: Record<string, unknown>, cb: (err: Error | null, rows: unknown[]) => void): void;
+  run(params: Record<string, unknown>, cb: (this: { changes: number }, err: Error | null) => void): void;
+  finalize(cb?: (err?: Error | null) => void): void;
+}
+interface SqliteDatabase {
+  prepare(sql: string, cb?: (err: Error | null) => void): SqliteStatement;
+  close(cb?: (err: Error | null) => void): void;
+}
+interface PgClient {
+  query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[]; rowCount: number | null }>;
+}
+interface ConnectionManager {
+  getConnection(options: { type: 'read' | 'write'; uuid?: string }): Promise<unknown>;
+  releaseConnection(connection: unknown): void | Promise<void>;
+}
+
+const bySequelize = new WeakMap<Sequelize, FastSql>();
+
+export function fastSql(sequelize: Sequelize): FastSql {
+  let fast = bySequelize.get(sequelize);
+  if (!fast) {
+    fast = sequelize.getDialect() === 'sqlite' ? sqliteFastSql(sequelize) : postgresFastSql(sequelize);
+    bySequelize.set(sequelize, fast);
+  }
+  return fast;
+}
+
+function logger(sequelize: Sequelize): (sql: string) => void {
+  const logging = (sequelize as unknown as { options: { logging?: unknown } }).options.logging;
+  if (typeof logging !== 'function') return () => undefined;
+  return (sql) => (logging as (msg: string, options: object) => void)(`Executing (default): ${sql}`, {});
+}
+
+function manager(sequelize: Sequelize): ConnectionManager {
+  return (sequelize as unknown as { connectionManager: ConnectionManager }).connectionManager;
+}
+
+function sqliteFastSql(sequelize: Sequelize): FastSql {
+  const log = logger(sequelize);
+  const connections = manager(sequelize);
+  const caches = new WeakMap<SqliteDatabase, Map<string, Promise<SqliteStatement>>>();
+
+  function cacheFor(db: SqliteDatabase): Map<string, Promise<SqliteStatement>> {
+    let cache = caches.get(db);
+    if (cache) return cache;
+    const statements = new Map<string, Promise<SqliteStatement>>();
+    cache = statements;
+    caches.set(db, cache);
+    // sqlite3 cannot close a database with unfinalized statements: finalize ours first.
+    const close = db.close.bind(db);
+    db.close = (cb) => {
+      const pending = [...statements.values()].map((p) =>
+        p.then((s) => new Promise<void>((resolve) => s.finalize(() => resolve())), () => undefined));
+      statements.clear();
+      void Promise.all(pending).then(() => close(cb));
+    };
+    return cache;
+  }
+
+  async function statement(sql: string, type: 'read' | 'write'): Promise<SqliteStatement> {
+    // The same handle `sequelize.query` takes outside a transaction (uuid 'default').
+    const db = (await connections.getConnection({ type, uuid: 'default' })) as SqliteDatabase;
+    const cache = cacheFor(db);
+    let ready = cache.get(sql);
+    if (!ready) {
+      // Wait for the prepare itself: sqlite3 never calls back a statement whose prepare failed, so
+      // using it before knowing would hang. A failed prepare is dropped so the next call tries again.
+      const prepared = new Promise<SqliteStatement>((resolve, reject) => {
+        const stmt: SqliteStatement = db.prepare(sql, (err) => (err ? reject(err) : resolve(stmt)));
+      });
+      ready = prepared;
+      cache.set(sql, prepared);
+      prepared.catch(() => {
+        if (cache.get(sql) === prepared) cache.delete(sql);
+      });
+    }
+    return ready;
+  }
+
+  /** `$n` parameters by name, as Sequelize binds them ({ $1: …, $2: … }): exact whatever their order. */
+  function named(params: readonly unknown[]): Record<string, unknown> {
+    const bound: Record<string, unknown> = {};
+    for (let i = 0; i < params.length; i++) bound[`$${i + 1}`] = typeof params[i] === 'bigint' ? String(params[i]) : params[i];
+    return bound;
+  }
+
+  async function retrying<T>(attempt: () => Promise<T>): Promise<T> {
+    // As Sequelize's `retry: { max: 10, match: [/SQLITE_BUSY/] }` in db.ts.
+    for (let tries = 1; ; tries++) {
+      try {
+        return await attempt();
+      } catch (err) {
+        if (tries >= 10 || !/SQLITE_BUSY/.test(String((err as Error)?.message))) throw err;
+        await new Promise((r) => setTimeout(r, 100 * 1.1 ** tries));
+      }
+    }
+  }
+
+  return {
+    async all<T>(sql: string, params: readonly unknown[]) {
+      log(sql);
+      return retrying(async () => {
+        const stmt = await statement(sql, 'read');
+        return new Promise<T[]>((resolve, reject) => {
+          stmt.all(named(params), (err, rows) => (err ? reject(err) : resolve(rows as T[])));
+        });
+      });
+    },
+    async run(sql: string, params: readonly unknown[]) {
+      log(sql);
+      return retrying(async () => {
+        const stmt = await statement(sql, 'write');
+        return new Promise<number>((resolve, reject) => {
+          stmt.run(named(params), function (err) {
+            if (err) reject(err);
+            else resolve(this.changes);
+          });
+        });
+      });
+    },
+  };
+}
+
+function postgresFastSql(sequelize: Sequelize): FastSql {
+  const log = logger(sequelize);
+  const connections = manager(sequelize);
+  // pg prepares a named query once per client and reuses it on that client afterwards.
+  const names = new Map<string, string>();
+  const nameOf = (sql: string) => {
+    let name = names.get(sql);
+    if (!name) {
+      name = `sspr_fast_${names.size + 1}`;
+      names.set(sql, name);
+    }
+    return name;
+  };
+
+  async function query(sql: string, params: readonly unknown[], type: 'read' | 'write') {
+    log(sql);
+    const client = (await connections.getConnection({ type })) as PgClient;
+    try {
+      return await client.query({ name: nameOf(sql), text: sql, values: params as unknown[] });
+    } finally {
+      await connections.releaseConnection(client);
+    }
+  }
+
+  return {
+    async all<T>(sql: string, params: readonly unknown[]) {
+      return (await query(sql, params, 'read')).rows as T[];
+    },
+    async run(sql: string, params: readonly unknown[]) {
+      return (await query(sql, params, 'write')).rowCount ?? 0;
+    },
+  };
+}
