@@ -8,7 +8,7 @@ import type { AuditLog } from './audit/index.ts';
 import { recordPolicyChange } from './audit/policy-change.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config/schema.ts';
-import { demoRoutes } from './demo/routes.ts';
+import { demoClientOf, demoRoutes } from './demo/routes.ts';
 import { createSspr, onlyUnder, type SsprExtension } from './index.ts';
 import { PageError } from './interactions/errors.ts';
 import { securityHeaders } from './interactions/headers.ts';
@@ -113,8 +113,8 @@ export async function createApp(options: AppOptions): Promise<App> {
   provider.use(extension.loginRoutes(provider, hasher));
   provider.use(extension.routes(provider));
   provider.use(onlyUnder(['/account/'], accountConsoleRoutes(config).routes()));
-  const demoClient = config.clients.find((c) => c.client_id === 'demo-app' && c.redirect_uris.includes(`${config.issuer}/demo/callback`));
-  if (config.demo && demoClient) provider.use(onlyUnder(['/demo'], demoRoutes(config, demoClient, kit).routes()));
+  const demoClient = demoClientOf(config);
+  if (demoClient) provider.use(onlyUnder(['/demo'], demoRoutes(config, demoClient, kit).routes()));
 
   const servers: Server[] = [];
   let providerHousekeeping: NodeJS.Timeout | undefined;

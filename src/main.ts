@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import pino from 'pino';
 import { createApp } from './app.ts';
 import { ConfigError, isSqlite, loadConfig } from './config/load.ts';
+import { demoClientOf } from './demo/routes.ts';
 
 // Each argon2id verify is ~50 ms of one core on libuv's thread pool, which is 4 threads by default
 // whatever the machine: on more cores sign-ins would queue for hashing with cores idle. One thread
@@ -42,10 +43,9 @@ async function main(): Promise<void> {
   }
 
   await app.listen(config.port, process.env.HOST ?? '127.0.0.1');
-  const demoClient = config.clients.find((c) => c.client_id === 'demo-app');
   console.log(`  oidc-sspr is serving ${config.issuer}`);
   console.log(`  discovery: ${config.issuer}/.well-known/openid-configuration`);
-  if (demoClient && config.demo) console.log(`  try it: open ${config.issuer}/demo in a browser\n`);
+  if (demoClientOf(config)) console.log(`  try it: open ${config.issuer}/demo in a browser\n`);
 
   const stop = async () => {
     await app.close();

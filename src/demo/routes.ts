@@ -5,6 +5,12 @@ import { renderPage, type PageKit } from '../interactions/kit.ts';
 
 const COOKIE = 'demo_rp';
 
+/** The demo app is served when `demo: true` and a client `demo-app` may return to this issuer's /demo/callback. */
+export function demoClientOf(config: Config): ClientConfig | undefined {
+  if (!config.demo) return undefined;
+  return config.clients.find((c) => c.client_id === 'demo-app' && c.redirect_uris.includes(`${config.issuer}/demo/callback`));
+}
+
 /**
  * A tiny relying app served by `npm start` when `demo: true`, so a fresh clone can be clicked
  * through: sign in with code + PKCE, see the ID token claims and userinfo, sign out. It talks to the
