@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import * as client from 'openid-client';
-import type { App } from '../../src/app.ts';
 import { Browser, attr, findForm, inputByAutocomplete, type Page } from '../support/browser.ts';
+import { captureCodes } from '../support/codes.ts';
 import { createSqliteDatabase, type TestDatabase } from '../support/db.ts';
 import { consentIfAsked, relyingParty, signIn, type RelyingParty } from '../support/oidc.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
@@ -24,17 +24,6 @@ class RecordingBrowser extends Browser {
   }
 }
 
-function captureCodes(app: App): Map<string, string> {
-  const byFlow = new Map<string, string>();
-  const codes = app.sspr.codes;
-  const issue = codes.issue;
-  codes.issue = async (input, t) => {
-    const out = await issue(input, t);
-    byFlow.set(input.flowId, out.code);
-    return out;
-  };
-  return byFlow;
-}
 
 /** One raw HTTP GET with headers fetch would not send as given (Host). */
 function rawGet(port: number, path: string, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import * as zxcvbnCommon from '@zxcvbn-ts/language-common';
 import { configSchema } from '../../src/config/schema.ts';
 import { createPasswordPolicy, type PasswordPolicy } from '../../src/sspr/password-policy.ts';
-import type { App } from '../../src/app.ts';
 import { Browser, attr, inputByAutocomplete, type Page } from '../support/browser.ts';
+import { captureCodes } from '../support/codes.ts';
 import { TestClock } from '../support/clock.ts';
 import { createSqliteDatabase, type TestDatabase } from '../support/db.ts';
 import { consentIfAsked, relyingParty, signIn } from '../support/oidc.ts';
@@ -25,18 +25,6 @@ const STRONG_15 = 'Tz9#mq2!Lp4@vR8';
 /** Every <input> of a page as its attribute text. */
 const inputs = (html: string) => [...html.matchAll(/<input\b([^>]*)>/g)].map((m) => m[1]);
 
-/** Captures every one-time code the app issues (the delivery path is not what these tests are about). */
-function captureCodes(app: App): Map<string, string> {
-  const byFlow = new Map<string, string>();
-  const codes = app.sspr.codes;
-  const issue = codes.issue;
-  codes.issue = async (input, t) => {
-    const out = await issue(input, t);
-    byFlow.set(input.flowId, out.code);
-    return out;
-  };
-  return byFlow;
-}
 
 describe('ASVS 5.0 V6.2 passwords', function () {
   let db: TestDatabase;
