@@ -3,12 +3,12 @@
  * (`bench_<random>`, dropped at the end), migrated and seeded directly through the store with N
  * accounts that all share ONE argon2id hash (hashing 100 000 passwords would take an hour).
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { openStore, type AccountRow, type RecoveryMethodRow } from '../src/store/index.ts';
+import { createPostgresDatabase, postgresAvailable as isPostgresAvailable } from '../test/support/db.ts';
 
 export const PG_ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -19,35 +19,10 @@ export function sqliteDatabase(): BenchDatabase {
   return { url: `sqlite:${join(dir, 'bench.sqlite')}`, label: 'SQLite', async drop() { rmSync(dir, { recursive: true, force: true }); } };
 }
 
-export async function postgresAvailable(): Promise<boolean> {
-  const client = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    await client.end();
-    return true;
-  } catch {
-    return false;
-  }
-}
+export const postgresAvailable = (): Promise<boolean> => isPostgresAvailable(PG_ADMIN_URL);
 
 export async function postgresDatabase(): Promise<BenchDatabase> {
-  const name = `bench_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(PG_ADMIN_URL);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    label: 'PostgreSQL',
-    async drop() {
-      const c = new pg.Client({ connectionString: PG_ADMIN_URL });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
+  return { ...(await createPostgresDatabase('bench', PG_ADMIN_URL)), label: 'PostgreSQL' };
 }
 
 export const benchLogin = (i: number) => `user${i}`;
