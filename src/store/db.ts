@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Sequelize, Transaction } from 'sequelize';
+import { sqliteDriver } from './sqlite-driver.ts';
 
 export interface DatabaseOptions {
   url: string;
@@ -21,6 +22,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Sequelize>
     if (storage !== ':memory:') mkdirSync(dirname(storage), { recursive: true });
     sequelize = new Sequelize({
       dialect: 'sqlite',
+      dialectModule: sqliteDriver,
       storage,
       logging,
       transactionType: Transaction.TYPES.IMMEDIATE,
@@ -48,7 +50,7 @@ interface SqliteConnectionManager { getConnection(options: unknown): Promise<Sql
 /**
  * Sequelize's SQLite dialect opens a new connection per transaction, and busy_timeout and
  * synchronous are per connection: set them on every connection it opens, before its first query
- * (sqlite3 runs a handle's statements in order).
+ * (statements on a handle run in call order).
  */
 function applyPragmasToEveryConnection(sequelize: Sequelize): void {
   const manager = (sequelize as unknown as { connectionManager: SqliteConnectionManager }).connectionManager;

@@ -1,4 +1,5 @@
 import type { Sequelize } from 'sequelize';
+import type { Database } from './sqlite-driver.ts';
 
 /**
  * A driver-level path for the few hot statements (provider adapter, account read by id/identifier):
@@ -6,9 +7,9 @@ import type { Sequelize } from 'sequelize';
  * its stack, lodash, option handling), a large share of a userinfo (3 statements) or a refresh (6).
  *
  * It runs on the very connections Sequelize uses for statements outside a transaction:
- * - SQLite: the 'default' `sqlite3.Database` handle (same busy_timeout/PRAGMAs, same locking), with
- *   one prepared statement per SQL text cached on that handle and finalized before the handle closes.
- *   Reads use `all` (steps to SQLITE_DONE), so no statement stays open holding a read snapshot.
+ * - SQLite: the 'default' connection of src/store/sqlite-driver.ts (same busy_timeout/PRAGMAs, same
+ *   write gate), with one prepared statement per SQL text cached on it. Reads use `all` (steps to
+ *   SQLITE_DONE), so no statement stays open holding a read snapshot.
  * - PostgreSQL: a client acquired from and released to Sequelize's pool, named prepared queries.
  * Statements are still reported to Sequelize's `logging` ("Executing (default): …"), SQLITE_BUSY is
  * retried as Sequelize's `retry` option does. SQL uses `$n` parameters on both databases.
@@ -20,15 +21,6 @@ export interface FastSql {
   run(sql: string, params: readonly unknown[]): Promise<number>;
 }
 
-interface SqliteStatement {
-  all(params: Record<string, unknown>, cb: (err: Error | null, rows: unknown[]) => void): void;
-  run(params: Record<string, unknown>, cb: (this: { changes: number }, err: Error | null) => void): void;
-  finalize(cb?: (err?: Error | null) => void): void;
-}
-interface SqliteDatabase {
-  prepare(sql: string, cb?: (err: Error | null) => void): SqliteStatement;
-  close(cb?: (err: Error | null) => void): void;
-}
 interface PgClient {
   query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[]; rowCount: number | null }>;
 }
@@ -61,44 +53,8 @@ function manager(sequelize: Sequelize): ConnectionManager {
 function sqliteFastSql(sequelize: Sequelize): FastSql {
   const log = logger(sequelize);
   const connections = manager(sequelize);
-  const caches = new WeakMap<SqliteDatabase, Map<string, Promise<SqliteStatement>>>();
-
-  function cacheFor(db: SqliteDatabase): Map<string, Promise<SqliteStatement>> {
-    let cache = caches.get(db);
-    if (cache) return cache;
-    const statements = new Map<string, Promise<SqliteStatement>>();
-    cache = statements;
-    caches.set(db, cache);
-    // sqlite3 cannot close a database with unfinalized statements: finalize ours first.
-    const close = db.close.bind(db);
-    db.close = (cb) => {
-      const pending = [...statements.values()].map((p) =>
-        p.then((s) => new Promise<void>((resolve) => s.finalize(() => resolve())), () => undefined));
-      statements.clear();
-      void Promise.all(pending).then(() => close(cb));
-    };
-    return cache;
-  }
-
-  async function statement(sql: string, type: 'read' | 'write'): Promise<SqliteStatement> {
-    // The same handle `sequelize.query` takes outside a transaction (uuid 'default').
-    const db = (await connections.getConnection({ type, uuid: 'default' })) as SqliteDatabase;
-    const cache = cacheFor(db);
-    let ready = cache.get(sql);
-    if (!ready) {
-      // Wait for the prepare itself: sqlite3 never calls back a statement whose prepare failed, so
-      // using it before knowing would hang. A failed prepare is dropped so the next call tries again.
-      const prepared = new Promise<SqliteStatement>((resolve, reject) => {
-        const stmt: SqliteStatement = db.prepare(sql, (err) => (err ? reject(err) : resolve(stmt)));
-      });
-      ready = prepared;
-      cache.set(sql, prepared);
-      prepared.catch(() => {
-        if (cache.get(sql) === prepared) cache.delete(sql);
-      });
-    }
-    return ready;
-  }
+  // The same handle `sequelize.query` takes outside a transaction (uuid 'default').
+  const connection = async (type: 'read' | 'write') => (await connections.getConnection({ type, uuid: 'default' })) as Database;
 
   /** `$n` parameters by name, as Sequelize binds them ({ $1: …, $2: … }): exact whatever their order. */
   function named(params: readonly unknown[]): Record<string, unknown> {
@@ -122,24 +78,11 @@ function sqliteFastSql(sequelize: Sequelize): FastSql {
   return {
     async all<T>(sql: string, params: readonly unknown[]) {
       log(sql);
-      return retrying(async () => {
-        const stmt = await statement(sql, 'read');
-        return new Promise<T[]>((resolve, reject) => {
-          stmt.all(named(params), (err, rows) => (err ? reject(err) : resolve(rows as T[])));
-        });
-      });
+      return retrying(async () => (await connection('read')).cachedAll<T>(sql, named(params)));
     },
     async run(sql: string, params: readonly unknown[]) {
       log(sql);
-      return retrying(async () => {
-        const stmt = await statement(sql, 'write');
-        return new Promise<number>((resolve, reject) => {
-          stmt.run(named(params), function (err) {
-            if (err) reject(err);
-            else resolve(this.changes);
-          });
-        });
-      });
+      return retrying(async () => (await connection('write')).cachedRun(sql, named(params)));
     },
   };
 }

@@ -6,6 +6,7 @@ import { isSqlite, type LoadedConfig } from '../../config/load.ts';
 import type { Config } from '../../config/schema.ts';
 import { openDatabase } from '../../store/db.ts';
 import { storeFromSequelize } from '../../store/index.ts';
+import { OPEN_READONLY, sqliteDriver } from '../../store/sqlite-driver.ts';
 import { globalsOf, load, output, redactUrl, type CliIo } from './context.ts';
 
 /** Keys whose values are never printed. */
@@ -60,14 +61,13 @@ function show(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** sqlite3's OPEN_READONLY: a check must neither create the database file nor write to it. */
-const SQLITE_OPEN_READONLY = 1;
 const OPEN_TIMEOUT_MS = 5000;
 
 /** Opens the database for reading only, without migrating it. */
 async function openReadOnly(url: string): Promise<Sequelize> {
   if (!url.startsWith('sqlite:')) return openDatabase({ url, poolMax: 1 });
-  const sequelize = new Sequelize({ dialect: 'sqlite', storage: url.slice('sqlite:'.length), logging: false, dialectOptions: { mode: SQLITE_OPEN_READONLY } });
+  const sequelize = new Sequelize({ dialect: 'sqlite', storage: url.slice('sqlite:'.length), logging: false, dialectModule: sqliteDriver, dialectOptions: { mode: OPEN_READONLY } });
+  // OPEN_READONLY: a check must neither create the database file nor write to it.
   await sequelize.authenticate();
   return sequelize;
 }
