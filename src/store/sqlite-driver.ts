@@ -200,7 +200,7 @@ export class Database {
     return this;
   }
 
-  all(sql: string, params?: Params | Callback<unknown[]>, callback?: Callback<unknown[]>): this {
+  all<T = Record<string, unknown>>(sql: string, params?: Params | Callback<T[]>, callback?: Callback<T[]>): this {
     const [p, cb] = typeof params === 'function' ? [undefined, params] : [params, callback];
     this.when(sql, (err) => {
       if (err) return cb?.call(new Statement(), err);
@@ -210,7 +210,7 @@ export class Database {
       } catch (e) {
         return this.finish(cb, new Statement(), toSqliteError(e));
       }
-      this.finish(cb, new Statement(), null, rows);
+      this.finish(cb, new Statement(), null, rows as T[]);
     });
     return this;
   }
