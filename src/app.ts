@@ -9,7 +9,7 @@ import { recordPolicyChange } from './audit/policy-change.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config/schema.ts';
 import { demoClientOf, demoRoutes } from './demo/routes.ts';
-import { createSspr, onlyUnder, type SsprExtension } from './index.ts';
+import { createSspr, onlyUnder, type AuditInput, type SsprExtension } from './index.ts';
 import { PageError } from './interactions/errors.ts';
 import { securityHeaders } from './interactions/headers.ts';
 import { renderErrorPage } from './interactions/kit.ts';
@@ -57,8 +57,12 @@ export async function createApp(options: AppOptions): Promise<App> {
   const store = options.store ?? (await openStore({ url: config.database }));
   const hasher = createPasswordHasher(config.password_hashing);
   const directory = createSequelizeDirectory(store, hasher, clock);
-  const metrics = createMetrics();
-  const extension = await createSspr({ directory, store, config, clock, log, onAuditEvent: (event) => metrics.observe(event), accountSignInUrl: '/account/sign-in' });
+  // `/metrics` off (no token): nothing to count, so no per-request timing and no prom-client loaded.
+  const metrics = config.metrics.token ? createMetrics() : undefined;
+  const extension = await createSspr({
+    directory, store, config, clock, log, accountSignInUrl: '/account/sign-in',
+    ...(metrics ? { onAuditEvent: (event: AuditInput) => metrics.observe(event) } : {}),
+  });
   const sspr = extension.deps;
   const { audit } = sspr;
   const kit = extension.pageKit;
@@ -103,7 +107,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     delete ctx.request.header['x-forwarded-host'];
     await next();
   });
-  provider.use(metrics.timeRequests);
+  if (metrics) provider.use(metrics.timeRequests);
   provider.use(securityHeaders);
   provider.use(async (ctx, next) => {
     await next();

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { configSchema, type Config } from './schema.ts';
+import { lazy } from '../lazy.ts';
+
+const yaml = lazy<typeof import('yaml')>('yaml');
 
 /** A bad configuration: `message` is one line naming the key path and the problem. */
 export class ConfigError extends Error {
@@ -74,7 +76,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   if (existsSync(file)) {
     fileUsed = file;
     try {
-      raw = parseYaml(readFileSync(file, 'utf8')) ?? {};
+      raw = yaml().parse(readFileSync(file, 'utf8')) ?? {};
     } catch (err) {
       const first = (err instanceof Error ? err.message : String(err)).split('\n')[0];
       throw new ConfigError(`${file}: not valid YAML: ${first}`);

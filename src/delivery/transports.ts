@@ -1,4 +1,7 @@
-import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
+import type { CountryCode } from 'libphonenumber-js';
+import { lazy } from '../lazy.ts';
+
+const phoneNumbers = lazy<typeof import('libphonenumber-js')>('libphonenumber-js');
 
 export type Channel = 'email' | 'sms';
 
@@ -51,7 +54,7 @@ export interface SmsRecipientPolicy {
  * country, never the number, because its message ends up in the audit log.
  */
 export function normalizeSmsRecipient(to: string, policy: SmsRecipientPolicy): string {
-  const phone = parsePhoneNumberFromString(to, policy.defaultRegion.toUpperCase() as CountryCode);
+  const phone = phoneNumbers().parsePhoneNumberFromString(to, policy.defaultRegion.toUpperCase() as CountryCode);
   if (!phone || !phone.isValid()) throw new PermanentDeliveryError('SMS refused: not a valid phone number');
   const country = phone.country;
   const allowed = policy.allowedCountries.map((c) => c.toUpperCase());

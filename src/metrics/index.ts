@@ -1,9 +1,12 @@
 import type { Context, Next } from 'koa';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { lazy } from '../lazy.ts';
 import type { AuditInput } from '../audit/index.ts';
 import { constantEquals } from '../sspr/crypto.ts';
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Loaded only when `/metrics` is on: with it off, nothing is counted and prom-client stays out of memory. */
+const promClient = lazy<typeof import('prom-client')>('prom-client');
 
 /**
  * Prometheus metrics. Domain counters are derived from audit events, so every step that is audited
@@ -11,6 +14,7 @@ export type Metrics = ReturnType<typeof createMetrics>;
  * run several apps in one process.
  */
 export function createMetrics() {
+  const { Counter, Histogram, Registry, collectDefaultMetrics } = promClient();
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'oidc_sspr_' });
   const events = new Counter({ name: 'oidc_sspr_audit_events_total', help: 'Audited events by activity and result', labelNames: ['activity', 'result'], registers: [registry] });
@@ -61,9 +65,9 @@ export function createMetrics() {
 }
 
 /** `/metrics` behind a bearer token; without a configured token it does not exist. */
-export function metricsEndpoint(metrics: Metrics, token: string) {
+export function metricsEndpoint(metrics: Metrics | undefined, token: string) {
   return async function metricsRoute(ctx: Context): Promise<void> {
-    if (!token) {
+    if (!token || !metrics) {
       ctx.status = 404;
       return;
     }

@@ -1,6 +1,9 @@
 import { defineSsprModels } from './sspr-models.ts';
 import { randomUUID } from 'node:crypto';
-import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
+import type { CountryCode } from 'libphonenumber-js';
+import { lazy } from '../lazy.ts';
+
+const phoneNumbers = lazy<typeof import('libphonenumber-js')>('libphonenumber-js');
 import { Op, col, fn, where } from 'sequelize';
 import type { AuditSink } from '../audit/index.ts';
 import type { Clock } from '../clock.ts';
@@ -182,7 +185,7 @@ export function normalisePhone(input: string | null | undefined, region: string)
   if (input == null) return null;
   const raw = input.trim();
   if (raw === '') return null;
-  const parsed = parsePhoneNumberFromString(raw, region.toUpperCase() as CountryCode);
+  const parsed = phoneNumbers().parsePhoneNumberFromString(raw, region.toUpperCase() as CountryCode);
   if (!parsed || !parsed.isValid()) {
     throw invalid('phone', `"${raw}" is not a valid phone number (numbers without +country are read as ${region.toUpperCase()})`);
   }

@@ -1,4 +1,6 @@
-import { parsePhoneNumberFromString } from 'libphonenumber-js';
+import { lazy } from '../../lazy.ts';
+
+const phoneNumbers = lazy<typeof import('libphonenumber-js')>('libphonenumber-js');
 
 /**
  * Masks for pages, notices and CLI output: enough for the owner to recognise their own address or
@@ -17,7 +19,7 @@ export function maskEmail(address: string): string {
 
 /** `+31612345678` → `+31 •••••••78`: country code and the last two digits only. */
 export function maskPhone(e164: string): string {
-  const phone = parsePhoneNumberFromString(e164);
+  const phone = phoneNumbers().parsePhoneNumberFromString(e164);
   const national = phone ? String(phone.nationalNumber) : e164.replace(/\D/g, '');
   const prefix = phone ? `+${phone.countryCallingCode} ` : '';
   const shown = national.slice(-2);

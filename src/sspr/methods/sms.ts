@@ -1,4 +1,7 @@
-import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
+import type { CountryCode } from 'libphonenumber-js';
+import { lazy } from '../../lazy.ts';
+
+const phoneNumbers = lazy<typeof import('libphonenumber-js')>('libphonenumber-js');
 import type { DeliveryConfig } from '../../config/schema.ts';
 import { MethodInvalidTarget } from '../errors.ts';
 import type { CodeMethod } from './types.ts';
@@ -12,7 +15,7 @@ import { sendCodeVia, type CodeChannelDeps } from './send.ts';
 export function normalisePhone(input: string, sms: DeliveryConfig['sms']): string {
   const value = input.normalize('NFKC').trim();
   if (!value || value.length > 40) throw new MethodInvalidTarget({ detail: 'sms: empty or too long' });
-  const phone = parsePhoneNumberFromString(value, sms.default_region.toUpperCase() as CountryCode);
+  const phone = phoneNumbers().parsePhoneNumberFromString(value, sms.default_region.toUpperCase() as CountryCode);
   if (!phone || !phone.isValid()) throw new MethodInvalidTarget({ detail: 'sms: not a valid number' });
   const allowed = sms.allowed_countries.map((c) => c.toUpperCase());
   if (!phone.country || !allowed.includes(phone.country)) {

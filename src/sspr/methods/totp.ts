@@ -1,9 +1,12 @@
-import { generateSecret, generateURI, verify } from 'otplib';
-import QRCode from 'qrcode';
+import type { verify as otpVerify } from 'otplib';
 import type { Clock } from '../../clock.ts';
 import type { SecretBox } from '../crypto.ts';
 import { CodeInvalid } from '../errors.ts';
 import type { TotpMethod } from './types.ts';
+import { lazy } from '../../lazy.ts';
+
+const otp = lazy<typeof import('otplib')>('otplib');
+const qrcode = lazy<typeof import('qrcode')>('qrcode');
 
 /** Binds sealed TOTP secrets to their purpose: a sealed value from elsewhere does not open here. */
 const AAD = 'totp-secret';
@@ -24,13 +27,13 @@ export interface TotpDeps {
 export function createTotpMethod(deps: TotpDeps): TotpMethod {
   // The pending secret is kept sealed (in the flow); the page is rebuilt from it on every view.
   async function describe(secret: string, label: string, sealed?: string) {
-    const uri = generateURI({ issuer: deps.issuerName, label, secret });
-    const qrSvg = await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
+    const uri = otp().generateURI({ issuer: deps.issuerName, label, secret });
+    const qrSvg = await qrcode().toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
     return { secret, secretEnc: sealed ?? deps.secretBox.seal(secret, AAD), uri, qrSvg };
   }
   return {
     type: 'totp',
-    enrol: (label) => describe(generateSecret(), label),
+    enrol: (label) => describe(otp().generateSecret(), label),
     show: (secretEnc, label) => describe(deps.secretBox.open(secretEnc, AAD), label, secretEnc),
     async verify(secretEnc, code, lastTimeStep) {
       const token = code.normalize('NFKC').replace(/[\s-]/g, '');
@@ -41,9 +44,9 @@ export function createTotpMethod(deps: TotpDeps): TotpMethod {
       } catch (err) {
         throw new CodeInvalid({ detail: `totp: secret does not open (${(err as Error).message})` });
       }
-      let result: Awaited<ReturnType<typeof verify>>;
+      let result: Awaited<ReturnType<typeof otpVerify>>;
       try {
-        result = await verify({
+        result = await otp().verify({
           secret,
           token,
           epoch: Math.floor(deps.clock.now().getTime() / 1000),
