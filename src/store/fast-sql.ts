@@ -1,4 +1,4 @@
-import type { Sequelize } from 'sequelize';
+import type { Sequelize, Transaction } from 'sequelize';
 import type { Database } from './sqlite-driver.ts';
 
 /**
@@ -17,9 +17,15 @@ import type { Database } from './sqlite-driver.ts';
 export interface FastSql {
   /** Rows of a SELECT. */
   all<T>(sql: string, params: readonly unknown[]): Promise<T[]>;
-  /** Runs a write; resolves to the number of changed rows. */
-  run(sql: string, params: readonly unknown[]): Promise<number>;
+  /**
+   * Runs a write; resolves to the number of changed rows. Inside `transaction` it runs on that
+   * transaction's own connection, so it commits or rolls back with the rest of it.
+   */
+  run(sql: string, params: readonly unknown[], transaction?: Transaction | null): Promise<number>;
 }
+
+/** The connection Sequelize holds for a transaction (a sqlite-driver Database, or a pg client). */
+const connectionOf = (t: Transaction): unknown => (t as unknown as { connection: unknown }).connection;
 
 interface PgClient {
   query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[]; rowCount: number | null }>;
@@ -80,8 +86,10 @@ function sqliteFastSql(sequelize: Sequelize): FastSql {
       log(sql);
       return retrying(async () => (await connection('read')).cachedAll<T>(sql, named(params)));
     },
-    async run(sql: string, params: readonly unknown[]) {
+    async run(sql: string, params: readonly unknown[], transaction?: Transaction | null) {
       log(sql);
+      // No retry inside a transaction: it already holds the write lock, and a failure fails it whole.
+      if (transaction) return (connectionOf(transaction) as Database).cachedRun(sql, named(params));
       return retrying(async () => (await connection('write')).cachedRun(sql, named(params)));
     },
   };
@@ -115,7 +123,12 @@ function postgresFastSql(sequelize: Sequelize): FastSql {
     async all<T>(sql: string, params: readonly unknown[]) {
       return (await query(sql, params, 'read')).rows as T[];
     },
-    async run(sql: string, params: readonly unknown[]) {
+    async run(sql: string, params: readonly unknown[], transaction?: Transaction | null) {
+      if (transaction) {
+        log(sql);
+        const client = connectionOf(transaction) as PgClient;
+        return (await client.query({ name: nameOf(sql), text: sql, values: params as unknown[] })).rowCount ?? 0;
+      }
       return (await query(sql, params, 'write')).rowCount ?? 0;
     },
   };
