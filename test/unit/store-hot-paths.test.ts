@@ -128,6 +128,24 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         Code = new AdapterClass('AuthorizationCode');
       });
 
+      it('looks rows up by uid, user code, grant and account through the partial indexes', async () => {
+        const plans: Record<string, string> = {};
+        for (const column of ['uid', 'user_code', 'grant_id', 'account_id']) {
+          const sql = `SELECT payload FROM oidc_payloads WHERE model = $1 AND ${column} = $2`;
+          if (dialect === 'sqlite') {
+            const rows = await store.sequelize.query<{ detail: string }>(`EXPLAIN QUERY PLAN ${sql}`, { bind: ['Session', 'x'], type: QueryTypes.SELECT });
+            plans[column] = rows.map((r) => r.detail).join('\n');
+          } else {
+            plans[column] = await store.sequelize.transaction(async (t) => {
+              await store.sequelize.query('SET LOCAL enable_seqscan = off', { transaction: t });
+              const rows = await store.sequelize.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`, { bind: ['Session', 'x'], type: QueryTypes.SELECT, transaction: t });
+              return rows.map((r) => r['QUERY PLAN']).join('\n');
+            });
+          }
+          assert.match(plans[column]!, new RegExp(`oidc_payloads_${column}_set`), plans[column]);
+        }
+      });
+
       it('writes rows exactly as the model does, and reads them back', async () => {
         await Token.upsert('t1', { accountId: 'acc-1', grantId: 'gr1', uid: 'u1', userCode: 'UC-1', iat: 1 }, 60);
         const row = (await store.models.OidcPayload.findOne({ where: { model: 'AccessToken', id: 't1' } }))!;
