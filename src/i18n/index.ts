@@ -30,10 +30,20 @@ export function createTranslator(): Translator {
     // A missing key renders as `ns:key` (not just `key`), so a page or mail with one is easy to spot.
     appendNamespaceToMissingKey: true,
   });
+  const fixedStrings = new Map<string, Map<string, string>>();
   return {
     forLanguage(lang) {
       const t = instance.getFixedT(lang);
-      return (key, params) => t(key, params ?? {}) as string;
+      // A page asks for the same fixed strings on every request: look each up once per language.
+      let fixed = fixedStrings.get(lang);
+      if (!fixed) fixedStrings.set(lang, (fixed = new Map()));
+      const memo = fixed;
+      return (key, params) => {
+        if (params) return t(key, params) as string;
+        let text = memo.get(key);
+        if (text === undefined) memo.set(key, (text = t(key, {}) as string));
+        return text;
+      };
     },
     has: (key, lang) => instance.exists(key, { lng: lang }),
   };

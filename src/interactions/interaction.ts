@@ -38,7 +38,17 @@ export function interactionOf(ctx: Context): InteractionDetails {
 export async function finishPrompt(provider: Provider, ctx: Context, result: Record<string, unknown>, merge = true): Promise<void> {
   const correlationId = ctx.state.correlationId as string | undefined;
   const carried = correlationId ? { ...result, correlation_id: correlationId } : result;
-  const returnTo = await provider.interactionResult(ctx.req, ctx.res, carried, { mergeWithLastSubmission: merge });
+  // What provider.interactionResult does, on the interaction this request already loaded and checked
+  // (loadInteraction): it would load it again, with a second cookie check and a database read.
+  const interaction = ctx.state.interaction as (InteractionDetails & { result?: unknown }) | undefined;
+  let returnTo: string;
+  if (interaction) {
+    interaction.result = merge && !('error' in carried) ? { ...interaction.lastSubmission, ...carried } : carried;
+    await interaction.save(Math.max(1, interaction.exp - Math.floor(Date.now() / 1000)));
+    returnTo = interaction.returnTo;
+  } else {
+    returnTo = await provider.interactionResult(ctx.req, ctx.res, carried, { mergeWithLastSubmission: merge });
+  }
   ctx.status = 303;
   ctx.redirect(returnTo);
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { QueryTypes } from 'sequelize';
 import type { Clock } from '../clock.ts';
+import { fastSql } from '../store/fast-sql.ts';
 import type { Store, Transaction } from '../store/index.ts';
 
 /**
@@ -153,10 +154,17 @@ export function createThrottle({ store, clock }: { store: Store; clock: Clock })
   async function peekMany(items: ReadonlyArray<{ key: string; rule: ThrottleRule }>, t?: Transaction): Promise<ThrottleState[]> {
     for (const { rule } of items) validate(rule);
     if (items.length === 0) return [];
-    const rows = await sequelize.query<RawRow & { key: string }>(
-      'SELECT key, count, window_ends_at, blocked_until FROM throttles WHERE key IN (:keys)',
-      { replacements: { keys: items.map((i) => i.key) }, type: QueryTypes.SELECT, transaction: t },
-    );
+    // Outside a transaction (the sign-in check): a prepared statement, not Sequelize's query layer.
+    const keys = items.map((i) => i.key);
+    const rows = t
+      ? await sequelize.query<RawRow & { key: string }>(
+        'SELECT key, count, window_ends_at, blocked_until FROM throttles WHERE key IN (:keys)',
+        { replacements: { keys }, type: QueryTypes.SELECT, transaction: t },
+      )
+      : await fastSql(sequelize).all<RawRow & { key: string }>(
+        `SELECT key, count, window_ends_at, blocked_until FROM throttles WHERE key IN (${keys.map((_, i) => `$${i + 1}`).join(', ')})`,
+        keys,
+      );
     const byKey = new Map(rows.map((r) => [r.key, r]));
     const now = clock.now();
     return items.map(({ key, rule }) => stateOf(byKey.get(key), rule, now, false));

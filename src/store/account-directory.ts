@@ -1,11 +1,10 @@
-import { Op, QueryTypes } from 'sequelize';
 import type { Clock } from '../clock.ts';
 import type { AccountDirectory, DirectoryAccount } from '../sspr/ports.ts';
 import type { PasswordHasher } from '../sspr/password-hash.ts';
 import type { AccountRow, Store, Transaction } from './index.ts';
 import { fastSql } from './fast-sql.ts';
 import { revokeAccountState } from './revoke.ts';
-import { readBool, readDate } from './sql.ts';
+import { dateParamFor, readBool, readDate } from './sql.ts';
 
 export interface SequelizeDirectory extends AccountDirectory {
   /** The stored row, for claims. */
@@ -58,6 +57,7 @@ export function createSequelizeDirectory(store: Store, hasher: PasswordHasher, c
 
   // Driver-level reads on Sequelize's own connections (see fast-sql.ts).
   const fast = fastSql(sequelize);
+  const dateParam = dateParamFor(store.dialect);
   async function select(sql: string, bind: unknown[]): Promise<RawAccount[]> {
     return fast.all<RawAccount>(sql, bind);
   }
@@ -129,10 +129,8 @@ export function createSequelizeDirectory(store: Store, hasher: PasswordHasher, c
     },
     async verifyPassword(id, password) {
       // Always the row as it is now: an account disabled a moment ago must not sign in.
-      const [r] = await sequelize.query<{ password_hash: string | null; disabled: boolean | number | string }>(
-        'SELECT password_hash, disabled FROM accounts WHERE id = $1',
-        { bind: [id], type: QueryTypes.SELECT, raw: true },
-      );
+      const [r] = await fast.all<{ password_hash: string | null; disabled: boolean | number | string }>(
+        'SELECT password_hash, disabled FROM accounts WHERE id = $1', [id]);
       if (!r || readBool(r.disabled) || !r.password_hash) return hasher.dummyVerify(password);
       const ok = await hasher.verify(r.password_hash, password);
       if (ok && hasher.needsRehash(r.password_hash)) {
@@ -159,7 +157,9 @@ export function createSequelizeDirectory(store: Store, hasher: PasswordHasher, c
       }
     },
     async rememberLanguage(id, language) {
-      await Account.update({ language }, { where: { id, language: { [Op.or]: [{ [Op.ne]: language }, { [Op.is]: null }] } } });
+      // On a sign-in (first one of an account, or after a language switch): a prepared statement.
+      await fast.run('UPDATE accounts SET language = $1, updated_at = $2 WHERE id = $3 AND (language IS NULL OR language <> $1)',
+        [language, dateParam(clock.now()), id]);
     },
   };
 }

@@ -60,7 +60,11 @@ function sqliteFastSql(sequelize: Sequelize): FastSql {
   const log = logger(sequelize);
   const connections = manager(sequelize);
   // The same handle `sequelize.query` takes outside a transaction (uuid 'default').
-  const connection = async (type: 'read' | 'write') => (await connections.getConnection({ type, uuid: 'default' })) as Database;
+  // Kept between statements (asking the connection manager each time is a few µs per statement);
+  // asked again once Sequelize has closed it.
+  let kept: Database | undefined;
+  const connection = async (type: 'read' | 'write') =>
+    kept?.handle.isOpen ? kept : (kept = (await connections.getConnection({ type, uuid: 'default' })) as Database);
 
   /** `$n` parameters by name, as Sequelize binds them ({ $1: …, $2: … }): exact whatever their order. */
   function named(params: readonly unknown[]): Record<string, unknown> {
