@@ -27,6 +27,10 @@ export interface ServerStats {
   cpuSystemUs: number;
   rss: number;
   heapUsed: number;
+  /** V8's heap as reserved from the system (used + free pages it keeps). */
+  heapTotal: number;
+  /** Memory outside the V8 heap that JS objects hold (Buffers, SQLite handles report none). */
+  external: number;
 }
 
 /**
@@ -63,7 +67,7 @@ export function readServerOptions(): ServerOptions {
 export function currentStats(): ServerStats {
   const cpu = process.cpuUsage();
   const mem = process.memoryUsage();
-  return { cpuUserUs: cpu.user, cpuSystemUs: cpu.system, rss: mem.rss, heapUsed: mem.heapUsed };
+  return { cpuUserUs: cpu.user, cpuSystemUs: cpu.system, rss: mem.rss, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external };
 }
 
 /**

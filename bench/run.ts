@@ -14,7 +14,7 @@
  * Each server runs in its own child process (bench/sspr-server.ts, bench/bare-server.ts) so its CPU
  * time and RSS are its own; this process is the load generator. One server is under load at a time.
  */
-import { mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -92,7 +92,7 @@ interface Row {
   /** Cores other processes on the machine kept busy during the measurement (noise indicator). */
   otherCores: number;
 }
-interface Memory { server: string; idle: number; end: number }
+interface Memory { server: string; idle: number; end: number; endStats: ServerStats }
 
 const rows: Row[] = [];
 const memory: Memory[] = [];
@@ -154,8 +154,19 @@ async function compare(group: Group, a: Subject, b: Subject, kind: Kind, seconds
 
 const startedProcs: ServerProcess[] = [];
 
+/**
+ * The Node/V8 flags `npm start` gives the server (package.json `scripts.start`), so the oidc-sspr
+ * child runs as `npm start` runs it. The bare server gets the same flags: the comparison is of the
+ * code, not of the runtime's tuning.
+ */
+function startFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(join(here, '../package.json'), 'utf8')) as { scripts: { start: string } };
+  return pkg.scripts.start.split(/\s+/).filter((word) => /^--[a-z-]+(=\S+)?$/.test(word));
+}
+const SERVER_FLAGS = startFlags();
+
 async function startServer(script: string, options: ServerOptions, meta: Pick<Subject, 'server' | 'database' | 'accounts'>, profile = false): Promise<Subject> {
-  const execArgv = profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${script.replace('.ts', '')}.cpuprofile`] : [];
+  const execArgv = [...SERVER_FLAGS, ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${script.replace('.ts', '')}.cpuprofile`] : [])];
   const proc = await ServerProcess.start(script, options, execArgv);
   live.add(proc);
   startedProcs.push(proc);
@@ -206,7 +217,7 @@ function report(hashMs: number): string {
   out.push('');
   out.push(`argon2id m=${hashing.memory_kib} KiB, t=${hashing.time_cost}, p=${hashing.parallelism} (the config defaults): one verify ≈ ${hashMs.toFixed(1)} ms of one core, so sign-ins are bounded near ${(cpus * 1000 / hashMs).toFixed(0)}/s by the hash alone.`);
   out.push('');
-  out.push(`Load: ${C} concurrent closed loops, sign-in ${T} s, userinfo/refresh ${TT} s each, after a ${WARMUP} s warm-up; sign-in = GET /auth → login page → POST → /auth/:uid → code → POST /token (authorization code + PKCE, client_secret_basic). oidc-sspr logs at "${LOG_LEVEL}".`);
+  out.push(`Load: ${C} concurrent closed loops, sign-in ${T} s, userinfo/refresh ${TT} s each, after a ${WARMUP} s warm-up; sign-in = GET /auth → login page → POST → /auth/:uid → code → POST /token (authorization code + PKCE, client_secret_basic). oidc-sspr logs at "${LOG_LEVEL}". Both servers run with \`npm start\`'s Node flags: ${SERVER_FLAGS.length ? SERVER_FLAGS.join(' ') : '(none)'}.`);
   out.push('');
   out.push('| benchmark | server | database | accounts | ops/s | p50 ms | p99 ms | server CPU ms/op | PostgreSQL CPU ms/op | client CPU ms/op | other cores | errors |');
   out.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
@@ -215,9 +226,9 @@ function report(hashMs: number): string {
     out.push(`| ${kind} | ${r.server} | ${r.database} | ${r.accounts} | ${f1(r.load.perSecond)} | ${f1(r.load.p50)} | ${f1(r.load.p99)} | ${f2(r.serverCpuMsPerOp)} | ${f2(r.dbCpuMsPerOp)} | ${f2(r.load.clientCpuMsPerOp)} | ${f2(r.otherCores)} | ${r.load.errors} |`);
   }
   out.push('');
-  out.push('| memory (RSS) | idle MiB | end of sign-in load MiB |');
-  out.push('|---|---:|---:|');
-  for (const m of memory) out.push(`| ${m.server} | ${mib(m.idle)} | ${mib(m.end)} |`);
+  out.push('| memory (RSS) | idle MiB | end of sign-in load MiB | of which V8 heap used / reserved MiB | external MiB |');
+  out.push('|---|---:|---:|---:|---:|');
+  for (const m of memory) out.push(`| ${m.server} | ${mib(m.idle)} | ${mib(m.end)} | ${mib(m.endStats.heapUsed)} / ${mib(m.endStats.heapTotal)} | ${mib(m.endStats.external)} |`);
   out.push('');
 
   const sspr = (k: Kind) => find('main', k, 'oidc-sspr', 'SQLite', SMALL);
@@ -293,8 +304,10 @@ async function main(): Promise<void> {
     const sspr = await startSspr(small, SMALL, hash, true, args.profile);
     const idle = [(await bare.proc.stats()).rss, (await sspr.proc.stats()).rss];
     await compare('main', bare, sspr, 'sign-in', T);
-    memory.push({ server: 'bare', idle: idle[0], end: (await bare.proc.stats()).rss });
-    memory.push({ server: 'oidc-sspr', idle: idle[1], end: (await sspr.proc.stats()).rss });
+    for (const [server, proc, before] of [['bare', bare.proc, idle[0]], ['oidc-sspr', sspr.proc, idle[1]]] as const) {
+      const endStats = await proc.stats();
+      memory.push({ server, idle: before, end: endStats.rss, endStats });
+    }
     await takeTokens(bare);
     await takeTokens(sspr);
     await compare('main', bare, sspr, 'userinfo', TT);
