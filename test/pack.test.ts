@@ -85,7 +85,7 @@ describe('npm package: packs, installs in a fresh folder, type-checks and runs',
 
   it('runs the factory under Node 24 over a fresh PostgreSQL database: the policy has the register prompt', async function () {
     if (!(await postgresAvailable())) {
-      console.log('      skipped: no PostgreSQL answers at TEST_PG_URL (the run needs a database; sqlite3 is not built with --ignore-scripts)');
+      console.log('      skipped: no PostgreSQL answers at TEST_PG_URL (the run needs a database)');
       this.skip();
     }
     db = await createPostgresDatabase();

@@ -7,8 +7,8 @@ import type { Store, Transaction } from '../store/index.ts';
 /**
  * Persistent throttles on our own `throttles` table, shared by every instance through the database.
  *
- * Why not rate-limiter-flexible: its SQLite store needs a raw sqlite3 handle outside Sequelize's pool
- * and IMMEDIATE transactions (SQLITE_BUSY under load), it reads Date.now() instead of our clock (so
+ * Why not rate-limiter-flexible: its SQLite store needs its own sqlite3 or better-sqlite3 handle beside Sequelize's
+ * connections and IMMEDIATE transactions (SQLITE_BUSY under load), it reads Date.now() instead of our clock (so
  * blocks could not be tested by moving the clock), and we want the counter update in the same
  * transaction as the audit event. Its semantics are kept: a fixed window of `max` points; the hit that
  * goes over `max` starts a block of `blockMs`, which replaces the window (hits during the block are
