@@ -42,15 +42,20 @@ export function storeFromSequelize(sequelize: Sequelize): Store {
  * thread: with four waiting, the transaction holding the lock cannot run its next statement (or its
  * argon2 hash) and everything stalls until the busy timeouts expire — a dozen concurrent password
  * resets took two minutes and half of them ended in a 500 (found by the crash-safety test). Other
- * processes (the CLI) still meet busy_timeout. A transaction opened inside another runs at once, as
- * before, rather than waiting for itself.
+ * processes (the CLI) still meet busy_timeout.
+ *
+ * A transaction opened inside another joins it as a SAVEPOINT on the same connection: a second
+ * writer cannot exist beside the first on SQLite, so a separate transaction would only wait for the
+ * outer one, which waits for it (until the write gate's timeout). The inner work commits with the
+ * outer transaction, and an inner failure rolls back to the savepoint only.
  */
 function oneWriterAtATime(sequelize: Sequelize): Store['transaction'] {
-  const inside = new AsyncLocalStorage<true>();
+  const inside = new AsyncLocalStorage<Transaction>();
   let tail: Promise<unknown> = Promise.resolve();
   return <T>(fn: (t: Transaction) => Promise<T>): Promise<T> => {
-    const run = () => sequelize.transaction((t) => inside.run(true, () => fn(t)));
-    if (inside.getStore()) return run();
+    const outer = inside.getStore();
+    if (outer) return sequelize.transaction({ transaction: outer }, (t) => inside.run(t, () => fn(t)));
+    const run = () => sequelize.transaction((t) => inside.run(t, () => fn(t)));
     const result = tail.then(run, run);
     tail = result.catch(() => undefined);
     return result;

@@ -54,3 +54,43 @@ describe('SQLite connection settings', () => {
     }
   });
 });
+
+describe('SQLite transactions inside transactions', () => {
+  let db: TestDatabase;
+  let store: Store;
+  beforeEach(async () => {
+    db = createSqliteDatabase();
+    store = await openStore({ url: db.url });
+  });
+  afterEach(async () => { await store.close(); await db.drop(); });
+
+  it('joins the outer transaction at once (a savepoint), instead of waiting for the write lock it holds', async () => {
+    const started = Date.now();
+    await store.transaction(async (t) => {
+      await store.models.Account.create({ id: 'outer', login: 'outer' }, { transaction: t });
+      await store.transaction((inner) => store.models.Account.create({ id: 'inner', login: 'inner' }, { transaction: inner }));
+    });
+    assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`);
+    assert.deepEqual((await store.models.Account.findAll({ order: [['id', 'ASC']] })).map((a) => a.id), ['inner', 'outer']);
+  });
+
+  it('rolls back only the inner work when the inner transaction fails and the outer goes on', async () => {
+    await store.transaction(async (t) => {
+      await store.models.Account.create({ id: 'kept', login: 'kept' }, { transaction: t });
+      await assert.rejects(store.transaction(async (inner) => {
+        await store.models.Account.create({ id: 'dropped', login: 'dropped' }, { transaction: inner });
+        throw new Error('inner failure');
+      }), /inner failure/);
+    });
+    assert.deepEqual((await store.models.Account.findAll()).map((a) => a.id), ['kept']);
+  });
+
+  it('rolls back the inner work with the outer transaction', async () => {
+    await assert.rejects(store.transaction(async (t) => {
+      await store.transaction((inner) => store.models.Account.create({ id: 'inner', login: 'inner' }, { transaction: inner }));
+      await store.models.Account.create({ id: 'outer', login: 'outer' }, { transaction: t });
+      throw new Error('outer failure');
+    }), /outer failure/);
+    assert.equal(await store.models.Account.count(), 0);
+  });
+});
