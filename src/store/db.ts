@@ -44,6 +44,13 @@ export async function openDatabase(options: DatabaseOptions): Promise<Sequelize>
   return sequelize;
 }
 
+/**
+ * How long one statement waits for another process's write lock (the CLI's). node:sqlite waits on
+ * the event loop's thread, so the wait is short; past it, SQLITE_BUSY is retried asynchronously
+ * (Sequelize's `retry` above, fast-sql's retrying) with the loop free in between, ≈ 5 s in all.
+ */
+export const SQLITE_BUSY_TIMEOUT_MS = 250;
+
 interface SqliteHandle { run(sql: string): void }
 interface SqliteConnectionManager { getConnection(options: unknown): Promise<SqliteHandle> }
 
@@ -60,7 +67,7 @@ function applyPragmasToEveryConnection(sequelize: Sequelize): void {
     const connection = await original(options);
     if (!seen.has(connection)) {
       seen.add(connection);
-      connection.run('PRAGMA busy_timeout = 5000');
+      connection.run(`PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
       connection.run('PRAGMA synchronous = NORMAL');
       connection.run('PRAGMA foreign_keys = ON');
     }

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { SQLITE_BUSY_TIMEOUT_MS } from '../../src/store/db.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
 import { createPostgresDatabase, createSqliteDatabase, postgresAvailable, type TestDatabase } from '../support/db.ts';
 
@@ -46,7 +48,7 @@ describe('SQLite connection settings', () => {
         const [[sync]] = (await store.sequelize.query('PRAGMA synchronous', { transaction: t })) as [Array<Record<string, number>>, unknown];
         return { busy: Object.values(busy)[0], sync: Object.values(sync)[0] };
       });
-      assert.equal(inside.busy, 5000);
+      assert.equal(inside.busy, SQLITE_BUSY_TIMEOUT_MS);
       assert.equal(inside.sync, 1, 'NORMAL');
     } finally {
       await store.close();
@@ -92,5 +94,44 @@ describe('SQLite transactions inside transactions', () => {
       throw new Error('outer failure');
     }), /outer failure/);
     assert.equal(await store.models.Account.count(), 0);
+  });
+});
+
+describe('SQLite write lock held by another process (the CLI)', () => {
+  it('waits for it without blocking the event loop for more than a moment, then writes', async () => {
+    const db = createSqliteDatabase();
+    const store = await openStore({ url: db.url });
+    const file = db.url.slice('sqlite:'.length);
+    // Another process takes the write lock and keeps it for 1.5 s.
+    const holder = spawn(process.execPath, ['-e', `
+      const { DatabaseSync } = require('node:sqlite');
+      const d = new DatabaseSync(${JSON.stringify(file)});
+      d.exec('BEGIN IMMEDIATE');
+      console.log('locked');
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500);
+      d.exec('COMMIT');
+    `], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve) => holder.stdout!.once('data', () => resolve()));
+      let longestGap = 0;
+      let last = performance.now();
+      const ticker = setInterval(() => {
+        const now = performance.now();
+        longestGap = Math.max(longestGap, now - last);
+        last = now;
+      }, 10);
+      const started = performance.now();
+      await store.models.Account.create({ id: 'after-lock', login: 'after-lock' });
+      // A stall just before this point shows here, not in the ticker (which had no turn to run).
+      longestGap = Math.max(longestGap, performance.now() - last);
+      clearInterval(ticker);
+      assert.ok(performance.now() - started >= 1000, 'the write waited for the other process');
+      assert.ok(longestGap < 600, `the event loop stalled for ${Math.round(longestGap)} ms`);
+      assert.equal(await store.models.Account.count({ where: { id: 'after-lock' } }), 1);
+    } finally {
+      holder.kill();
+      await store.close();
+      await db.drop();
+    }
   });
 });
