@@ -82,6 +82,13 @@ export async function measureHashCost(
 ): Promise<HashCost> {
   let hashCpu = 0, verifyCpu = 0, hashWall = 0, verifyWall = 0;
   const cpu = () => { const c = process.cpuUsage(); return (c.user + c.system) / 1000; };
+  // Unmeasured warm-up on every pool thread: a thread's first argon2 call pays the page faults of
+  // its malloc arena growing by the hash's memory (several ms of system CPU), which would otherwise
+  // land on whichever measured call that thread happens to run first.
+  await Promise.all(Array.from({ length: Math.max(parallel, 8) }, async (_, i) => {
+    const password = `bench hash cost warm-up ${i}`;
+    await hasher.verify(await hasher.hash(password), password);
+  }));
   for (let i = 0; i < rounds; i++) {
     const password = `bench hash cost ${i} ${Math.random()}`;
     let c0 = cpu(), w0 = performance.now();
