@@ -108,6 +108,10 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     }
   }
   if (options.generateSecrets !== false) ensureSecrets(config, warnings);
+  if (new URL(config.issuer).protocol === 'https:' && !config.proxy) {
+    // The cookies then carry __Host-/__Secure- prefixes and need Secure, which needs a request Node sees as https.
+    warnings.push('issuer is https but proxy is false: behind a TLS-terminating proxy set proxy: true, or browsers will refuse the sign-in cookies');
+  }
   return { config, file: fileUsed, sources, warnings };
 }
 

@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import { METHOD_TYPES, type MethodType } from '../config/schema.ts';
+import { cookieNamesFor } from '../provider/cookie-names.ts';
 import type { SsprDeps } from '../sspr/context.ts';
 import { isSsprError, type PasswordRejected, type SsprError, type Throttled } from '../sspr/errors.ts';
 import { createResetFlow, pageOf, type ResetFlowState, type ResetRequest } from '../sspr/flows/reset.ts';
@@ -22,7 +23,6 @@ import type { PageMessage } from './views.ts';
  * where it is; POSTs out of order are refused by the flow.
  */
 
-const COOKIE = 'oidc_sspr_reset';
 type Step = 'method' | 'target' | 'code' | 'password';
 
 interface Entry {
@@ -40,6 +40,7 @@ const epochTime = (d: Date) => Math.floor(d.getTime() / 1000);
 
 export function resetRoutes(deps: { provider: Provider; kit: PageKit; sspr: SsprDeps }): Router {
   const { provider, kit, sspr } = deps;
+  const COOKIE = cookieNamesFor(sspr.config.issuer).resetFlow;
   const flows = createResetFlow(sspr);
   const router = new Router();
   const load = loadInteraction(provider, kit);

@@ -5,6 +5,7 @@ import type { Store } from '../store/index.ts';
 import type { SequelizeDirectory } from '../store/account-directory.ts';
 import { createSequelizeAdapter } from './adapter.ts';
 import { claimsFor } from './claims.ts';
+import { cookieNamesFor } from './cookie-names.ts';
 import { shareAccountWithPrompt } from './registration-prompt.ts';
 
 export type { Provider };
@@ -69,11 +70,13 @@ export function createProvider(options: ProviderOptions): Provider {
   const policy = interactionPolicy.base();
   (options.extraPrompts ?? []).forEach((prompt, i) => policy.add(prompt, 1 + i));
 
+  const cookieNames = cookieNamesFor(config.issuer);
   const configuration: Configuration = {
     adapter: createSequelizeAdapter(store, clock),
     clients: clientMetadata(config),
     jwks,
     cookies: {
+      names: { session: cookieNames.session, interaction: cookieNames.interaction, resume: cookieNames.resume },
       keys: config.secrets.cookie_keys,
       long: { httpOnly: true, sameSite: 'lax' },
       short: { httpOnly: true, sameSite: 'lax' },

@@ -1,0 +1,26 @@
+/**
+ * Cookie names with the browser-enforced prefixes when the issuer is https. A `__Host-` cookie must
+ * be Secure, have Path=/ and no Domain, so neither a sibling subdomain nor a page on plain http can
+ * set or overwrite it; a `__Secure-` cookie must be Secure. The session cookie (path /) takes
+ * `__Host-`; the interaction and reset-flow cookies are scoped to their paths and take `__Secure-`.
+ * A plain-http issuer (development) keeps unprefixed names: browsers refuse prefixed cookies that
+ * are not Secure.
+ */
+export interface CookieNames {
+  session: string;
+  interaction: string;
+  resume: string;
+  resetFlow: string;
+}
+
+export function cookieNamesFor(issuer: string): CookieNames {
+  if (new URL(issuer).protocol !== 'https:') {
+    return { session: '_session', interaction: '_interaction', resume: '_interaction_resume', resetFlow: 'oidc_sspr_reset' };
+  }
+  return {
+    session: '__Host-oidc_sspr_session',
+    interaction: '__Secure-oidc_sspr_interaction',
+    resume: '__Secure-oidc_sspr_interaction_resume',
+    resetFlow: '__Secure-oidc_sspr_reset',
+  };
+}
