@@ -106,17 +106,14 @@ const isReadOnly = (sql: string) => READ_ONLY_SQL.test(sql);
 /** One per database file: which of this process's connections is inside a transaction, and who waits. */
 class WriteGate {
   holder: Database | null = null;
-  private waiting: { db: Database; go: () => void }[] = [];
+  private waiting: { go: () => void }[] = [];
 
   blocks(db: Database, sql: string): boolean {
     return this.holder !== null && this.holder !== db && !isReadOnly(sql);
   }
 
-  wait(db: Database, go: () => void, fail: (err: Error) => void): void {
-    const entry = {
-      db,
-      go: () => { clearTimeout(timer); go(); },
-    };
+  wait(go: () => void, fail: (err: Error) => void): void {
+    const entry = { go: () => { clearTimeout(timer); go(); } };
     const timer = setTimeout(() => {
       this.waiting = this.waiting.filter((w) => w !== entry);
       fail(new SqliteError('SQLITE_BUSY', 5, 'database is locked (another transaction of this process held it too long)'));
@@ -274,7 +271,7 @@ export class Database {
       }
     }
     return new Promise<T>((resolvePromise, reject) => {
-      this.gate.wait(this, () => {
+      this.gate.wait(() => {
         if (this.gate.blocks(this, sql)) return this.cached(sql, use).then(resolvePromise, reject);
         try {
           resolvePromise(exec());
@@ -302,7 +299,7 @@ export class Database {
       go(null);
       return;
     }
-    this.gate.wait(this, () => this.when(sql, go), (err) => go(err));
+    this.gate.wait(() => this.when(sql, go), (err) => go(err));
   }
 
   /** Settles the gate, then calls back asynchronously, as sqlite3 does. */
