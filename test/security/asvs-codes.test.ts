@@ -92,13 +92,15 @@ describe('ASVS 5.0 V6.5 / V6.6 one-time codes', function () {
     const crypto = readFileSync(new URL('../../src/sspr/crypto.ts', import.meta.url), 'utf8');
     assert.match(crypto, /import \{[^}]*\brandomInt\b[^}]*\} from 'node:crypto'/);
     assert.match(/export function randomDigits[\s\S]*?\n\}/.exec(crypto)![0], /randomInt\(0, 10\)/);
-    // Uniform digits in every position (chi-square, 9 degrees of freedom, p ≈ 0.001 at 27.9).
+    // Uniform digits in every position (chi-square, 9 degrees of freedom). The bound is p ≈ 1e-6
+    // (44.7): at p ≈ 0.001 (27.9) six positions failed a correct generator about once in 170 runs
+    // (seen once in CI-like runs), and a gross bias (a digit missing or doubled) still lands far above.
     const samples = Array.from({ length: 3000 }, () => randomDigits(6));
     for (let pos = 0; pos < 6; pos++) {
       const counts = new Array<number>(10).fill(0);
       for (const s of samples) counts[Number(s[pos])]++;
       const chi = counts.reduce((sum, c) => sum + (c - 300) ** 2 / 300, 0);
-      assert.ok(chi < 27.9, `position ${pos}: chi-square ${chi.toFixed(1)}`);
+      assert.ok(chi < 44.7, `position ${pos}: chi-square ${chi.toFixed(1)}`);
     }
     const seeds = await Promise.all(Array.from({ length: 20 }, () => srv.app.sspr.methods.totp.enrol('x')));
     assert.equal(new Set(seeds.map((s) => s.secret)).size, 20);
