@@ -20,6 +20,7 @@ export const ACTIVITIES = {
   'auth.sign_in.blocked': 'Sign-in temporarily blocked',
   'auth.logout': 'Signed out',
   'account.password_changed': 'Change password (self-service)',
+  'account.sessions_ended': 'Signed out of other sessions (self-service)',
   'admin.password_reset': 'Reset password (by admin)',
 } as const satisfies Record<string, string>;
 

@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Language } from '../i18n/index.ts';
+import { endOtherSessions, listAccountSessions, type AccountSession } from '../store/sessions.ts';
 import type { SsprDeps } from '../sspr/context.ts';
 import { isSsprError, type SsprError, Throttled } from '../sspr/errors.ts';
 import { createRegistrationFlow, type RegistrationFlow, type RegistrationView } from '../sspr/flows/registration.ts';
@@ -39,11 +40,14 @@ interface Place {
   /** Only /account/security: a sign-in or password re-entry within RECENT_MS. */
   recent?: boolean;
   clientId?: string;
+  /** Only /account/security: the provider session this page is shown in, and the account's sessions. */
+  sessionId?: string;
+  sessions?: AccountSession[];
 }
 
 const RECENT_MS = 10 * 60_000;
 /** Success notices passed through the redirect; anything else in `?m=` is ignored. */
-const NOTICES = new Set(['added', 'removed', 'reauthenticated']);
+const NOTICES = new Set(['added', 'removed', 'reauthenticated', 'sessions_ended']);
 /** SsprError codes whose generic text (errors:sspr.*) fits registration too; the rest have our own. */
 const GENERIC = new Set(['code_invalid', 'code_expired', 'code_used', 'too_many_attempts', 'method_invalid_target', 'method_not_allowed']);
 
@@ -88,9 +92,9 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
     ...step(ctx, place),
   });
 
-  function formatDate(d: Date | null, l: Language): string {
+  function formatDate(d: Date | null, l: Language, withTime = false): string {
     if (!d) return '';
-    return new Intl.DateTimeFormat(l === 'nl' ? 'nl-NL' : 'en-GB', { dateStyle: 'long', timeZone: 'UTC' }).format(d);
+    return new Intl.DateTimeFormat(l === 'nl' ? 'nl-NL' : 'en-GB', { dateStyle: 'long', ...(withTime ? { timeStyle: 'short' } : {}), timeZone: 'UTC' }).format(d);
   }
 
   /** Draws the page of the flow's current step. */
@@ -106,6 +110,7 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
       skip: `${place.base}/skip`,
       remove: `${place.base}/remove`,
       reauth: `${place.base}/reauth`,
+      endSessions: `${place.base}/sessions/end-others`,
       abort: place.kind === 'interaction' ? `${place.base.replace(/\/register$/, '')}/abort` : null,
     };
     const common = {
@@ -117,6 +122,9 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
       minutes: sspr.config.sspr.code_ttl_minutes,
       values: extra.values ?? {},
       date: (d: Date | null) => formatDate(d, l),
+      dateTime: (d: Date | null) => formatDate(d, l, true),
+      sessions: place.sessions ?? [],
+      currentSession: place.sessionId ?? null,
       messages: extra.messages,
       status: extra.status,
     };
@@ -272,7 +280,14 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
     const session = await provider.Session.get(ctx);
     const accountId = session.accountId;
     if (!accountId) return null;
-    const place: Place = { kind: 'account', accountId, binding: `session:${session.uid}`, base: '/account/security' };
+    const place: Place = {
+      kind: 'account',
+      accountId,
+      binding: `session:${session.uid}`,
+      base: '/account/security',
+      sessionId: session.jti,
+      sessions: await listAccountSessions(sspr.store, accountId, sspr.clock.now()),
+    };
     const now = sspr.clock.now().getTime();
     const authTime = session.authTime();
     let recent = typeof authTime === 'number' && now - authTime * 1000 <= RECENT_MS && now - authTime * 1000 >= -RECENT_MS;
@@ -312,6 +327,29 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
       await flows.removeMethod(place.accountId, methodId, step(ctx, place));
       ctx.status = 303;
       ctx.redirect(`${place.base}?m=removed`);
+    }, { needsRecent: true });
+  });
+
+  router.post('/account/security/sessions/end-others', noStore, async (ctx) => {
+    const place = await accountPlace(ctx);
+    if (!place) throw new PageError(401, 'sign_in_required', 'registration:security.sign_in_required');
+    await post(ctx, place, async () => {
+      const keep = place.sessionId!;
+      const login = (await sspr.directory.findById(place.accountId))?.login ?? place.accountId;
+      await sspr.store.transaction(async (t) => {
+        const { sessions } = await endOtherSessions(sspr.store, place.accountId, keep, t);
+        await sspr.audit.record({
+          activity: 'account.sessions_ended',
+          result: 'success',
+          actor: login,
+          target: login,
+          targetAccountId: place.accountId,
+          details: { sessions },
+          context: step(ctx, place).context,
+        }, t);
+      });
+      ctx.status = 303;
+      ctx.redirect(`${place.base}?m=sessions_ended`);
     }, { needsRecent: true });
   });
 

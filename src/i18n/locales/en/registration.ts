@@ -28,6 +28,7 @@ export default {
   choose_legend: 'Choose a method to add',
   added: 'The method was added.',
   removed: 'The method was removed.',
+  sessions_ended: 'You are signed out everywhere else. Apps there will ask you to sign in again.',
   target: {
     email_label: 'Email address',
     sms_label: 'Mobile number',
@@ -65,6 +66,13 @@ export default {
     password_label: 'Password',
     reauth_submit: 'Continue',
     not_in_scope: 'Self-service password reset is not turned on for your account. You can still register methods.',
+    sessions_heading: 'Where you are signed in',
+    session_current: 'this browser',
+    session_signed_in: 'signed in {{date}}',
+    session_apps: 'apps: {{apps}}',
+    session_no_apps: 'no apps yet',
+    end_others: 'Sign out everywhere else',
+    end_others_hint: 'Ends your other sessions and the access the apps there were given.',
   },
   errors: {
     throttled: 'Too many codes or attempts. Wait a while before trying again, or contact your helpdesk.',

@@ -28,6 +28,7 @@ export default {
   choose_legend: 'Kies een methode om toe te voegen',
   added: 'De methode is toegevoegd.',
   removed: 'De methode is verwijderd.',
+  sessions_ended: 'U bent overal elders afgemeld. Apps daar vragen u opnieuw aan te melden.',
   target: {
     email_label: 'E-mailadres',
     sms_label: 'Mobiel telefoonnummer',
@@ -65,6 +66,13 @@ export default {
     password_label: 'Wachtwoord',
     reauth_submit: 'Doorgaan',
     not_in_scope: 'Selfservice voor wachtwoordherstel is niet ingeschakeld voor uw account. U kunt wel methoden registreren.',
+    sessions_heading: 'Waar u bent aangemeld',
+    session_current: 'deze browser',
+    session_signed_in: 'aangemeld op {{date}}',
+    session_apps: 'apps: {{apps}}',
+    session_no_apps: 'nog geen apps',
+    end_others: 'Overal elders afmelden',
+    end_others_hint: 'Beëindigt uw andere sessies en de toegang die de apps daar hebben gekregen.',
   },
   errors: {
     throttled: 'Te veel codes of pogingen. Wacht even voordat u het opnieuw probeert, of neem contact op met uw helpdesk.',
