@@ -2,6 +2,7 @@
  * The IPC protocol between the benchmark (parent, load generator) and a bench server (child).
  * Each server runs in its own process so its CPU time and RSS are its own.
  */
+export { freePort } from '../test/support/port.ts';
 
 /** What the parent hands a child (JSON in the BENCH_SERVER env variable). */
 export interface ServerOptions {
@@ -150,15 +151,3 @@ export function reportFailure(err: unknown): never {
   process.exit(1);
 }
 
-/** A free TCP port on 127.0.0.1 (the issuer URL must be known before the provider is built). */
-export async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}

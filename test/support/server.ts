@@ -1,10 +1,13 @@
-import { createServer } from 'node:net';
 import type { Server } from 'node:http';
 import pino from 'pino';
 import { createApp, type App } from '../../src/app.ts';
 import type { Clock } from '../../src/clock.ts';
 import { configSchema, type Config, type ConfigInput } from '../../src/config/schema.ts';
 import type { Store } from '../../src/store/index.ts';
+import { freePort } from './port.ts';
+
+/** Re-exported: most tests take it from here with the server helpers. */
+export { freePort };
 
 export const TEST_SECRETS = {
   cookie_keys: ['test-cookie-key-0123456789abcdef'],
@@ -13,17 +16,6 @@ export const TEST_SECRETS = {
 
 /** Cheap argon2id parameters: tests exercise the logic, benchmarks measure the cost. */
 export const TEST_HASHING = { memory_kib: 8192, time_cost: 1, parallelism: 1 };
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
 
 export interface TestServer {
   app: App;
