@@ -154,17 +154,13 @@ export function createThrottle({ store, clock }: { store: Store; clock: Clock })
   async function peekMany(items: ReadonlyArray<{ key: string; rule: ThrottleRule }>, t?: Transaction): Promise<ThrottleState[]> {
     for (const { rule } of items) validate(rule);
     if (items.length === 0) return [];
-    // Outside a transaction (the sign-in check): a prepared statement, not Sequelize's query layer.
+    // A prepared statement, not Sequelize's query layer: the sign-in check runs it on every sign-in.
     const keys = items.map((i) => i.key);
-    const rows = t
-      ? await sequelize.query<RawRow & { key: string }>(
-        'SELECT key, count, window_ends_at, blocked_until FROM throttles WHERE key IN (:keys)',
-        { replacements: { keys }, type: QueryTypes.SELECT, transaction: t },
-      )
-      : await fastSql(sequelize).all<RawRow & { key: string }>(
-        `SELECT key, count, window_ends_at, blocked_until FROM throttles WHERE key IN (${keys.map((_, i) => `$${i + 1}`).join(', ')})`,
-        keys,
-      );
+    const rows = await fastSql(sequelize).all<RawRow & { key: string }>(
+      `SELECT key, count, window_ends_at, blocked_until FROM throttles WHERE key IN (${keys.map((_, i) => `$${i + 1}`).join(', ')})`,
+      keys,
+      t,
+    );
     const byKey = new Map(rows.map((r) => [r.key, r]));
     const now = clock.now();
     return items.map(({ key, rule }) => stateOf(byKey.get(key), rule, now, false));

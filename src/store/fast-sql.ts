@@ -15,8 +15,8 @@ import type { Database } from './sqlite-driver.ts';
  * retried as Sequelize's `retry` option does. SQL uses `$n` parameters on both databases.
  */
 export interface FastSql {
-  /** Rows of a SELECT. */
-  all<T>(sql: string, params: readonly unknown[]): Promise<T[]>;
+  /** Rows of a SELECT; inside `transaction`, on that transaction's connection (it sees its writes). */
+  all<T>(sql: string, params: readonly unknown[], transaction?: Transaction | null): Promise<T[]>;
   /**
    * Runs a write; resolves to the number of changed rows. Inside `transaction` it runs on that
    * transaction's own connection, so it commits or rolls back with the rest of it.
@@ -86,8 +86,9 @@ function sqliteFastSql(sequelize: Sequelize): FastSql {
   }
 
   return {
-    async all<T>(sql: string, params: readonly unknown[]) {
+    async all<T>(sql: string, params: readonly unknown[], transaction?: Transaction | null) {
       log(sql);
+      if (transaction) return (connectionOf(transaction) as Database).cachedAll<T>(sql, named(params));
       return retrying(async () => (await connection('read')).cachedAll<T>(sql, named(params)));
     },
     async run(sql: string, params: readonly unknown[], transaction?: Transaction | null) {
@@ -113,27 +114,25 @@ function postgresFastSql(sequelize: Sequelize): FastSql {
     return name;
   };
 
-  async function query(sql: string, params: readonly unknown[], type: 'read' | 'write') {
+  async function query(sql: string, params: readonly unknown[], type: 'read' | 'write', transaction?: Transaction | null) {
     log(sql);
+    const named = { name: nameOf(sql), text: sql, values: params as unknown[] };
+    // Inside a transaction: its own client, which Sequelize releases at COMMIT or ROLLBACK.
+    if (transaction) return (connectionOf(transaction) as PgClient).query(named);
     const client = (await connections.getConnection({ type })) as PgClient;
     try {
-      return await client.query({ name: nameOf(sql), text: sql, values: params as unknown[] });
+      return await client.query(named);
     } finally {
       await connections.releaseConnection(client);
     }
   }
 
   return {
-    async all<T>(sql: string, params: readonly unknown[]) {
-      return (await query(sql, params, 'read')).rows as T[];
+    async all<T>(sql: string, params: readonly unknown[], transaction?: Transaction | null) {
+      return (await query(sql, params, 'read', transaction)).rows as T[];
     },
     async run(sql: string, params: readonly unknown[], transaction?: Transaction | null) {
-      if (transaction) {
-        log(sql);
-        const client = connectionOf(transaction) as PgClient;
-        return (await client.query({ name: nameOf(sql), text: sql, values: params as unknown[] })).rowCount ?? 0;
-      }
-      return (await query(sql, params, 'write')).rowCount ?? 0;
+      return (await query(sql, params, 'write', transaction)).rowCount ?? 0;
     },
   };
 }
