@@ -32,6 +32,7 @@ export class InMemoryAccounts {
       groups: user.groups ?? [],
       language: null,
       passwordChangedAt: null,
+      credentialsEpoch: 0,
       passwordHash: await this.hasher.hash(user.password),
     };
     this.byId.set(account.id, account);
@@ -64,7 +65,11 @@ export class InMemoryAccounts {
         account.passwordHash = await this.hasher.hash(password);
         account.passwordChangedAt = new Date();
       },
-      revokeEverything: (id) => this.revoke(id),
+      revokeEverything: async (id) => {
+        const account = this.byId.get(id);
+        if (account) account.credentialsEpoch += 1;
+        await this.revoke(id);
+      },
     };
   }
 }

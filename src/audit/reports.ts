@@ -133,6 +133,7 @@ export async function loadStandings({ store, policy, now }: { store: Store; poli
         groups: accountGroups,
         language: a.language,
         passwordChangedAt: a.passwordChangedAt,
+        credentialsEpoch: a.credentialsEpoch,
       },
       methods: mine,
       confirmedAt: f.confirmedAt,

@@ -7,6 +7,7 @@ import { createPasswordChange } from '../sspr/flows/password-change.ts';
 import { field, readForm } from './body.ts';
 import { csrfFailed, PageError } from './errors.ts';
 import { language, renderPage, requestContext, type PageKit } from './kit.ts';
+import { currentSession } from './signed-in.ts';
 import type { PageMessage } from './views.ts';
 
 /** `/account/security/password`: a signed-in user changes their password (current + new). */
@@ -17,9 +18,9 @@ export function accountPasswordRoutes(deps: { provider: Provider; kit: PageKit; 
   const minLength = sspr.config.password_policy.min_length;
 
   async function signedIn(ctx: Context) {
-    const session = await provider.Session.get(ctx);
-    if (!session.accountId) throw new PageError(401, 'sign_in_required', 'registration:security.sign_in_required');
-    return { accountId: session.accountId, binding: `session:${session.uid}` };
+    const signedIn = await currentSession(provider, sspr.directory, ctx);
+    if (!signedIn) throw new PageError(401, 'sign_in_required', 'registration:security.sign_in_required');
+    return { accountId: signedIn.account.id, binding: `session:${signedIn.session.uid}` };
   }
 
   const show = (ctx: Context, binding: string, extra: { messages?: PageMessage[]; status?: number } = {}) =>

@@ -5,10 +5,12 @@ import type { AuditLog } from '../audit/index.ts';
 import type { AccountDirectory } from '../sspr/ports.ts';
 import type { PasswordHasher } from '../sspr/password-hash.ts';
 import type { SignInGuard } from '../sspr/sign-in-guard.ts';
+import { stampEpoch, type LoginResultEpoch } from '../provider/credentials-epoch.ts';
 import { field, readForm } from './body.ts';
-import { badRequest, csrfFailed } from './errors.ts';
+import { badRequest, csrfFailed, PageError } from './errors.ts';
 import { finishPrompt, interactionOf, loadInteraction } from './interaction.ts';
 import { renderPage, requestContext, type PageKit } from './kit.ts';
+import { interactionSession } from './signed-in.ts';
 import type { PageMessage } from './views.ts';
 
 export interface LoginDeps {
@@ -78,9 +80,12 @@ export function loginRoutes(deps: LoginDeps): Router {
     }
     const account = identifier ? await directory.findByIdentifier(identifier) : null;
     // Same work for unknown, disabled and wrong-password: the answer and its timing reveal nothing.
+    // The account (with its credentials epoch) is read before the password: a reset committing in
+    // between makes the epoch older than the hash checked, never newer, so the result is refused.
     const ok = account && !account.disabled && password
       ? await directory.verifyPassword(account.id, password)
       : await hasher.dummyVerify(password);
+    const checkedAt = Math.floor(Date.now() / 1000);
     if (guard) await guard.after(identifier, ctx.ip, Boolean(ok && account), context);
     if (!ok || !account) {
       await audit.record({
@@ -98,7 +103,11 @@ export function loginRoutes(deps: LoginDeps): Router {
     // still takes SQLite's write lock on every sign-in.
     const lang = ctx.state.lang ? String(ctx.state.lang) : undefined;
     if (directory.rememberLanguage && lang && lang !== account.language) await directory.rememberLanguage(account.id, lang);
-    await finishPrompt(provider, ctx, { login: { accountId: account.id, amr: ['pwd'], remember: true } }, false);
+    // `ts`: the sign-in happened when the password was checked, not whenever the result is resumed.
+    const login: LoginResultEpoch & { ts: number; amr: string[]; remember: boolean } = {
+      accountId: account.id, ts: checkedAt, amr: ['pwd'], remember: true, credentialsEpoch: account.credentialsEpoch,
+    };
+    await finishPrompt(provider, ctx, { login }, false);
   });
 
   router.post('/interaction/:uid/confirm', load, async (ctx) => {
@@ -106,8 +115,10 @@ export function loginRoutes(deps: LoginDeps): Router {
     const form = await readForm(ctx);
     if (!kit.csrf.verify(interaction.uid, form.csrf)) throw csrfFailed();
     if (interaction.prompt.name !== 'consent') throw badRequest(`prompt is ${interaction.prompt.name}, not consent`);
-    const accountId = interaction.session?.accountId;
-    if (!accountId) throw badRequest('no session');
+    // Consent is given by a session that still holds; the grant carries that session's epoch.
+    const current = await interactionSession(provider, directory, interaction);
+    if (!current) throw new PageError(401, 'sign_in_required', 'registration:security.sign_in_required', 'session ended before consent');
+    const accountId = current.account.id;
     const details = interaction.prompt.details as {
       missingOIDCScope?: string[];
       missingOIDCClaims?: string[];
@@ -117,6 +128,7 @@ export function loginRoutes(deps: LoginDeps): Router {
       ? await provider.Grant.find(interaction.grantId)
       : new provider.Grant({ accountId, clientId: String(interaction.params.client_id) });
     if (!grant) throw badRequest('grant not found');
+    stampEpoch(grant, current.account.credentialsEpoch);
     if (details.missingOIDCScope) grant.addOIDCScope(details.missingOIDCScope.join(' '));
     if (details.missingOIDCClaims) grant.addOIDCClaims(details.missingOIDCClaims);
     for (const [indicator, scopes] of Object.entries(details.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));

@@ -10,6 +10,7 @@ import { field, readForm } from './body.ts';
 import { badRequest, csrfFailed, PageError } from './errors.ts';
 import { finishPrompt, interactionOf, loadInteraction } from './interaction.ts';
 import { language, renderPage, requestContext, type PageKit } from './kit.ts';
+import { currentSession, interactionSession } from './signed-in.ts';
 import type { PageMessage } from './views.ts';
 
 /**
@@ -182,10 +183,13 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
 
   // ── the `register` prompt of an OIDC interaction ────────────────────────────────────────────────
 
-  function interactionPlace(ctx: Context): Place {
+  async function interactionPlace(ctx: Context): Promise<Place> {
     const interaction = interactionOf(ctx);
-    const accountId = interaction.session?.accountId;
-    if (!accountId) throw badRequest('register prompt without a session');
+    if (!interaction.session?.accountId) throw badRequest('register prompt without a session');
+    // A prompt parked before a reset (or a password change) must not add methods to the account.
+    const current = await interactionSession(provider, sspr.directory, interaction);
+    if (!current) throw new PageError(401, 'sign_in_required', 'registration:security.sign_in_required', 'session ended during the register prompt');
+    const accountId = current.account.id;
     return {
       kind: 'interaction',
       accountId,
@@ -196,7 +200,7 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
   }
 
   router.get('/interaction/:uid/register', noStore, load, inPrompt, async (ctx) => {
-    const place = interactionPlace(ctx);
+    const place = await interactionPlace(ctx);
     const view = await open(ctx, place);
     const notice = typeof ctx.query.m === 'string' && NOTICES.has(ctx.query.m) ? ctx.query.m : null;
     render(ctx, place, view, notice ? { messages: [{ id: `registration:${notice}`, type: 'success' }] } : {});
@@ -277,9 +281,10 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
   // ── /account/security: the signed-in user's methods ──────────────────────────────────────────────
 
   async function accountPlace(ctx: Context): Promise<Place | null> {
-    const session = await provider.Session.get(ctx);
-    const accountId = session.accountId;
-    if (!accountId) return null;
+    const signedIn = await currentSession(provider, sspr.directory, ctx);
+    if (!signedIn) return null;
+    const { session } = signedIn;
+    const accountId = signedIn.account.id;
     const place: Place = {
       kind: 'account',
       accountId,

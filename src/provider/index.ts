@@ -1,4 +1,4 @@
-import Provider, { interactionPolicy, type Configuration, type KoaContextWithOIDC, type ClientMetadata, type JWK } from 'oidc-provider';
+import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC, type ClientMetadata, type JWK } from 'oidc-provider';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config/schema.ts';
 import type { Store } from '../store/index.ts';
@@ -6,6 +6,7 @@ import type { SequelizeDirectory } from '../store/account-directory.ts';
 import { createSequelizeAdapter } from './adapter.ts';
 import { claimsFor } from './claims.ts';
 import { cookieNamesFor } from './cookie-names.ts';
+import { admitSession, carryCredentialsEpoch, epochOf, grantIsCurrent, stampEpoch } from './credentials-epoch.ts';
 import { shareAccountWithPrompt } from './registration-prompt.ts';
 
 export type { Provider };
@@ -88,13 +89,23 @@ export function createProvider(options: ProviderOptions): Provider {
       phone: ['phone_number', 'phone_number_verified'],
     },
     scopes: ['openid', 'offline_access', 'profile', 'email', 'phone'],
-    async findAccount(ctx, sub) {
+    // The credentials epoch rides on this read, which every use of a session or token makes anyway.
+    async findAccount(ctx, sub, token) {
       const found = await directory.findRowAndAccount(sub);
       if (!found || found.row.disabled) return undefined;
+      const { row } = found;
+      const epoch = row.credentialsEpoch;
+      if (token ? grantIsCurrent(ctx, epoch) === false : !admitSession(ctx, sub, epoch)) return undefined;
       // The register prompt's checks in this request need the same account: no second read.
       shareAccountWithPrompt(ctx, found.account);
-      const { row } = found;
-      return { accountId: row.id, claims: async () => claimsFor(row) };
+      return {
+        accountId: row.id,
+        async claims() {
+          // Userinfo loads the access token's grant only after the account: check it here, once it is there.
+          if (token && grantIsCurrent(ctx, epoch) === false) throw new errors.InvalidToken('credentials changed since the grant');
+          return claimsFor(row);
+        },
+      };
     },
     features: {
       devInteractions: { enabled: false },
@@ -132,12 +143,16 @@ export function createProvider(options: ProviderOptions): Provider {
     async loadExistingGrant(ctx) {
       const grantId = (ctx.oidc.result?.consent as { grantId?: string } | undefined)?.grantId
         ?? ctx.oidc.session!.grantIdFor(ctx.oidc.client!.clientId);
+      // findAccount admitted the session just before, so its stamp is the account's current epoch.
+      const epoch = epochOf(ctx.oidc.session);
       if (grantId) {
         const existing = await ctx.oidc.provider.Grant.find(grantId);
-        if (existing) return existing;
+        // A grant from before a credential event (one a racing request wrote back) is never reused.
+        if (existing && epochOf(existing) === epoch) return existing;
       }
       if (!firstParty.has(ctx.oidc.client!.clientId)) return undefined;
       const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client!.clientId, accountId: ctx.oidc.session!.accountId! });
+      stampEpoch(grant, epoch);
       grant.addOIDCScope([...ctx.oidc.requestParamScopes].join(' '));
       const claims = ctx.oidc.requestParamClaims ? [...ctx.oidc.requestParamClaims] : [];
       if (claims.length) grant.addOIDCClaims(claims);
@@ -147,6 +162,7 @@ export function createProvider(options: ProviderOptions): Provider {
   };
 
   const provider = new Provider(config.issuer, configuration);
+  carryCredentialsEpoch(provider);
   provider.proxy = config.proxy;
   return provider;
 }

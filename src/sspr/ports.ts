@@ -19,6 +19,12 @@ export interface DirectoryAccount {
   /** Last page language the user saw, for messages sent later. */
   language: string | null;
   passwordChangedAt: Date | null;
+  /**
+   * The account's credentials epoch: a counter the host moves at every credential event (password
+   * set or reset, disable, methods reset, "sign out everywhere") — `revokeEverything` moves it. A
+   * session, login result or grant made under an older epoch is refused wherever it is used.
+   */
+  credentialsEpoch: number;
 }
 
 /** Opaque to SSPR: the host's transaction, passed back into the host's own port calls. */
@@ -39,7 +45,10 @@ export interface AccountDirectory {
   verifyPassword(id: string, password: string): Promise<boolean>;
   /** Stores a new password (the directory hashes it) and sets passwordChangedAt. */
   setPassword(id: string, password: string, t?: TransactionHandle): Promise<void>;
-  /** Ends every session, grant, refresh and access token of the account. */
+  /**
+   * Moves the credentials epoch (so every session, login result and grant made before is refused at
+   * its next use, on any instance) and deletes the account's sessions, grants and tokens (clean-up).
+   */
   revokeEverything(id: string, t?: TransactionHandle): Promise<void>;
   /** Marks the profile email/phone as verified when a method proved the same address/number. */
   markContactVerified?(id: string, kind: 'email' | 'phone', value: string, t?: TransactionHandle): Promise<void>;

@@ -375,7 +375,11 @@ export function createAccountService(deps: AccountServiceDeps) {
       });
     },
 
-    /** Helpdesk: forgets every registered method and the last confirmation; the user registers again. */
+    /**
+     * Helpdesk: forgets every registered method and the last confirmation; the user registers again.
+     * A credential event like a reset: whoever holds a session now (perhaps the reason for the call)
+     * must sign in again and then meets the registration prompt.
+     */
     async resetMethods(login: string, actor: string): Promise<ChangeResult & { removed: number }> {
       return store.transaction(async (t) => {
         const account = await findAccount(login, t);
@@ -384,7 +388,8 @@ export function createAccountService(deps: AccountServiceDeps) {
         const removed = await RecoveryMethod.destroy({ where: { accountId: account.id }, transaction: t });
         await account.update({ methodsConfirmedAt: null }, { transaction: t });
         await defineSsprModels(store.sequelize).SsprProfile.update({ confirmedAt: null }, { where: { accountId: account.id }, transaction: t });
-        await audit.record({ activity: 'admin.methods_reset', result: 'success', actor, target: account.login, targetAccountId: account.id, details: { removed } }, t);
+        const revoked = await revokeAccountState(store, account.id, t);
+        await audit.record({ activity: 'admin.methods_reset', result: 'success', actor, target: account.login, targetAccountId: account.id, details: { removed, revoked } }, t);
         return { login: account.login, changed: removed > 0, removed };
       });
     },

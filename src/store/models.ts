@@ -15,6 +15,8 @@ export interface AccountRow {
   passwordChangedAt: Date | null;
   methodsConfirmedAt: Date | null;
   language: string | null;
+  /** Moved by every credential event; sessions and grants made under an older one are refused. */
+  credentialsEpoch: number;
   createdAt?: Date;
   updatedAt?: Date;
 }
@@ -142,6 +144,7 @@ export function defineModels(sequelize: Sequelize): Models {
     passwordChangedAt: date(),
     methodsConfirmedAt: date(),
     language: str(8),
+    credentialsEpoch: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
   }, { ...common, tableName: 'accounts' }) as M<AccountRow>;
   const Group = sequelize.define('Group', { id: pk(), name: str(190, false) }, { ...common, tableName: 'groups' }) as M<GroupRow>;
   const Membership = sequelize.define('Membership', {

@@ -5,8 +5,11 @@ import type { Store, Transaction } from './index.ts';
 const CHUNK = 500;
 
 /**
- * Ends everything oidc-provider holds for one account: sessions, grants, authorization codes,
- * access and refresh tokens (all kept in `oidc_payloads`).
+ * Ends every way into one account: first moves its credentials epoch — the security boundary: every
+ * session, login result and grant made before is refused at its next use, on any instance, even one
+ * a concurrent request writes back after the deletes below — then deletes what oidc-provider holds for
+ * it (sessions, grants, authorization codes, access and refresh tokens, all in `oidc_payloads`), as
+ * clean-up.
  *
  * Two sweeps, in the caller's transaction:
  * 1. every row whose indexed `account_id` is the account (Session, Grant, and the tokens and codes
@@ -14,13 +17,14 @@ const CHUNK = 500;
  * 2. every row whose `grant_id` belongs to one of those grants — the grant ids named by the rows of
  *    sweep 1 plus the ids of the account's `Grant` rows — so a token the adapter stored without an
  *    accountId still goes with its grant.
- * Interactions in progress are not touched: they carry no accountId column, and any session they
- * point at is gone, so finishing them fails and the user signs in again.
+ * Interactions in progress are not touched (they carry no accountId column): a login result parked in
+ * one carries the epoch its password was checked under and is refused when resumed.
  *
  * Returns the number of rows deleted.
  */
 export async function revokeAccountState(store: Store, accountId: string, t?: Transaction): Promise<number> {
   const { OidcPayload } = store.models;
+  await moveCredentialsEpoch(store, accountId, t);
   const owned = await OidcPayload.findAll({
     attributes: ['model', 'id', 'grantId'],
     where: { accountId },
@@ -40,4 +44,9 @@ export async function revokeAccountState(store: Store, accountId: string, t?: Tr
     });
   }
   return deleted;
+}
+
+/** One atomic increment, so two credential events at once still move the epoch twice. */
+export async function moveCredentialsEpoch(store: Store, accountId: string, t?: Transaction): Promise<void> {
+  await store.sequelize.query('UPDATE accounts SET credentials_epoch = credentials_epoch + 1 WHERE id = :id', { replacements: { id: accountId }, transaction: t });
 }

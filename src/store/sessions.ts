@@ -1,5 +1,7 @@
 import { Op } from 'sequelize';
+import { EPOCH_FIELD } from '../provider/credentials-epoch.ts';
 import type { Store, Transaction } from './index.ts';
+import { moveCredentialsEpoch } from './revoke.ts';
 
 /** One of an account's single-sign-on sessions, as `/account/security` lists them. */
 export interface AccountSession {
@@ -43,21 +45,39 @@ export async function listAccountSessions(store: Store, accountId: string, now: 
     .sort((a, b) => (b.signedInAt?.getTime() ?? 0) - (a.signedInAt?.getTime() ?? 0));
 }
 
+/** Writes a payload back with the account's new credentials epoch (see src/provider/credentials-epoch.ts). */
+function restamped(payload: string, epoch: number): string {
+  const parsed = parse(payload) as Record<string, unknown>;
+  return JSON.stringify({ ...parsed, [EPOCH_FIELD]: epoch });
+}
+
 /**
- * Ends every session of the account except `keepSessionId`, with the grants those sessions made and
- * every token and code issued under them (a refresh token must not outlive the session it came from
- * when the user asked to be signed out there). Grants the kept session also uses stay.
+ * "Sign out everywhere else": a credential event. The account's credentials epoch moves, so every
+ * other session and every grant made under the old epoch — offline (refresh-token) grants whose
+ * session ended long ago included — is refused at its next use, on any instance, even if a racing
+ * request writes it back. Only the kept session and the grants it uses are stamped with the new
+ * epoch. The rows of everything else are then deleted as clean-up.
  */
 export async function endOtherSessions(store: Store, accountId: string, keepSessionId: string, t: Transaction): Promise<{ sessions: number }> {
-  const { OidcPayload } = store.models;
+  const { OidcPayload, Account } = store.models;
+  await moveCredentialsEpoch(store, accountId, t);
+  const epoch = (await Account.findByPk(accountId, { attributes: ['credentialsEpoch'], transaction: t }))?.credentialsEpoch ?? 0;
   const rows = await OidcPayload.findAll({ attributes: ['id', 'payload'], where: { model: 'Session', accountId }, transaction: t });
   const grantsOf = (payload: string) => Object.values(parse(payload).authorizations ?? {}).map((a) => a.grantId).filter((g): g is string => typeof g === 'string');
-  const kept = new Set(rows.filter((r) => r.id === keepSessionId).flatMap((r) => grantsOf(r.payload)));
+  const keptSession = rows.find((r) => r.id === keepSessionId);
+  const keptGrants = keptSession ? grantsOf(keptSession.payload) : [];
+  if (keptSession) {
+    await OidcPayload.update({ payload: restamped(keptSession.payload, epoch) }, { where: { model: 'Session', id: keptSession.id }, transaction: t });
+  }
+  const grants = await OidcPayload.findAll({ attributes: ['id', 'payload'], where: { model: 'Grant', accountId }, transaction: t });
+  for (const grant of grants.filter((g) => keptGrants.includes(g.id))) {
+    await OidcPayload.update({ payload: restamped(grant.payload, epoch) }, { where: { model: 'Grant', id: grant.id }, transaction: t });
+  }
   const others = rows.filter((r) => r.id !== keepSessionId);
-  const grants = [...new Set(others.flatMap((r) => grantsOf(r.payload)))].filter((g) => !kept.has(g));
+  const ended = [...new Set([...grants.map((g) => g.id), ...others.flatMap((r) => grantsOf(r.payload))])].filter((g) => !keptGrants.includes(g));
   if (others.length) await OidcPayload.destroy({ where: { model: 'Session', accountId, id: { [Op.in]: others.map((r) => r.id) } }, transaction: t });
-  if (grants.length) {
-    await OidcPayload.destroy({ where: { [Op.or]: [{ grantId: { [Op.in]: grants } }, { model: 'Grant', id: { [Op.in]: grants } }] }, transaction: t });
+  if (ended.length) {
+    await OidcPayload.destroy({ where: { [Op.or]: [{ grantId: { [Op.in]: ended } }, { model: 'Grant', id: { [Op.in]: ended } }] }, transaction: t });
   }
   return { sessions: others.length };
 }

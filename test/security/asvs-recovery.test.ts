@@ -218,7 +218,8 @@ describe('ASVS 5.0 V6.3 / V6.4 / V7.4.3 forgotten-password recovery', function (
     const user = await staffUser({ phone: true });
     const { RecoveryMethod, Account } = srv.app.store.models;
     const methods = async () => JSON.stringify(await RecoveryMethod.findAll({ where: { accountId: user.id }, order: [['type', 'ASC']], raw: true }));
-    const account = async () => { const { passwordHash: _h, passwordChangedAt: _c, updatedAt: _u, ...rest } = (await Account.findByPk(user.id, { raw: true }))! as unknown as Record<string, unknown>; return rest; };
+    // The credentials epoch moves with the password: it is what ends the old sessions.
+    const account = async () => { const { passwordHash: _h, passwordChangedAt: _c, updatedAt: _u, credentialsEpoch: _e, ...rest } = (await Account.findByPk(user.id, { raw: true }))! as unknown as Record<string, unknown>; return rest; };
     const [methodsBefore, accountBefore] = [await methods(), await account()];
     const b = new Browser();
     const codePage = await emailCodePage(b, await b.get(`${srv.issuer}/reset`), user.login, user.recovery);

@@ -91,6 +91,7 @@ export async function withSession<T>(io: CliIo, opts: GlobalOptions, fn: (s: Cli
         const account = {
           id: row.id, login: row.login, email: row.email, phone: row.phone, name: row.name, isAdmin: row.isAdmin,
           disabled: row.disabled, groups: [], language: row.language, passwordChangedAt: row.passwordChangedAt,
+          credentialsEpoch: row.credentialsEpoch,
         };
         const ctx = { time: clock.now() };
         if (notice.kind === 'password_reset') {

@@ -25,6 +25,8 @@ export function scopeOf(user: UserView, sspr: Config['sspr'], now: Date): ScopeR
       groups: user.groups,
       language: null,
       passwordChangedAt: user.passwordChangedAt,
+      // The policy does not read it; a scope dry run decides nothing about sessions.
+      credentialsEpoch: 0,
     },
     methods: user.methods
       .filter((m): m is typeof m & { type: MethodType } => known.has(m.type))

@@ -9,7 +9,7 @@ const START = new Date('2026-01-01T09:00:00Z');
 function account(over: Partial<DirectoryAccount> = {}): DirectoryAccount {
   return {
     id: 'acc-1', login: 'alice', email: 'alice@example.org', phone: null, name: null,
-    isAdmin: false, disabled: false, groups: [], language: null, passwordChangedAt: null, ...over,
+    isAdmin: false, disabled: false, groups: [], language: null, passwordChangedAt: null, credentialsEpoch: 0, ...over,
   };
 }
 const policy = (over: Record<string, unknown> = {}): SsprPolicyConfig => ssprSchema.parse(over);
