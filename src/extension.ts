@@ -22,6 +22,7 @@ import { registrationRoutes } from './interactions/registration.ts';
 import { resetRoutes } from './interactions/reset.ts';
 import { loadViews } from './interactions/views.ts';
 import { packageRoot } from './paths.ts';
+import { credentialsEpochHooks, type CredentialsEpochHooks } from './provider/credentials-epoch.ts';
 import type { ProviderPages } from './provider/index.ts';
 import { registrationPrompt } from './provider/registration-prompt.ts';
 import { openStore, storeFromSequelize, type Store } from './store/index.ts';
@@ -95,6 +96,11 @@ export interface SsprExtension {
   loginRoutes(provider: Provider, hasher: PasswordHasher): Routes;
   /** For a host's own login route: throttle password guesses. */
   signInGuard: SignInGuard;
+  /**
+   * The credentials epoch for the host's own provider, login and consent (see docs/security.md): a
+   * reset, password change or "sign out everywhere" then ends sessions and grants at their next use.
+   */
+  credentialsEpoch: CredentialsEpochHooks;
   /** Where a host's own login page links "Forgot your password?". */
   forgotPasswordUrl(interactionUid: string): string;
   /** Error, logout and signed-out pages in our look and languages (oidc-provider options). */
@@ -231,6 +237,7 @@ export async function createSspr(options: SsprOptions): Promise<SsprExtension> {
       return withPages(loginRoutes({ provider, kit, directory: options.directory, hasher, audit, guard: signInGuard }), ['/interaction/']);
     },
     signInGuard,
+    credentialsEpoch: credentialsEpochHooks,
     forgotPasswordUrl: (uid) => `/interaction/${encodeURIComponent(uid)}/reset`,
     providerPages: () => providerPages(kit),
     start() {

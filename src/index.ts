@@ -66,3 +66,5 @@ export type { HashingParameters } from './sspr/password-hash.ts';
 
 /** oidc-provider options for its error and logout pages in oidc-sspr's look (`sspr.providerPages()`). */
 export type { ProviderPages } from './provider/index.ts';
+/** The credentials-epoch checks a host with its own provider wires (`createSspr(...).credentialsEpoch`). */
+export type { CredentialsEpochHooks } from './provider/credentials-epoch.ts';

@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import Provider, { type Configuration } from 'oidc-provider';
+import Provider, { errors, type Configuration } from 'oidc-provider';
 import { createPasswordHasher, createSspr, type SsprOptions } from 'oidc-sspr';
 import { InMemoryAccounts } from './accounts.ts';
 import { createMemoryAdapter } from './adapter.ts';
@@ -30,14 +30,23 @@ export async function createExampleServer(options: ExampleOptions) {
     cookies: { keys: sspr.config.secrets.cookie_keys },
     claims: { email: ['email'], profile: ['name', 'preferred_username'] },
     features: { devInteractions: { enabled: false } },
-    async findAccount(_ctx, sub) {
+    async findAccount(ctx, sub, token) {
       const account = accounts.byId.get(sub);
       if (!account || account.disabled) return undefined;
-      return { accountId: sub, claims: async () => ({ sub, email: account.email ?? undefined, name: account.name ?? undefined, preferred_username: account.login }) };
+      // oidc-sspr: refuse sessions and grants from before the account's last reset or password change.
+      if (!sspr.credentialsEpoch.admits(ctx, account, token)) return undefined;
+      return {
+        accountId: sub,
+        claims: async () => {
+          if (!sspr.credentialsEpoch.admits(ctx, account, token)) throw new errors.InvalidToken('credentials changed');
+          return { sub, email: account.email ?? undefined, name: account.name ?? undefined, preferred_username: account.login };
+        },
+      };
     },
     // oidc-sspr: the base policy plus the "register" prompt after login.
     interactions: { policy: sspr.interactionPolicy(), url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
   });
+  sspr.credentialsEpoch.carry(provider); // oidc-sspr: sessions and grants remember their credentials epoch
 
   // The host's own interaction pages: sign-in and consent. Other prompts (oidc-sspr's "register")
   // have their pages under the same URL.
@@ -72,6 +81,7 @@ export async function createExampleServer(options: ExampleOptions) {
       ctx.body = 'Too many attempts, try again later';
       return;
     }
+    // Read before the password check: its credentials epoch goes into the login result.
     const account = accounts.find(login);
     const ok = account ? await accounts.verifyPassword(account.id, password) : await hasher.dummyVerify(password);
     await sspr.signInGuard.after(login, ctx.ip, ok);
@@ -80,17 +90,20 @@ export async function createExampleServer(options: ExampleOptions) {
       ctx.body = 'Wrong user name or password';
       return;
     }
-    const returnTo = await provider.interactionResult(ctx.req, ctx.res, { login: { accountId: account.id } }, { mergeWithLastSubmission: false });
+    const returnTo = await provider.interactionResult(ctx.req, ctx.res, { login: { accountId: account.id, ...sspr.credentialsEpoch.loginFields(account) } }, { mergeWithLastSubmission: false });
     ctx.status = 303;
     ctx.redirect(returnTo);
   });
 
   router.post('/interaction/:uid/confirm', async (ctx) => {
     const { prompt, params, session, grantId } = await provider.interactionDetails(ctx.req, ctx.res);
+    const account = accounts.byId.get(session?.accountId ?? '');
+    if (!account) throw new errors.AccessDenied('no account');
     const grant = (grantId && (await provider.Grant.find(grantId))) || new provider.Grant({ accountId: session!.accountId, clientId: String(params.client_id) });
     const missing = prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[] };
     if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
     if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+    sspr.credentialsEpoch.stampGrant(grant, account); // oidc-sspr
     const returnTo = await provider.interactionResult(ctx.req, ctx.res, { consent: { grantId: await grant.save() } }, { mergeWithLastSubmission: true });
     ctx.status = 303;
     ctx.redirect(returnTo);

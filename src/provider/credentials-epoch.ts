@@ -92,3 +92,37 @@ export function grantIsCurrent(ctx: KoaContextWithOIDC, epoch: number): boolean 
   const grant = ctx.oidc.entities.Grant;
   return grant ? epochOf(grant) === epoch : undefined;
 }
+
+/**
+ * One decision for oidc-provider's `findAccount(ctx, sub, token)`: with a token, its grant must be
+ * current (when the endpoint loaded it already); without, the session (or the login being resumed).
+ */
+export function admitsAccount(ctx: KoaContextWithOIDC, accountId: string, epoch: number, token?: unknown): boolean {
+  return token ? grantIsCurrent(ctx, epoch) !== false : admitSession(ctx, accountId, epoch);
+}
+
+/**
+ * The same checks for a host that runs its own oidc-provider and its own login and consent pages
+ * (`createSspr(...).credentialsEpoch`): without them the host's sessions carry no epoch, and our
+ * registration and account pages, which check it, would refuse them after the first credential event.
+ */
+export interface CredentialsEpochHooks {
+  /** Once, right after `new Provider(...)`: sessions and grants store their epoch. */
+  carry(provider: Provider): void;
+  /**
+   * In `findAccount(ctx, sub, token)`, after loading the account: false means return `undefined`. Call
+   * it again inside `claims()` when a token is given: userinfo loads the token's grant after the account.
+   */
+  admits(ctx: KoaContextWithOIDC, account: { id: string; credentialsEpoch: number }, token?: unknown): boolean;
+  /** Spread into the login result: `{ login: { accountId, ...loginFields(account) } }`, `account` read before the password check. */
+  loginFields(account: { credentialsEpoch: number }, checkedAt?: Date): { credentialsEpoch: number; ts: number };
+  /** On the consent page, before `grant.save()`: the grant carries the epoch of the session that gave it. */
+  stampGrant(grant: object, account: { credentialsEpoch: number }): void;
+}
+
+export const credentialsEpochHooks: CredentialsEpochHooks = {
+  carry: carryCredentialsEpoch,
+  admits: (ctx, account, token) => admitsAccount(ctx, account.id, account.credentialsEpoch, token),
+  loginFields: (account, checkedAt = new Date()) => ({ credentialsEpoch: account.credentialsEpoch, ts: Math.floor(checkedAt.getTime() / 1000) }),
+  stampGrant: (grant, account) => stampEpoch(grant, account.credentialsEpoch),
+};

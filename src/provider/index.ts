@@ -6,7 +6,7 @@ import type { SequelizeDirectory } from '../store/account-directory.ts';
 import { createSequelizeAdapter } from './adapter.ts';
 import { claimsFor } from './claims.ts';
 import { cookieNamesFor } from './cookie-names.ts';
-import { admitSession, carryCredentialsEpoch, epochOf, grantIsCurrent, stampEpoch } from './credentials-epoch.ts';
+import { admitsAccount, carryCredentialsEpoch, epochOf, grantIsCurrent, stampEpoch } from './credentials-epoch.ts';
 import { shareAccountWithPrompt } from './registration-prompt.ts';
 
 export type { Provider };
@@ -95,7 +95,7 @@ export function createProvider(options: ProviderOptions): Provider {
       if (!found || found.row.disabled) return undefined;
       const { row } = found;
       const epoch = row.credentialsEpoch;
-      if (token ? grantIsCurrent(ctx, epoch) === false : !admitSession(ctx, sub, epoch)) return undefined;
+      if (!admitsAccount(ctx, sub, epoch, token)) return undefined;
       // The register prompt's checks in this request need the same account: no second read.
       shareAccountWithPrompt(ctx, found.account);
       return {

@@ -143,4 +143,26 @@ describe('example host: oidc-sspr added to an existing oidc-provider (HTTP)', fu
     assert.equal(tokens.claims()!.sub, accountId);
     await waitFor(() => smtp.received.some((m) => m.to.includes(RECOVERY) && /password was changed/.test(m.headers.subject ?? '')), 10_000);
   });
+
+  it("a sign-in parked on the host's login page before a reset does not resume after it (the host wires credentialsEpoch)", async () => {
+    const attacker = new Browser();
+    const { page } = await rp.start(attacker);
+    const form = /<form\b[^>]*action="([^"]*\/login)"/.exec(page.html)!;
+    const posted = await attacker.request(new URL(form[1], page.url).toString(), { body: new URLSearchParams({ login: 'ann', password: NEW_PASSWORD }).toString() });
+    assert.equal(posted.status, 303, 'the password was accepted');
+
+    const victim = new Browser();
+    const identifier = await victim.get(new URL('/reset', page.url).toString());
+    const method = await victim.submit(identifier, { [inputByAutocomplete(identifier.html, 'username')]: 'ann' });
+    const since = smtp.received.length;
+    const codePage = await victim.submit(await victim.submit(method, { method: 'email' }), { target: RECOVERY });
+    const passwordPage = await victim.submit(codePage, { [inputByAutocomplete(codePage.html, 'one-time-code')]: await mailedCode(RECOVERY, since) });
+    const names = [...passwordPage.html.matchAll(/<input\b([^>]*)>/g)].filter((m) => attr(m[1], 'autocomplete') === 'new-password').map((m) => attr(m[1], 'name')!);
+    const third = `${NEW_PASSWORD} again`;
+    assert.equal((await victim.submit(passwordPage, { [names[0]]: third, [names[1]]: third })).status, 200);
+
+    const resumed = await consentIfAsked(attacker, await attacker.follow(new URL(posted.headers.get('location')!, posted.url).toString()));
+    assert.equal(resumed.redirectedTo, undefined, `no code for the parked sign-in: ${resumed.redirectedTo}`);
+    assert.match(resumed.html, /<title>Sign in<\/title>/, "back on the host's login page");
+  });
 });
