@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Language } from '../i18n/index.ts';
-import { endOtherSessions, listAccountSessions, type AccountSession } from '../store/sessions.ts';
+import { countGrantsElsewhere, endOtherSessions, listAccountSessions, type AccountSession } from '../store/sessions.ts';
 import type { SsprDeps } from '../sspr/context.ts';
 import { isSsprError, type SsprError, Throttled } from '../sspr/errors.ts';
 import { createRegistrationFlow, type RegistrationFlow, type RegistrationView } from '../sspr/flows/registration.ts';
@@ -44,6 +44,8 @@ interface Place {
   /** Only /account/security: the provider session this page is shown in, and the account's sessions. */
   sessionId?: string;
   sessions?: AccountSession[];
+  /** Only /account/security: grants this session does not use (other browsers, offline access). */
+  grantsElsewhere?: number;
 }
 
 const RECENT_MS = 10 * 60_000;
@@ -126,6 +128,7 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
       dateTime: (d: Date | null) => formatDate(d, l, true),
       sessions: place.sessions ?? [],
       currentSession: place.sessionId ?? null,
+      grantsElsewhere: place.grantsElsewhere ?? 0,
       messages: extra.messages,
       status: extra.status,
     };
@@ -292,6 +295,7 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
       base: '/account/security',
       sessionId: session.jti,
       sessions: await listAccountSessions(sspr.store, accountId, sspr.clock.now()),
+      grantsElsewhere: await countGrantsElsewhere(sspr.store, accountId, session.jti),
     };
     const now = sspr.clock.now().getTime();
     const authTime = session.authTime();

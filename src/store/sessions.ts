@@ -45,6 +45,18 @@ export async function listAccountSessions(store: Store, accountId: string, now: 
     .sort((a, b) => (b.signedInAt?.getTime() ?? 0) - (a.signedInAt?.getTime() ?? 0));
 }
 
+/**
+ * How many of the account's grants the session `currentSessionId` does not use: apps still holding
+ * access elsewhere, offline (refresh-token) access whose session ended included.
+ */
+export async function countGrantsElsewhere(store: Store, accountId: string, currentSessionId: string): Promise<number> {
+  const { OidcPayload } = store.models;
+  const current = await OidcPayload.findOne({ attributes: ['payload'], where: { model: 'Session', id: currentSessionId } });
+  const used = new Set(Object.values(current ? parse(current.payload).authorizations ?? {} : {}).map((a) => a.grantId));
+  const grants = await OidcPayload.findAll({ attributes: ['id'], where: { model: 'Grant', accountId } });
+  return grants.filter((g) => !used.has(g.id)).length;
+}
+
 /** Writes a payload back with the account's new credentials epoch (see src/provider/credentials-epoch.ts). */
 function restamped(payload: string, epoch: number): string {
   const parsed = parse(payload) as Record<string, unknown>;

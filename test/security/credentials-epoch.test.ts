@@ -155,8 +155,8 @@ describe('security: a credential event ends every way in, also the ones in fligh
     offline = await client.refreshTokenGrant(rp.config, offline.refresh_token!);
     assert.ok(offline.refresh_token, 'control: the offline token works before the sign-out');
 
+    // The only session left: the page still offers the sign-out, for the phone's offline access.
     const laptop = await consoleBrowser(user);
-    await consoleBrowser(user); // a second browser, so the page offers the sign-out
     const offlineRows = (await srv.app.store.models.OidcPayload.findAll({ raw: true })).filter((r) => r.accountId === user.id && r.model !== 'Session');
     const security = await laptop.get(`${srv.issuer}/account/security`);
     const after = await laptop.submit(security, {}, { actionPart: 'sessions/end-others' });

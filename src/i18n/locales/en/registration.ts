@@ -72,7 +72,7 @@ export default {
     session_apps: 'apps: {{apps}}',
     session_no_apps: 'no apps yet',
     end_others: 'Sign out everywhere else',
-    end_others_hint: 'Ends your other sessions and the access the apps there were given.',
+    end_others_hint: 'Ends your other sessions and the access apps were given elsewhere, also apps that stay signed in while you are away.',
   },
   errors: {
     throttled: 'Too many codes or attempts. Wait a while before trying again, or contact your helpdesk.',

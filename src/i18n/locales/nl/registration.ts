@@ -72,7 +72,7 @@ export default {
     session_apps: 'apps: {{apps}}',
     session_no_apps: 'nog geen apps',
     end_others: 'Overal elders afmelden',
-    end_others_hint: 'Beëindigt uw andere sessies en de toegang die de apps daar hebben gekregen.',
+    end_others_hint: 'Beëindigt uw andere sessies en de toegang die apps elders hebben gekregen, ook apps die aangemeld blijven terwijl u weg bent.',
   },
   errors: {
     throttled: 'Te veel codes of pogingen. Wacht even voordat u het opnieuw probeert, of neem contact op met uw helpdesk.',
