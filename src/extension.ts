@@ -197,6 +197,17 @@ export async function createSspr(options: SsprOptions): Promise<SsprExtension> {
     return onlyUnder(prefixes, outer.routes());
   };
 
+  // The host's provider is the Koa app whose ctx.ip our throttles and audit log read; only the host
+  // knows how many proxies stand in front of it, so we warn rather than change its app.
+  let proxyChecked = false;
+  const checkProxy = (provider: Provider) => {
+    if (proxyChecked) return;
+    proxyChecked = true;
+    if (provider.proxy && !(provider.maxIpsCount > 0)) {
+      log.warn('provider.proxy is true but provider.maxIpsCount is 0: ctx.ip is whatever a client writes first in X-Forwarded-For, so per-IP throttles can be dodged; set provider.maxIpsCount to the number of your proxies');
+    }
+  };
+
   let housekeeping: NodeJS.Timeout | undefined;
   const housekeep = async () => {
     try {
@@ -221,6 +232,7 @@ export async function createSspr(options: SsprOptions): Promise<SsprExtension> {
       return policy;
     },
     routes(provider) {
+      checkProxy(provider);
       const router = new Router();
       router.use(registrationRoutes({ provider, kit, sspr: deps }).routes());
       router.use(resetRoutes({ provider, kit, sspr: deps }).routes());
@@ -228,6 +240,7 @@ export async function createSspr(options: SsprOptions): Promise<SsprExtension> {
       return withPages(router, ['/interaction/', '/reset', '/account/security']);
     },
     loginRoutes(provider, hasher) {
+      checkProxy(provider);
       return withPages(loginRoutes({ provider, kit, directory: options.directory, hasher, audit, guard: signInGuard }), ['/interaction/']);
     },
     signInGuard,
