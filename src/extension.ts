@@ -158,7 +158,7 @@ export async function createSspr(options: SsprOptions): Promise<SsprExtension> {
   let ownStore: Store | undefined;
   if (!store) {
     if (!options.database) throw new ConfigError('database: give a store, a Sequelize instance or a database URL');
-    store = ownStore = await openStore({ url: options.database });
+    store = ownStore = await openStore({ url: options.database, warn: (m) => log.warn(m) });
   }
   const audit = createAuditLog(store, clock, options.onAuditEvent);
   const kit: PageKit = {
@@ -170,8 +170,8 @@ export async function createSspr(options: SsprOptions): Promise<SsprExtension> {
     accountSignInUrl: options.accountSignInUrl,
   };
   const pinoLog: LogFn = (level, message, fields) => log[level](fields ?? {}, message);
-  const delivery = createDelivery(config.delivery, { store, clock, audit, translator: kit.translator, log: pinoLog, transports: options.transports });
   const secretBox = createSecretBox(config.secrets.encryption_keys);
+  const delivery = createDelivery(config.delivery, { store, clock, audit, secretBox, translator: kit.translator, log: pinoLog, transports: options.transports });
   const codes = createCodeService({ store, clock, hasher: createCodeHasher(config.secrets.encryption_keys), ttlMinutes: config.sspr.code_ttl_minutes });
   const deps: SsprDeps = {
     config,

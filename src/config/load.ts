@@ -4,6 +4,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { configSchema, type Config } from './schema.ts';
 import { lazy } from '../lazy.ts';
+import { securePrivateFile } from '../file-modes.ts';
 
 const yaml = lazy<typeof import('yaml')>('yaml');
 
@@ -152,12 +153,16 @@ function ensureSecrets(config: Config, warnings: string[]): void {
   }
   const secretsFile = resolve(dirname(dbPath), 'secrets.json');
   let stored: { cookie_keys?: string[]; encryption_keys?: string[] } = {};
-  if (existsSync(secretsFile)) stored = JSON.parse(readFileSync(secretsFile, 'utf8')) as typeof stored;
+  if (existsSync(secretsFile)) {
+    // Written 0644 by older versions: these keys open every TOTP seed and sign every cookie.
+    securePrivateFile(secretsFile, (m) => warnings.push(m));
+    stored = JSON.parse(readFileSync(secretsFile, 'utf8')) as typeof stored;
+  }
   let changed = false;
   if (!stored.cookie_keys?.length) { stored.cookie_keys = [randomKey()]; changed = true; }
   if (!stored.encryption_keys?.length) { stored.encryption_keys = [randomKey()]; changed = true; }
   if (changed) {
-    mkdirSync(dirname(secretsFile), { recursive: true });
+    mkdirSync(dirname(secretsFile), { recursive: true, mode: 0o700 });
     writeFileSync(secretsFile, JSON.stringify(stored, null, 2), { mode: 0o600 });
     warnings.push(`secrets: generated and kept in ${secretsFile}; set them in the config file or environment for production`);
   }
