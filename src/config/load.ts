@@ -113,6 +113,10 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     // The cookies then carry __Host-/__Secure- prefixes and need Secure, which needs a request Node sees as https.
     warnings.push('issuer is https but proxy is false: behind a TLS-terminating proxy set proxy: true, or browsers will refuse the sign-in cookies');
   }
+  if (!config.proxy && config.proxy_hops !== 1) {
+    // Without proxy: true X-Forwarded-For is not read at all, so the count of proxies changes nothing.
+    warnings.push('proxy_hops is set but proxy is false: X-Forwarded-For is ignored and proxy_hops has no effect');
+  }
   return { config, file: fileUsed, sources, warnings };
 }
 
