@@ -91,7 +91,7 @@ describe('Issue 16 · proxies: the client address is the right-most hop our prox
           assert.ok(auditIps.every((ip) => ip === OUR_PROXY_SAW), `audited from ${[...new Set(auditIps)].join(', ')}`);
           // The four starts all landed on the one address's counter.
           const { Throttle } = srv.app.store.models;
-          const perIp = await Throttle.findAll({ where: { key: { [Op.like]: `%start%ip:${OUR_PROXY_SAW}` } } });
+          const perIp = await Throttle.findAll({ where: { key: { [Op.like]: `%ip:${OUR_PROXY_SAW}%` } } });
           assert.ok(perIp.some((r) => r.count >= 5), `one per-IP start counter holds every start: ${perIp.map((r) => `${r.key}=${r.count}`).join(', ')}`);
         });
       }
