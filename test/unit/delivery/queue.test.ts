@@ -263,6 +263,29 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       assert.equal(email.sent.length, 1);
     });
 
+    it('seals bodies bound to their row; still sends a plaintext row queued by an older version; gives up on a body whose key is gone', async () => {
+      const email = recorder();
+      const queue = createDeliveryQueue({ store, clock, audit, secretBox, log: quiet, transports: { email: email.transport, sms: email.transport } });
+      const sealed = await queue.enqueue({ channel: 'email', to: 'a@example.org', subject: 's', text: '314159 is your code' });
+      const row = (await store.models.Delivery.findByPk(sealed))!;
+      assert.match(row.body, /^sealed:v1\./);
+      assert.throws(() => openBody(secretBox, { id: 'another-row', body: row.body }), 'bound to its row');
+
+      const legacy = await queue.enqueue({ channel: 'email', to: 'b@example.org', subject: 's', text: 'x' });
+      await store.models.Delivery.update({ body: '271828 is your code' }, { where: { id: legacy } });
+      const rotated = createDeliveryQueue({ store, clock, audit, secretBox: createSecretBox(['a-new-key-that-replaced-the-old-one']), log: quiet, transports: { email: email.transport, sms: email.transport } });
+      const orphan = await queue.enqueue({ channel: 'email', to: 'c@example.org', subject: 's', text: '161803 is your code' });
+      await store.models.Delivery.update({ nextAttemptAt: new Date(clock.now().getTime() + 1000) }, { where: { id: orphan } });
+
+      assert.equal(await queue.flush(), 2);
+      assert.deepEqual(email.sent.map((m) => m.text).sort(), ['271828 is your code', '314159 is your code']);
+      clock.advance('1s');
+      assert.equal(await rotated.flush(), 1);
+      const gone = (await store.models.Delivery.findByPk(orphan))!;
+      assert.equal(gone.status, 'failed', 'no retry can open it');
+      assert.equal(gone.body, FAILED_MARKER);
+    });
+
     it('createDelivery: renders in the user\'s language into the outbox, and SMS obeys allowed_countries there too', async () => {
       const tmp = createSqliteDatabase();
       try {
