@@ -54,7 +54,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   const { config } = options;
   const clock = options.clock ?? systemClock;
   const log = options.log ?? pino({ level: process.env.LOG_LEVEL ?? 'info' });
-  const store = options.store ?? (await openStore({ url: config.database }));
+  const store = options.store ?? (await openStore({ url: config.database, warn: (m) => log.warn(m) }));
   const hasher = createPasswordHasher(config.password_hashing);
   const directory = createSequelizeDirectory(store, hasher, clock);
   // `/metrics` off (no token): nothing to count, so no per-request timing and no prom-client loaded.

@@ -164,7 +164,7 @@ export async function createSspr(options: SsprOptions): Promise<SsprExtension> {
   let ownStore: Store | undefined;
   if (!store) {
     if (!options.database) throw new ConfigError('database: give a store, a Sequelize instance or a database URL');
-    store = ownStore = await openStore({ url: options.database });
+    store = ownStore = await openStore({ url: options.database, warn: (m) => log.warn(m) });
   }
   const audit = createAuditLog(store, clock, options.onAuditEvent);
   const kit: PageKit = {
@@ -176,8 +176,8 @@ export async function createSspr(options: SsprOptions): Promise<SsprExtension> {
     accountSignInUrl: options.accountSignInUrl,
   };
   const pinoLog: LogFn = (level, message, fields) => log[level](fields ?? {}, message);
-  const delivery = createDelivery(config.delivery, { store, clock, audit, translator: kit.translator, log: pinoLog, transports: options.transports });
   const secretBox = createSecretBox(config.secrets.encryption_keys);
+  const delivery = createDelivery(config.delivery, { store, clock, audit, secretBox, translator: kit.translator, log: pinoLog, transports: options.transports });
   const codes = createCodeService({ store, clock, hasher: createCodeHasher(config.secrets.encryption_keys), ttlMinutes: config.sspr.code_ttl_minutes });
   const deps: SsprDeps = {
     config,
@@ -201,6 +201,17 @@ export async function createSspr(options: SsprOptions): Promise<SsprExtension> {
     const outer = new Router();
     outer.use(securityHeaders, errorPages(kit), router.routes(), router.allowedMethods());
     return onlyUnder(prefixes, outer.routes());
+  };
+
+  // The host's provider is the Koa app whose ctx.ip our throttles and audit log read; only the host
+  // knows how many proxies stand in front of it, so we warn rather than change its app.
+  let proxyChecked = false;
+  const checkProxy = (provider: Provider) => {
+    if (proxyChecked) return;
+    proxyChecked = true;
+    if (provider.proxy && !(provider.maxIpsCount > 0)) {
+      log.warn('provider.proxy is true but provider.maxIpsCount is 0: ctx.ip is whatever a client writes first in X-Forwarded-For, so per-IP throttles can be dodged; set provider.maxIpsCount to the number of your proxies');
+    }
   };
 
   let housekeeping: NodeJS.Timeout | undefined;
@@ -227,6 +238,7 @@ export async function createSspr(options: SsprOptions): Promise<SsprExtension> {
       return policy;
     },
     routes(provider) {
+      checkProxy(provider);
       const router = new Router();
       router.use(registrationRoutes({ provider, kit, sspr: deps }).routes());
       router.use(resetRoutes({ provider, kit, sspr: deps }).routes());
@@ -234,6 +246,7 @@ export async function createSspr(options: SsprOptions): Promise<SsprExtension> {
       return withPages(router, ['/interaction/', '/reset', '/account/security']);
     },
     loginRoutes(provider, hasher) {
+      checkProxy(provider);
       return withPages(loginRoutes({ provider, kit, directory: options.directory, hasher, audit, guard: signInGuard }), ['/interaction/']);
     },
     signInGuard,

@@ -4,6 +4,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { configSchema, type Config } from './schema.ts';
 import { lazy } from '../lazy.ts';
+import { securePrivateFile } from '../file-modes.ts';
 
 const yaml = lazy<typeof import('yaml')>('yaml');
 
@@ -112,6 +113,10 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     // The cookies then carry __Host-/__Secure- prefixes and need Secure, which needs a request Node sees as https.
     warnings.push('issuer is https but proxy is false: behind a TLS-terminating proxy set proxy: true, or browsers will refuse the sign-in cookies');
   }
+  if (!config.proxy && config.proxy_hops !== 1) {
+    // Without proxy: true X-Forwarded-For is not read at all, so the count of proxies changes nothing.
+    warnings.push('proxy_hops is set but proxy is false: X-Forwarded-For is ignored and proxy_hops has no effect');
+  }
   return { config, file: fileUsed, sources, warnings };
 }
 
@@ -152,12 +157,16 @@ function ensureSecrets(config: Config, warnings: string[]): void {
   }
   const secretsFile = resolve(dirname(dbPath), 'secrets.json');
   let stored: { cookie_keys?: string[]; encryption_keys?: string[] } = {};
-  if (existsSync(secretsFile)) stored = JSON.parse(readFileSync(secretsFile, 'utf8')) as typeof stored;
+  if (existsSync(secretsFile)) {
+    // Written 0644 by older versions: these keys open every TOTP seed and sign every cookie.
+    securePrivateFile(secretsFile, (m) => warnings.push(m));
+    stored = JSON.parse(readFileSync(secretsFile, 'utf8')) as typeof stored;
+  }
   let changed = false;
   if (!stored.cookie_keys?.length) { stored.cookie_keys = [randomKey()]; changed = true; }
   if (!stored.encryption_keys?.length) { stored.encryption_keys = [randomKey()]; changed = true; }
   if (changed) {
-    mkdirSync(dirname(secretsFile), { recursive: true });
+    mkdirSync(dirname(secretsFile), { recursive: true, mode: 0o700 });
     writeFileSync(secretsFile, JSON.stringify(stored, null, 2), { mode: 0o600 });
     warnings.push(`secrets: generated and kept in ${secretsFile}; set them in the config file or environment for production`);
   }

@@ -184,6 +184,13 @@ export const configSchema = z
     issuer: z.url().default('http://localhost:3000'),
     port: z.number().int().min(0).max(65535).default(3000),
     proxy: z.boolean().default(false),
+    proxy_hops: z
+      .number()
+      .int()
+      .min(1)
+      .max(10)
+      .default(1)
+      .describe('with proxy: how many trusted proxies stand in front; the client is the right-most X-Forwarded-For hop none of them wrote'),
     database: z.string().min(1).default('sqlite:../data/oidc-sspr.sqlite'),
     language: z.enum(['en', 'nl']).default('en'),
     demo: z.boolean().default(true),

@@ -1,18 +1,19 @@
 import type { AuditSink } from '../audit/index.ts';
+import type { SecretBox } from '../sspr/crypto.ts';
 import type { Clock } from '../clock.ts';
 import type { DeliveryConfig } from '../config/schema.ts';
 import { createTranslator, type Language, type Translator } from '../i18n/index.ts';
-import type { Store, Transaction } from '../store/index.ts';
+import type { DeliveryRow, Store, Transaction } from '../store/index.ts';
 import { renderMessage, type Template, type TemplateParams } from './messages.ts';
 import { createOutboxTransport } from './outbox.ts';
-import { createDeliveryQueue, type EnqueueInput } from './queue.ts';
+import { createDeliveryQueue, openBody, type EnqueueInput } from './queue.ts';
 import { createSmsHttpTransport } from './sms-http.ts';
 import { createSmtpTransport } from './smtp.ts';
 import { consoleLog, withSmsRecipientPolicy, type Channel, type LogFn, type Transport } from './transports.ts';
 
 export { renderMessage, formatTime, TEMPLATES } from './messages.ts';
 export type { MethodType, RenderedMessage, Template, TemplateParams } from './messages.ts';
-export { createDeliveryQueue, scrub, SENT_MARKER, FAILED_MARKER } from './queue.ts';
+export { createDeliveryQueue, openBody, scrub, SENT_MARKER, FAILED_MARKER } from './queue.ts';
 export type { DeliveryQueue, DeliveryQueueOptions, EnqueueInput } from './queue.ts';
 export { createOutboxTransport, type OutboxOptions } from './outbox.ts';
 export { createSmtpTransport, type SmtpOptions } from './smtp.ts';
@@ -24,6 +25,8 @@ export interface DeliveryDeps {
   store: Store;
   clock: Clock;
   audit: AuditSink;
+  /** Seals queued message bodies until they are sent (built from `secrets.encryption_keys`). */
+  secretBox: Pick<SecretBox, 'seal' | 'open'>;
   log?: LogFn;
   /** For `enqueueMessage`; default a fresh one. */
   translator?: Translator;
@@ -63,11 +66,13 @@ export function createDelivery(config: DeliveryConfig, deps: DeliveryDeps) {
     : withSmsRecipientPolicy(outbox, policy));
   const transports = { email, sms };
 
-  const queue = createDeliveryQueue({ store: deps.store, clock: deps.clock, transports, audit: deps.audit, log });
+  const queue = createDeliveryQueue({ store: deps.store, clock: deps.clock, transports, audit: deps.audit, secretBox: deps.secretBox, log });
 
   return {
     ...queue,
     transports,
+    /** The text of a queued row (opened when sealed): for tests and support, never for pages or logs. */
+    bodyOf: (row: Pick<DeliveryRow, 'id' | 'body'>) => openBody(deps.secretBox, row),
     /** Renders a template in `lang` and queues it (in `t`, the transaction of the causing step). */
     enqueueMessage<K extends Template>(input: MessageInput<K>, t?: Transaction): Promise<string> {
       const rendered = renderMessage(translator, input.lang, input.template, input.params, input.channel);

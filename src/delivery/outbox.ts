@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { systemClock, type Clock } from '../clock.ts';
+import { secureOutbox } from '../file-modes.ts';
 import { consoleLog, type LogFn, type Transport } from './transports.ts';
 
 export interface OutboxOptions {
@@ -19,6 +20,8 @@ export interface OutboxOptions {
 export function createOutboxTransport(options: OutboxOptions): Transport {
   const clock = options.clock ?? systemClock;
   const log = options.log ?? consoleLog;
+  // An outbox written by an older version may be world-readable; the codes in it still work.
+  secureOutbox(options.dir, (m) => log('warn', m));
   return {
     async send(msg) {
       const now = clock.now();

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Op } from 'sequelize';
 import type { AuditSink } from '../audit/index.ts';
 import type { Clock } from '../clock.ts';
+import type { SecretBox } from '../sspr/crypto.ts';
 import type { DeliveryRow, Store, Transaction } from '../store/index.ts';
 import { consoleLog, isPermanent, PermanentDeliveryError, type Channel, type LogFn, type Transport } from './transports.ts';
 
@@ -21,6 +22,8 @@ export interface DeliveryQueueOptions {
   clock: Clock;
   transports: Record<Channel, Transport>;
   audit: AuditSink;
+  /** Seals message bodies while they wait (AES-256-GCM under `encryption_keys`); see `sealBody`. */
+  secretBox: Pick<SecretBox, 'seal' | 'open'>;
   log?: LogFn;
   /** A message that failed this many times is given up (status `failed`). Default 5. */
   maxAttempts?: number;
@@ -34,6 +37,21 @@ export interface DeliveryQueueOptions {
 export const SENT_MARKER = '[sent]';
 export const FAILED_MARKER = '[failed]';
 
+/**
+ * A waiting body is sealed, never plaintext, because overwriting it after sending is not enough on
+ * its own: the plaintext would already have reached SQLite's WAL (page images kept until the WAL is
+ * reset) and PostgreSQL's heap (the old row version stays on disk until VACUUM reuses its space,
+ * and in WAL archives and backups). Sealed, the code never reaches either file in the clear; once
+ * sent, even the ciphertext gives way to SENT_MARKER. The AAD binds a body to its row.
+ */
+const SEALED = 'sealed:';
+const bodyAad = (id: string) => `delivery-body|${id}`;
+
+/** Rows queued before bodies were sealed are still sent as they are. */
+export function openBody(box: Pick<SecretBox, 'open'>, row: Pick<DeliveryRow, 'id' | 'body'>): string {
+  return row.body.startsWith(SEALED) ? box.open(row.body.slice(SEALED.length), bodyAad(row.id)) : row.body;
+}
+
 export type DeliveryQueue = ReturnType<typeof createDeliveryQueue>;
 
 /**
@@ -46,7 +64,7 @@ export type DeliveryQueue = ReturnType<typeof createDeliveryQueue>;
  * `next_attempt_at` moves `leaseMs` ahead, so a row held by a crashed instance comes due again.
  */
 export function createDeliveryQueue(options: DeliveryQueueOptions) {
-  const { store, clock, transports, audit } = options;
+  const { store, clock, transports, audit, secretBox } = options;
   const { Delivery } = store.models;
   const log = options.log ?? consoleLog;
   const maxAttempts = options.maxAttempts ?? 5;
@@ -110,7 +128,14 @@ export function createDeliveryQueue(options: DeliveryQueueOptions) {
     try {
       const transport = transports[channel];
       if (!transport) throw new PermanentDeliveryError(`no transport for channel ${row.channel}`);
-      await transport.send({ channel, to: row.recipient, subject: row.subject ?? undefined, text: row.body });
+      let text: string;
+      try {
+        text = openBody(secretBox, row);
+      } catch (err) {
+        // Its key was removed from encryption_keys while it waited: no retry can open it.
+        throw new PermanentDeliveryError(`message body cannot be opened: ${(err as Error).message}`);
+      }
+      await transport.send({ channel, to: row.recipient, subject: row.subject ?? undefined, text });
     } catch (err) {
       await failed(row, attempts, err);
       return;
@@ -212,7 +237,7 @@ export function createDeliveryQueue(options: DeliveryQueueOptions) {
         channel: input.channel,
         recipient: input.to,
         subject: input.subject?.slice(0, 400) ?? null,
-        body: input.text,
+        body: SEALED + secretBox.seal(input.text, bodyAad(id)),
         accountId: input.accountId ?? null,
         correlationId: input.correlationId ?? null,
         status: 'pending',

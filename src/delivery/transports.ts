@@ -1,7 +1,4 @@
-import type { CountryCode } from 'libphonenumber-js';
-import { lazy } from '../lazy.ts';
-
-const phoneNumbers = lazy<typeof import('libphonenumber-js')>('libphonenumber-js');
+import { checkSmsTarget, type SmsPolicy } from './phone.ts';
 
 export type Channel = 'email' | 'sms';
 
@@ -42,26 +39,22 @@ export function isPermanent(err: unknown): boolean {
   return err instanceof PermanentDeliveryError;
 }
 
-export interface SmsRecipientPolicy {
-  /** ISO 3166 alpha-2 codes SMS may go to (SMS-pumping defence). */
-  allowedCountries: readonly string[];
-  /** Region for numbers typed without +country. */
-  defaultRegion: string;
-}
+/** Where SMS may go (SMS-pumping defence): allowed countries, numbers typed without +country. */
+export type SmsRecipientPolicy = SmsPolicy;
 
 /**
- * Parses a number into E.164 and refuses countries outside the allowed list. The error names the
- * country, never the number, because its message ends up in the audit log.
+ * Parses a number into E.164 and refuses countries outside the allowed list and numbers that are not
+ * mobile (src/delivery/phone.ts), also for numbers registered before that rule. The error names the
+ * country or type, never the number, because its message ends up in the audit log.
  */
 export function normalizeSmsRecipient(to: string, policy: SmsRecipientPolicy): string {
-  const phone = phoneNumbers().parsePhoneNumberFromString(to, policy.defaultRegion.toUpperCase() as CountryCode);
-  if (!phone || !phone.isValid()) throw new PermanentDeliveryError('SMS refused: not a valid phone number');
-  const country = phone.country;
-  const allowed = policy.allowedCountries.map((c) => c.toUpperCase());
-  if (!country || !allowed.includes(country)) {
-    throw new PermanentDeliveryError(`SMS refused: destination country ${country ?? 'unknown'} is not in allowed_countries`);
+  const check = checkSmsTarget(to, policy);
+  if (check.ok) return check.e164;
+  switch (check.reason) {
+    case 'invalid': throw new PermanentDeliveryError('SMS refused: not a valid phone number');
+    case 'country': throw new PermanentDeliveryError(`SMS refused: destination country ${check.country ?? 'unknown'} is not in allowed_countries`);
+    case 'number_type': throw new PermanentDeliveryError(`SMS refused: a ${check.type} number in ${check.country} cannot receive codes`);
   }
-  return phone.number;
 }
 
 /** Wraps any SMS transport (the outbox too) so every SMS is normalised to E.164 and country-checked. */

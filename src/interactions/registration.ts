@@ -52,7 +52,7 @@ const RECENT_MS = 10 * 60_000;
 /** Success notices passed through the redirect; anything else in `?m=` is ignored. */
 const NOTICES = new Set(['added', 'removed', 'reauthenticated', 'sessions_ended']);
 /** SsprError codes whose generic text (errors:sspr.*) fits registration too; the rest have our own. */
-const GENERIC = new Set(['code_invalid', 'code_expired', 'code_used', 'too_many_attempts', 'method_invalid_target', 'method_not_allowed']);
+const GENERIC = new Set(['code_invalid', 'code_expired', 'code_used', 'too_many_attempts', 'method_invalid_target', 'number_not_mobile', 'method_not_allowed']);
 
 export function messageFor(err: SsprError): PageMessage {
   const reason = err.params?.reason;

@@ -164,5 +164,9 @@ export function createProvider(options: ProviderOptions): Provider {
   const provider = new Provider(config.issuer, configuration);
   carryCredentialsEpoch(provider);
   provider.proxy = config.proxy;
+  // Koa reads X-Forwarded-For from the left, where the client writes whatever it likes. Keeping only
+  // the last `proxy_hops` entries leaves the address our own outermost proxy saw first in line, so a
+  // forged header can neither reset the per-IP throttles nor lie in the audit log.
+  provider.maxIpsCount = config.proxy_hops;
   return provider;
 }

@@ -60,6 +60,8 @@ export const FlowInvalid = E('flow_invalid', 400, 'this step is not possible now
 export const MethodNotAllowed = E('method_not_allowed', 400, 'this method is not allowed', 'MethodNotAllowed');
 /** A bad email address or phone number, or a country SMS may not go to. */
 export const MethodInvalidTarget = E('method_invalid_target', 400, 'the address or number is not usable', 'MethodInvalidTarget');
+/** A valid number in an allowed country that is no handset: premium-rate, shared-cost, landline, VoIP, … */
+export const NumberNotMobile = E('number_not_mobile', 400, 'this number cannot receive SMS codes', 'NumberNotMobile');
 export const NotFound = E('not_found', 404, 'not found', 'NotFound');
 
 const ThrottledBase = E('throttled', 429, 'too many requests; try again later', 'Throttled');
@@ -96,11 +98,12 @@ export type FlowExpired = InstanceType<typeof FlowExpired>;
 export type FlowInvalid = InstanceType<typeof FlowInvalid>;
 export type MethodNotAllowed = InstanceType<typeof MethodNotAllowed>;
 export type MethodInvalidTarget = InstanceType<typeof MethodInvalidTarget>;
+export type NumberNotMobile = InstanceType<typeof NumberNotMobile>;
 export type NotFound = InstanceType<typeof NotFound>;
 
 export const SSPR_ERROR_CODES = [
   'code_invalid', 'code_expired', 'code_used', 'too_many_attempts', 'throttled', 'flow_expired',
-  'flow_invalid', 'method_not_allowed', 'method_invalid_target', 'password_rejected', 'not_found',
+  'flow_invalid', 'method_not_allowed', 'method_invalid_target', 'number_not_mobile', 'password_rejected', 'not_found',
 ] as const;
 export type SsprErrorCode = (typeof SSPR_ERROR_CODES)[number];
 

@@ -1,6 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { Sequelize, Transaction } from 'sequelize';
+import { prepareSqliteFiles, secureSqliteFiles, type Warn } from '../file-modes.ts';
 import { sqliteDriver } from './sqlite-driver.ts';
 
 export interface DatabaseOptions {
@@ -8,18 +7,22 @@ export interface DatabaseOptions {
   /** Called with each SQL statement; tests count queries through it. */
   onQuery?: (sql: string) => void;
   poolMax?: number;
+  /** Told when a file's mode had to be tightened or could not be (SQLite); default: silent. */
+  warn?: Warn;
 }
 
 /**
  * Opens the database. SQLite gets WAL, a busy timeout and IMMEDIATE write transactions so
- * concurrent requests queue for the write lock instead of failing with SQLITE_BUSY.
+ * concurrent requests queue for the write lock instead of failing with SQLITE_BUSY, and its folder
+ * and files are private to this user (src/store/file-modes.ts).
  */
 export async function openDatabase(options: DatabaseOptions): Promise<Sequelize> {
   const logging = options.onQuery ? (sql: string) => options.onQuery?.(sql) : false;
   let sequelize: Sequelize;
   if (options.url.startsWith('sqlite:')) {
     const storage = options.url.slice('sqlite:'.length);
-    if (storage !== ':memory:') mkdirSync(dirname(storage), { recursive: true });
+    const warn = options.warn ?? (() => undefined);
+    if (storage !== ':memory:') prepareSqliteFiles(storage, warn);
     sequelize = new Sequelize({
       dialect: 'sqlite',
       dialectModule: sqliteDriver,
@@ -33,6 +36,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Sequelize>
     applyPragmasToEveryConnection(sequelize);
     // WAL is a property of the file; the per-connection settings follow in the hook above.
     await sequelize.query('PRAGMA journal_mode = WAL');
+    // -wal and -shm exist now; left over from an older version they may still be world-readable.
+    if (storage !== ':memory:') secureSqliteFiles(storage, warn);
   } else {
     sequelize = new Sequelize(options.url, {
       dialect: 'postgres',
@@ -70,6 +75,9 @@ function applyPragmasToEveryConnection(sequelize: Sequelize): void {
       connection.run(`PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
       connection.run('PRAGMA synchronous = NORMAL');
       connection.run('PRAGMA foreign_keys = ON');
+      // Deleted and overwritten rows (sessions, code hashes, message bodies) are zeroed on their
+      // pages instead of lingering in free space until reused, where a copy of the file would keep them.
+      connection.run('PRAGMA secure_delete = ON');
     }
     return connection;
   };

@@ -3,11 +3,12 @@ import { createSequelizeDirectory } from '../../store/account-directory.ts';
 import { createMethodRepository } from '../../sspr/methods/index.ts';
 import { createNotices } from '../../sspr/notices.ts';
 import { createPasswordPolicy } from '../../sspr/password-policy.ts';
+import { createSecretBox, type SecretBox } from '../../sspr/crypto.ts';
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { createAuditLog, type AuditLog } from '../../audit/index.ts';
 import { systemClock, type Clock } from '../../clock.ts';
-import { loadConfig, type LoadedConfig } from '../../config/load.ts';
+import { isSqlite, loadConfig, type LoadedConfig } from '../../config/load.ts';
 import type { Config } from '../../config/schema.ts';
 import { createAccountService, type AccountService } from '../../store/accounts.ts';
 import { openStore, type Store } from '../../store/index.ts';
@@ -62,9 +63,26 @@ export function cliActor(env: NodeJS.ProcessEnv): string {
   return `cli:${name || 'unknown'}`;
 }
 
+/**
+ * A PostgreSQL config without encryption_keys still serves every command that queues nothing; the
+ * ones that notify users fail with one line naming the key.
+ */
+function sealerFor(keys: string[]): Pick<SecretBox, 'seal' | 'open'> {
+  let box: SecretBox | undefined;
+  const get = () => {
+    if (keys.length === 0) throw new Error('secrets.encryption_keys: required to queue notices (OIDC_SSPR_ENCRYPTION_KEYS)');
+    return (box ??= createSecretBox(keys));
+  };
+  return { seal: (plaintext, aad) => get().seal(plaintext, aad), open: (sealed, aad) => get().open(sealed, aad) };
+}
+
 /** Loads the config, opens the store (running migrations), runs `fn`, and always closes the store. */
 export async function withSession<T>(io: CliIo, opts: GlobalOptions, fn: (s: CliSession) => Promise<T>): Promise<T> {
-  const loaded = load(io, opts);
+  let loaded = load(io, opts);
+  // With SQLite the server keeps generated secrets in secrets.json; the CLI uses the same ones, since
+  // the notices it queues are sealed with encryption_keys and the server's worker must open them.
+  const { secrets } = loaded.config;
+  if (isSqlite(loaded.config) && (secrets.cookie_keys.length === 0 || secrets.encryption_keys.length === 0)) loaded = load(io, opts, true);
   const { config } = loaded;
   let store: Store;
   try {
@@ -78,7 +96,7 @@ export async function withSession<T>(io: CliIo, opts: GlobalOptions, fn: (s: Cli
     const passwordPolicy = await createPasswordPolicy(config.password_policy);
     const hasher = createPasswordHasher(config.password_hashing);
     // Notices are queued in the change's transaction; the server's delivery worker sends them.
-    const delivery = createDelivery(config.delivery, { store, clock, audit, log: () => {} });
+    const delivery = createDelivery(config.delivery, { store, clock, audit, secretBox: sealerFor(config.secrets.encryption_keys), log: () => {} });
     const methodRepo = createMethodRepository({ store, clock });
     const notices = createNotices({ config, delivery, methodRepo, directory: createSequelizeDirectory(store, hasher, clock) });
     const accounts = createAccountService({

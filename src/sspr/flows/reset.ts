@@ -1,6 +1,6 @@
 import { createNotices } from '../notices.ts';
 import { createHash } from 'node:crypto';
-import { Op } from 'sequelize';
+import { Op, UniqueConstraintError } from 'sequelize';
 import type { AuditInput, RequestContext } from '../../audit/index.ts';
 import { METHOD_TYPES, type MethodType } from '../../config/schema.ts';
 import type { Language } from '../../i18n/index.ts';
@@ -162,6 +162,16 @@ function sha256(s: string): string {
   return createHash('sha256').update(s).digest('hex');
 }
 
+/**
+ * A flow that has no row yet takes its id from its browser secret and its interaction: the cookie
+ * alone then describes it, so showing the first page writes nothing (issue 16: every GET /reset
+ * wrote a row, without limit), and a forged cookie can neither pick the id of another flow nor
+ * carry a flow into another interaction.
+ */
+function idFor(secret: string, interactionUid: string | null): string {
+  return createHash('sha256').update(`reset-flow-id|${interactionUid ?? ''}|${secret}`).digest().subarray(0, 16).toString('base64url');
+}
+
 function toState(row: FlowRow): ResetFlowState {
   return {
     id: row.id,
@@ -209,6 +219,18 @@ export function createResetFlow(sspr: SsprDeps, options: ResetFlowOptions = {}) 
   }
 
   async function save(prev: ResetFlowState, next: ResetFlowState, t: Transaction): Promise<void> {
+    if (prev.state === 'awaiting_identifier') {
+      // The first step stores the flow (start() wrote nothing). Its life starts here, with the first
+      // thing the user submitted; two posts of one page race on the primary key.
+      const expiresAt = new Date(clock.now().getTime() + policy.flow_ttl_minutes * MINUTE);
+      try {
+        await Flow.create({ ...next, expiresAt, kind: 'reset', data: JSON.stringify(next.data) }, { transaction: t });
+      } catch (err) {
+        if (err instanceof UniqueConstraintError) throw invalid(prev, `save to ${next.state} (concurrent step)`);
+        throw err;
+      }
+      return;
+    }
     // Compare-and-set on the state: two tabs or a replayed form cannot both take the same step.
     const [n] = await Flow.update(
       { state: next.state, accountId: next.accountId, data: JSON.stringify(next.data) },
@@ -265,6 +287,19 @@ export function createResetFlow(sspr: SsprDeps, options: ResetFlowOptions = {}) 
     return { account, policy: p, methods: stored.filter((m) => p.verifiedTypes.includes(m.type)) };
   }
 
+  /** The flow a secret names before its first step is stored. */
+  function unsaved(secret: string, interactionUid: string | null, lang: Language): ResetFlowState {
+    return {
+      id: idFor(secret, interactionUid),
+      state: 'awaiting_identifier',
+      accountId: null,
+      interactionUid,
+      data: { bind: sha256(secret), identifier: null, methodsRequired: policy.methods_required, verified: [], pending: null, lang },
+      // Until stored, only the cookie's lifetime bounds it; save() starts its time at the first step.
+      expiresAt: new Date(clock.now().getTime() + policy.flow_ttl_minutes * MINUTE),
+    };
+  }
+
   async function loadRow(id: string, t?: Transaction): Promise<ResetFlowState | null> {
     const row = await Flow.findOne({ where: { id, kind: 'reset' }, transaction: t });
     return row ? toState(row.get({ plain: true })) : null;
@@ -285,19 +320,13 @@ export function createResetFlow(sspr: SsprDeps, options: ResetFlowOptions = {}) 
     rules,
     offeredMethods,
 
-    /** A new flow in `awaiting_identifier`; `cookie` goes into the HttpOnly flow cookie. */
+    /**
+     * A new flow in `awaiting_identifier`, held only in `cookie` (the HttpOnly flow cookie): nothing
+     * is written until the identifier is posted, so the first page costs the database nothing.
+     */
     async start(input: { interactionUid: string | null; lang: Language }): Promise<{ flow: ResetFlowState; cookie: string }> {
       const secret = randomId();
-      const now = clock.now();
-      const flow: ResetFlowState = {
-        id: randomId(),
-        state: 'awaiting_identifier',
-        accountId: null,
-        interactionUid: input.interactionUid,
-        data: { bind: sha256(secret), identifier: null, methodsRequired: policy.methods_required, verified: [], pending: null, lang: input.lang },
-        expiresAt: new Date(now.getTime() + policy.flow_ttl_minutes * MINUTE),
-      };
-      await Flow.create({ ...flow, kind: 'reset', data: JSON.stringify(flow.data) });
+      const flow = unsaved(secret, input.interactionUid, input.lang);
       return { flow, cookie: `${flow.id}${COOKIE_SEP}${secret}` };
     },
 
@@ -309,7 +338,11 @@ export function createResetFlow(sspr: SsprDeps, options: ResetFlowOptions = {}) 
       const [id, secret, ...rest] = (cookie ?? '').split(COOKIE_SEP);
       if (!id || !secret || rest.length > 0 || id.length > 64 || secret.length > 64) throw new FlowExpired({ detail: 'no reset flow cookie' });
       const flow = await loadRow(id);
-      if (!flow) throw new FlowExpired({ detail: `reset flow ${id} not found` });
+      if (!flow) {
+        // Not stored yet (start() writes nothing): valid only as the flow this secret and interaction name.
+        if (id === idFor(secret, interactionUid)) return unsaved(secret, interactionUid, config.language);
+        throw new FlowExpired({ detail: `reset flow ${id} not found` });
+      }
       if (!constantEquals(sha256(secret), flow.data.bind)) throw invalid(flow, 'load with another browser\'s cookie');
       if (flow.interactionUid !== interactionUid) throw invalid(flow, `load from interaction ${interactionUid ?? '(none)'}`);
       if (flow.state !== 'done' && flow.expiresAt.getTime() <= clock.now().getTime()) throw new FlowExpired({ detail: `reset flow ${id} expired` });
@@ -324,7 +357,9 @@ export function createResetFlow(sspr: SsprDeps, options: ResetFlowOptions = {}) 
       const ok = await eligibleAccount(found);
       const reason = !found ? 'unknown_user' : found.disabled ? 'account_disabled' : ok ? null : 'not_eligible';
       const methodsRequired = ok ? ok.policy.methodsRequired : policy.methods_required;
-      const next = advance(flow, { type: 'identify', identifier, accountId: ok?.account.id ?? null, methodsRequired }, clock.now());
+      const identified = advance(flow, { type: 'identify', identifier, accountId: ok?.account.id ?? null, methodsRequired }, clock.now());
+      // The page language of the step that stores the flow (the cookie does not carry it).
+      const next = { ...identified, data: { ...identified.data, lang: req.lang } };
       const outcome = await store.transaction(async (t): Promise<Outcome> => {
         const s = await hitAll(keyed('start', identifier, req.ip), rules.start, t);
         // Checked before the flow moves on, so the user can try again on the same page later.

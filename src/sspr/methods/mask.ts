@@ -1,6 +1,4 @@
-import { lazy } from '../../lazy.ts';
-
-const phoneNumbers = lazy<typeof import('libphonenumber-js')>('libphonenumber-js');
+import { splitE164 } from '../../delivery/phone.ts';
 
 /**
  * Masks for pages, notices and CLI output: enough for the owner to recognise their own address or
@@ -19,9 +17,9 @@ export function maskEmail(address: string): string {
 
 /** `+31612345678` → `+31 •••••••78`: country code and the last two digits only. */
 export function maskPhone(e164: string): string {
-  const phone = phoneNumbers().parsePhoneNumberFromString(e164);
-  const national = phone ? String(phone.nationalNumber) : e164.replace(/\D/g, '');
-  const prefix = phone ? `+${phone.countryCallingCode} ` : '';
+  const phone = splitE164(e164);
+  const national = phone ? phone.national : e164.replace(/\D/g, '');
+  const prefix = phone ? `+${phone.callingCode} ` : '';
   const shown = national.slice(-2);
   return `${prefix}${DOT.repeat(Math.max(3, national.length - 2))}${shown}`;
 }

@@ -1,27 +1,26 @@
-import type { CountryCode } from 'libphonenumber-js';
-import { lazy } from '../../lazy.ts';
-
-const phoneNumbers = lazy<typeof import('libphonenumber-js')>('libphonenumber-js');
 import type { DeliveryConfig } from '../../config/schema.ts';
-import { MethodInvalidTarget } from '../errors.ts';
+import { checkSmsTarget } from '../../delivery/phone.ts';
+import { MethodInvalidTarget, NumberNotMobile } from '../errors.ts';
 import type { CodeMethod } from './types.ts';
 import { maskPhone } from './mask.ts';
 import { sendCodeVia, type CodeChannelDeps } from './send.ts';
 
 /**
- * E.164 in an allowed country, or MethodInvalidTarget. The country check happens here, before any
- * code is issued, as well as in the SMS transport: SMS-pumping fraud is refused at the door.
+ * E.164 of a mobile number in an allowed country; else MethodInvalidTarget, or NumberNotMobile for a
+ * premium-rate, shared-cost, landline or other number that is no handset. Checked here, before any
+ * code is issued, as well as in the SMS transport: SMS-pumping fraud is refused at the door. The
+ * answer depends on the typed number alone, never on an account, so the reset reveals nothing.
  */
 export function normalisePhone(input: string, sms: DeliveryConfig['sms']): string {
   const value = input.normalize('NFKC').trim();
   if (!value || value.length > 40) throw new MethodInvalidTarget({ detail: 'sms: empty or too long' });
-  const phone = phoneNumbers().parsePhoneNumberFromString(value, sms.default_region.toUpperCase() as CountryCode);
-  if (!phone || !phone.isValid()) throw new MethodInvalidTarget({ detail: 'sms: not a valid number' });
-  const allowed = sms.allowed_countries.map((c) => c.toUpperCase());
-  if (!phone.country || !allowed.includes(phone.country)) {
-    throw new MethodInvalidTarget({ detail: `sms: country ${phone.country ?? 'unknown'} not allowed`, params: { reason: 'country' } });
+  const check = checkSmsTarget(value, { defaultRegion: sms.default_region, allowedCountries: sms.allowed_countries });
+  if (check.ok) return check.e164;
+  switch (check.reason) {
+    case 'invalid': throw new MethodInvalidTarget({ detail: 'sms: not a valid number' });
+    case 'country': throw new MethodInvalidTarget({ detail: `sms: country ${check.country ?? 'unknown'} not allowed`, params: { reason: 'country' } });
+    case 'number_type': throw new NumberNotMobile({ detail: `sms: ${check.type} number in ${check.country}`, params: { type: check.type.toLowerCase() } });
   }
-  return phone.number;
 }
 
 /** SMS codes: the code goes to the number the user typed, normalised to E.164. */

@@ -4,16 +4,18 @@ import { join } from 'node:path';
 import { createAuditLog, type AuditLog } from '../../../src/audit/index.ts';
 import { configSchema } from '../../../src/config/schema.ts';
 import { createDelivery } from '../../../src/delivery/index.ts';
-import { createDeliveryQueue, FAILED_MARKER, scrub, SENT_MARKER } from '../../../src/delivery/queue.ts';
+import { createDeliveryQueue, FAILED_MARKER, openBody, scrub, SENT_MARKER } from '../../../src/delivery/queue.ts';
 import { createSmsHttpTransport } from '../../../src/delivery/sms-http.ts';
 import { createSmtpTransport } from '../../../src/delivery/smtp.ts';
 import type { LogFn, OutgoingMessage, Transport } from '../../../src/delivery/transports.ts';
+import { createSecretBox } from '../../../src/sspr/crypto.ts';
 import { openStore, type Store } from '../../../src/store/index.ts';
 import { TestClock } from '../../support/clock.ts';
 import { createPostgresDatabase, createSqliteDatabase, postgresAvailable, type TestDatabase } from '../../support/db.ts';
 import { startGateway, startSmtpServer, waitFor } from './helpers.ts';
 
 const quiet: LogFn = () => {};
+const secretBox = createSecretBox(['queue-test-key-0123456789abcdef']);
 const policy = { allowedCountries: ['NL', 'BE', 'DE'], defaultRegion: 'NL' };
 
 /** A transport that records what it is asked to send, optionally slowly or failing. */
@@ -55,7 +57,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
 
     it('writes the message in the caller\'s transaction: a rollback leaves nothing to send', async () => {
       const email = recorder();
-      const queue = createDeliveryQueue({ store, clock, audit, log: quiet, transports: { email: email.transport, sms: recorder().transport } });
+      const queue = createDeliveryQueue({ store, clock, audit, secretBox, log: quiet, transports: { email: email.transport, sms: recorder().transport } });
       await assert.rejects(store.transaction(async (t) => {
         await queue.enqueue({ channel: 'email', to: 'a@example.org', subject: 's', text: 't' }, t);
         throw new Error('step failed');
@@ -73,7 +75,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const smtp = await startSmtpServer();
       const transport = createSmtpTransport({ host: '127.0.0.1', port: smtp.port, secure: false, from: 'oidc-sspr <no-reply@example.org>' });
       try {
-        const queue = createDeliveryQueue({ store, clock, audit, log: quiet, transports: { email: transport, sms: recorder().transport } });
+        const queue = createDeliveryQueue({ store, clock, audit, secretBox, log: quiet, transports: { email: transport, sms: recorder().transport } });
         const id = await queue.enqueue({ channel: 'email', to: 'alice@example.org', subject: 'Your oidc-sspr verification code', text: 'Hello,\n\n739201\n', accountId: 'acc-1', correlationId: 'corr-1' });
         assert.equal(await queue.flush(), 1);
         assert.equal(smtp.received.length, 1);
@@ -106,7 +108,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const gateway = await startGateway();
       try {
         const sms = createSmsHttpTransport({ ...policy, url: gateway.url, format: 'json', headers: { Authorization: 'Bearer <token>' }, env: { OIDC_SSPR_SMS_TOKEN: 'tok' } });
-        const queue = createDeliveryQueue({ store, clock, audit, log: quiet, transports: { email: recorder().transport, sms } });
+        const queue = createDeliveryQueue({ store, clock, audit, secretBox, log: quiet, transports: { email: recorder().transport, sms } });
         gateway.answer(500);
         const id = await queue.enqueue({ channel: 'sms', to: '0612345678', text: '482190 is your code' });
 
@@ -116,7 +118,8 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         assert.equal(row?.attempts, 1);
         assert.equal(row?.lastError, 'SMS gateway answered HTTP 500');
         assert.equal(row?.nextAttemptAt.getTime(), clock.now().getTime() + 30_000);
-        assert.equal(row?.body, '482190 is your code', 'kept until it is sent');
+        assert.doesNotMatch(row!.body, /482190/, 'sealed while it waits');
+        assert.equal(openBody(secretBox, row!), '482190 is your code', 'kept until it is sent');
 
         assert.equal(await queue.flush(), 0, 'not due yet');
         clock.advance('29s');
@@ -140,7 +143,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
 
     it('gives up after 5 attempts (30 s, 1, 2, 4 min apart) and audits the failure', async () => {
       const sms = recorder({ fail: () => new Error('gateway down for +31612345678') });
-      const queue = createDeliveryQueue({ store, clock, audit, log: quiet, transports: { email: recorder().transport, sms: sms.transport } });
+      const queue = createDeliveryQueue({ store, clock, audit, secretBox, log: quiet, transports: { email: recorder().transport, sms: sms.transport } });
       const id = await queue.enqueue({ channel: 'sms', to: '+31612345678', text: '482190', accountId: 'acc-9' });
       const waits: number[] = [];
       for (let attempt = 1; attempt <= 5; attempt++) {
@@ -171,7 +174,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const gateway = await startGateway();
       try {
         const sms = createSmsHttpTransport({ ...policy, url: gateway.url, format: 'form', env: {} });
-        const queue = createDeliveryQueue({ store, clock, audit, log: quiet, transports: { email: recorder().transport, sms } });
+        const queue = createDeliveryQueue({ store, clock, audit, secretBox, log: quiet, transports: { email: recorder().transport, sms } });
         const id = await queue.enqueue({ channel: 'sms', to: '+44 20 7946 0958', text: '551234 is your code' });
         assert.equal(await queue.flush(), 1);
         assert.equal(gateway.requests.length, 0);
@@ -190,7 +193,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
 
     it('runs as a background worker: kicked after the commit, stop() waits for the batch in flight', async () => {
       const email = recorder({ delayMs: 50 });
-      const queue = createDeliveryQueue({ store, clock, audit, log: quiet, transports: { email: email.transport, sms: recorder().transport } });
+      const queue = createDeliveryQueue({ store, clock, audit, secretBox, log: quiet, transports: { email: email.transport, sms: recorder().transport } });
       queue.start(60_000); // long interval: only the first tick and kicks send
       await store.transaction((t) => queue.enqueue({ channel: 'email', to: 'a@example.org', subject: 's', text: 'one' }, t));
       await waitFor(() => email.sent.length === 1);
@@ -212,8 +215,8 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       try {
         const a = recorder({ delayMs: 5 });
         const b = recorder({ delayMs: 5 });
-        const qa = createDeliveryQueue({ store, clock, audit, log: quiet, transports: { email: a.transport, sms: a.transport } });
-        const qb = createDeliveryQueue({ store: second, clock, audit: createAuditLog(second, clock), log: quiet, transports: { email: b.transport, sms: b.transport } });
+        const qa = createDeliveryQueue({ store, clock, audit, secretBox, log: quiet, transports: { email: a.transport, sms: a.transport } });
+        const qb = createDeliveryQueue({ store: second, clock, audit: createAuditLog(second, clock), secretBox, log: quiet, transports: { email: b.transport, sms: b.transport } });
         for (let i = 0; i < 40; i++) await qa.enqueue({ channel: 'email', to: `u${i}@example.org`, subject: 's', text: `m${i}` });
         const [na, nb] = await Promise.all([qa.flush(5), qb.flush(5)]);
         assert.equal(na + nb, 40);
@@ -232,8 +235,8 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         const second = await openStore({ url: db.url, migrate: false });
         try {
           const b = recorder();
-          const qb = createDeliveryQueue({ store: second, clock, audit: createAuditLog(second, clock), log: quiet, transports: { email: b.transport, sms: b.transport } });
-          const qa = createDeliveryQueue({ store, clock, audit, log: quiet, transports: { email: recorder().transport, sms: recorder().transport } });
+          const qb = createDeliveryQueue({ store: second, clock, audit: createAuditLog(second, clock), secretBox, log: quiet, transports: { email: b.transport, sms: b.transport } });
+          const qa = createDeliveryQueue({ store, clock, audit, secretBox, log: quiet, transports: { email: recorder().transport, sms: recorder().transport } });
           const locked = await qa.enqueue({ channel: 'email', to: 'x@example.org', subject: 's', text: 'locked' });
           await qa.enqueue({ channel: 'email', to: 'y@example.org', subject: 's', text: 'free' });
           await store.transaction(async (t) => {
@@ -251,7 +254,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
 
     it('claims a row again when the instance that claimed it vanished (lease expired)', async () => {
       const email = recorder();
-      const queue = createDeliveryQueue({ store, clock, audit, log: quiet, transports: { email: email.transport, sms: email.transport } });
+      const queue = createDeliveryQueue({ store, clock, audit, secretBox, log: quiet, transports: { email: email.transport, sms: email.transport } });
       const id = await queue.enqueue({ channel: 'email', to: 'a@example.org', subject: 's', text: 't' });
       await store.models.Delivery.update({ status: 'sending', nextAttemptAt: new Date(clock.now().getTime() + 5 * 60_000) }, { where: { id } });
       assert.equal(await queue.flush(), 0);
@@ -260,11 +263,34 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       assert.equal(email.sent.length, 1);
     });
 
+    it('seals bodies bound to their row; still sends a plaintext row queued by an older version; gives up on a body whose key is gone', async () => {
+      const email = recorder();
+      const queue = createDeliveryQueue({ store, clock, audit, secretBox, log: quiet, transports: { email: email.transport, sms: email.transport } });
+      const sealed = await queue.enqueue({ channel: 'email', to: 'a@example.org', subject: 's', text: '314159 is your code' });
+      const row = (await store.models.Delivery.findByPk(sealed))!;
+      assert.match(row.body, /^sealed:v1\./);
+      assert.throws(() => openBody(secretBox, { id: 'another-row', body: row.body }), 'bound to its row');
+
+      const legacy = await queue.enqueue({ channel: 'email', to: 'b@example.org', subject: 's', text: 'x' });
+      await store.models.Delivery.update({ body: '271828 is your code' }, { where: { id: legacy } });
+      const rotated = createDeliveryQueue({ store, clock, audit, secretBox: createSecretBox(['a-new-key-that-replaced-the-old-one']), log: quiet, transports: { email: email.transport, sms: email.transport } });
+      const orphan = await queue.enqueue({ channel: 'email', to: 'c@example.org', subject: 's', text: '161803 is your code' });
+      await store.models.Delivery.update({ nextAttemptAt: new Date(clock.now().getTime() + 1000) }, { where: { id: orphan } });
+
+      assert.equal(await queue.flush(), 2);
+      assert.deepEqual(email.sent.map((m) => m.text).sort(), ['271828 is your code', '314159 is your code']);
+      clock.advance('1s');
+      assert.equal(await rotated.flush(), 1);
+      const gone = (await store.models.Delivery.findByPk(orphan))!;
+      assert.equal(gone.status, 'failed', 'no retry can open it');
+      assert.equal(gone.body, FAILED_MARKER);
+    });
+
     it('createDelivery: renders in the user\'s language into the outbox, and SMS obeys allowed_countries there too', async () => {
       const tmp = createSqliteDatabase();
       try {
         const config = configSchema.parse({ delivery: { outbox_dir: join(tmp.dir, 'outbox') } }).delivery;
-        const delivery = createDelivery(config, { store, clock, audit, log: quiet });
+        const delivery = createDelivery(config, { store, clock, audit, secretBox, log: quiet });
         await store.transaction((t) => delivery.enqueueMessage({ channel: 'email', to: 'jan@example.nl', lang: 'nl', template: 'code.reset', params: { code: '90817263', minutes: 10, name: 'Jan' } }, t));
         await delivery.enqueueMessage({ channel: 'sms', to: '0612345678', lang: 'en', template: 'notice.password_changed', params: { login: 'jan', time: clock.now() } });
         await delivery.enqueueMessage({ channel: 'sms', to: '+1 212 555 0100', lang: 'en', template: 'code.registration', params: { code: '123456', minutes: 5 } });

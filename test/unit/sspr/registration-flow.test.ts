@@ -23,7 +23,7 @@ async function rejects(p: Promise<unknown>, code: SsprErrorCode): Promise<void> 
 /** The code in the newest queued message to `to` (the worker is not running: rows stay pending). */
 async function queuedCode(app: App, to: string): Promise<string> {
   const rows = await app.store.models.Delivery.findAll({ where: { recipient: to }, order: [['createdAt', 'DESC']] });
-  return /(?<!\d)\d{6,8}(?!\d)/.exec(rows[0].body)![0];
+  return /(?<!\d)\d{6,8}(?!\d)/.exec(app.sspr.delivery.bodyOf(rows[0]))![0];
 }
 
 describe('sspr/flows/registration', function () {
@@ -117,7 +117,7 @@ describe('sspr/flows/registration', function () {
       await rejects(flows.removeMethod(u.id, st.methods[0].id, step), 'method_not_allowed');
       await rejects(flows.removeMethod(u.id, 'no-such-method', step), 'not_found');
       const removedNotices = await app.store.models.Delivery.findAll({ where: { recipient: ['nia@example.org', '+31612345678'] } });
-      assert.equal(removedNotices.filter((d) => /removed/.test(d.body)).length, 2, 'both channels hear of the removal');
+      assert.equal(removedNotices.filter((d) => /removed/.test(app.sspr.delivery.bodyOf(d))).length, 2, 'both channels hear of the removal');
     });
 
     it('lets users (never admins) skip when allow_skip is on', async () => {

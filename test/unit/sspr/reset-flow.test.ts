@@ -122,13 +122,30 @@ describe('sspr/flows/reset service (SQLite, test clock)', function () {
   it('binds a flow to its cookie and to its interaction; expires it', async () => {
     const { flow, cookie } = await started();
     assert.match(flow.id, /^[\w-]{22}$/, '128-bit id');
-    assert.equal((await flows.load(cookie, null)).id, flow.id);
-    const [id] = cookie.split('.');
+    assert.equal((await flows.load(cookie, null)).id, flow.id, 'the cookie alone names a flow not stored yet');
+    const [id, secret] = cookie.split('.');
+    await rejects(flows.load(`${id}.${'A'.repeat(22)}`, null), 'flow_expired');
+    await rejects(flows.load(cookie, 'some-interaction'), 'flow_expired');
+    await rejects(flows.load(undefined, null), 'flow_expired');
+    await flows.submitIdentifier(flow, unique('nobody'), req);
+    assert.equal((await flows.load(cookie, null)).state, 'awaiting_method', 'stored by its first step');
     await rejects(flows.load(`${id}.${'A'.repeat(22)}`, null), 'flow_invalid');
     await rejects(flows.load(cookie, 'some-interaction'), 'flow_invalid');
-    await rejects(flows.load(undefined, null), 'flow_expired');
+    assert.ok(secret);
     clock.advance(`${app.config.sspr.flow_ttl_minutes}m`);
     await rejects(flows.load(cookie, null), 'flow_expired');
+  });
+
+  it('starting a flow writes nothing: the first row is written by the identifier step', async () => {
+    const { Flow } = app.store.models;
+    const before = await Flow.count();
+    const { flow, cookie } = await started();
+    assert.equal(await Flow.count(), before, 'start() stored nothing');
+    const loaded = await flows.load(cookie, null);
+    await flows.submitIdentifier(loaded, unique('nobody'), req);
+    assert.equal(await Flow.count(), before + 1);
+    await rejects(flows.submitIdentifier(loaded, unique('nobody'), req), 'flow_invalid');
+    assert.equal(flow.id, loaded.id);
   });
 
   it('an out-of-scope account takes the same path as an unknown one: a code is issued, none sent, never past the code step', async () => {

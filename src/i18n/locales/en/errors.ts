@@ -17,6 +17,7 @@ export default {
     flow_invalid: 'This step of the password reset is not possible now. Please start again.',
     method_not_allowed: 'Choose one of the methods offered.',
     method_invalid_target: 'That is not a usable email address or phone number. Check it and try again.',
+    number_not_mobile: 'That number cannot receive codes by text message: premium-rate, shared-cost, toll-free, landline and internet (VoIP) numbers are refused. Enter a mobile number.',
     identifier_required: 'Enter your user name or email address.',
     password_rejected: 'Choose another password.',
     password: {

@@ -17,6 +17,7 @@ export default {
     flow_invalid: 'Deze stap van het opnieuw instellen van uw wachtwoord is nu niet mogelijk. Begin opnieuw.',
     method_not_allowed: 'Kies een van de beschikbare methoden.',
     method_invalid_target: 'Dat is geen bruikbaar e-mailadres of telefoonnummer. Controleer het en probeer het opnieuw.',
+    number_not_mobile: 'Dat nummer kan geen codes per sms ontvangen: betaalnummers, nummers met gedeelde kosten, gratis nummers, vaste en internetnummers (VoIP) worden geweigerd. Vul een mobiel nummer in.',
     identifier_required: 'Voer uw gebruikersnaam of e-mailadres in.',
     password_rejected: 'Kies een ander wachtwoord.',
     password: {
