@@ -8,7 +8,8 @@ import type { SignInGuard } from '../sspr/sign-in-guard.ts';
 import { field, readForm } from './body.ts';
 import { badRequest, csrfFailed } from './errors.ts';
 import { finishPrompt, interactionOf, loadInteraction } from './interaction.ts';
-import { renderPage, requestContext, type PageKit } from './kit.ts';
+import { language, renderPage, requestContext, type PageKit } from './kit.ts';
+import { formatTime } from '../delivery/messages.ts';
 import type { PageMessage } from './views.ts';
 
 export interface LoginDeps {
@@ -72,16 +73,21 @@ export function loginRoutes(deps: LoginDeps): Router {
     const identifier = field(form, 'login', { max: 320 });
     const password = field(form, 'password', { max: 1024, trim: false });
     const context = requestContext(ctx, { clientId: String(interaction.params.client_id) });
-    const verdict = guard ? await guard.before(identifier, ctx.ip) : { allowed: true };
-    if (!verdict.allowed) {
-      return showLogin(ctx, { login: identifier, status: 429, messages: [{ id: 'errors:sign_in_throttled', type: 'error' }] });
-    }
     const account = identifier ? await directory.findByIdentifier(identifier) : null;
+    // Counted before the password is checked (one budget per account, whichever spelling was typed):
+    // concurrent guesses cannot get past the limit, and a refused one checks nothing.
+    const subject = { accountId: account?.id ?? null, context };
+    const verdict = guard ? await guard.before(identifier, ctx.ip, subject) : { allowed: true as const };
+    if (!verdict.allowed) {
+      const time = verdict.until ? formatTime(verdict.until, language(ctx, kit)) : null;
+      if (verdict.retryAfterSeconds) ctx.set('Retry-After', String(verdict.retryAfterSeconds));
+      return showLogin(ctx, { login: identifier, status: 429, messages: [{ id: time ? 'errors:sign_in_blocked_until' : 'errors:sign_in_throttled', type: 'error', params: time ? { time } : undefined }] });
+    }
     // Same work for unknown, disabled and wrong-password: the answer and its timing reveal nothing.
     const ok = account && !account.disabled && password
       ? await directory.verifyPassword(account.id, password)
       : await hasher.dummyVerify(password);
-    if (guard) await guard.after(identifier, ctx.ip, Boolean(ok && account), context);
+    if (guard) await guard.after(identifier, ctx.ip, Boolean(ok && account), context, subject);
     if (!ok || !account) {
       await audit.record({
         activity: 'auth.sign_in.failed',

@@ -4,6 +4,7 @@ import * as ssprProfiles from './migrations/0002-sspr-profiles.ts';
 import * as methodsWithoutAccountFk from './migrations/0003-methods-without-account-fk.ts';
 import * as lowerIndexes from './migrations/0004-lower-indexes.ts';
 import * as partialPayloadIndexes from './migrations/0005-partial-payload-indexes.ts';
+import * as throttleStrikes from './migrations/0006-throttle-strikes.ts';
 
 /** Migrations in order; listed here (not globbed) so the built package finds them too. */
 const MIGRATIONS = [
@@ -12,6 +13,7 @@ const MIGRATIONS = [
   { name: '0003-methods-without-account-fk', ...methodsWithoutAccountFk },
   { name: '0004-lower-indexes', ...lowerIndexes },
   { name: '0005-partial-payload-indexes', ...partialPayloadIndexes },
+  { name: '0006-throttle-strikes', ...throttleStrikes },
 ];
 
 const MIGRATIONS_TABLE = 'schema_migrations';
