@@ -34,7 +34,7 @@ describe('issue 16: reset blocks never punish bystanders, say when they end, and
       clock,
       overrides: {
         proxy: true,
-        sspr: { throttle: { failed_verifications: { max: MAX, window_hours: 24, block_hours: 24 }, sign_in_failures: { delay_after: 100, block_after: 4, block_minutes: 15 } } },
+        sspr: { throttle: { failed_verifications: { max: MAX, window_hours: 24, block_hours: 24 }, flows_started: { max: 100, window_minutes: 60, block_hours: 0 }, sign_in_failures: { delay_after: 100, block_after: 4, block_minutes: 15 } } },
       },
     });
     config = join(db.dir, 'oidc-sspr.yaml');
@@ -102,6 +102,25 @@ describe('issue 16: reset blocks never punish bystanders, say when they end, and
     const landed = await consentIfAsked(b, await signIn(b, (await rp.start(b)).page, login, password));
     return landed.redirectedTo ? 'ok' : landed.status;
   }
+
+  it('30 concurrent wrong reset codes for one account, each in its own flow: at most failed_verifications.max are checked', async () => {
+    const user = await withTotp(`racedcode${++n}`);
+    const totp = srv.app.sspr.methods.totp;
+    const verify = totp.verify;
+    let checked = 0;
+    totp.verify = async (...args) => { checked++; return verify(...args); };
+    try {
+      // Every attacker flow waits on the code page, then all guesses go at once, from 30 addresses.
+      const flows = await Promise.all(Array.from({ length: 30 }, (_, i) => totpCodePage(user.login, `192.0.2.${i + 1}`)));
+      const answers = await Promise.all(flows.map(({ b, page }, i) => typeCode(b, page, '000000', `192.0.2.${i + 1}`)));
+      const statuses = answers.map((a) => a.status);
+      assert.equal(statuses.filter((st) => st === 400).length, MAX, statuses.join(' '));
+      assert.equal(statuses.filter((st) => st === 429).length, 30 - MAX);
+      assert.ok(checked <= MAX, `${checked} codes checked`);
+    } finally {
+      totp.verify = verify;
+    }
+  });
 
   it('a NAT\'d office: a stranger\'s wrong codes for unknown and other ids leave a colleague\'s reset from the same address working', async () => {
     const colleague = await withTotp(`colleague${++n}`);
