@@ -172,6 +172,19 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       assert.ok(guesses < 25, `${guesses} guesses in a year`);
     });
 
+    it('hitMany counts several keys with their own rules in one statement, in the order given', async () => {
+      const tight: ThrottleRule = { max: 1, windowMs: HOUR, blockMs: 15 * MIN, escalate: true };
+      const loose: ThrottleRule = { max: 3, windowMs: HOUR, blockMs: 0 };
+      const items = [{ key: `${key}/a`, rule: tight }, { key: `${key}/b`, rule: loose }];
+      const first = await throttle.hitMany(items);
+      assert.deepEqual(first.map((x) => [x.allowed, x.count]), [[true, 1], [true, 1]]);
+      const second = await throttle.hitMany(items);
+      assert.deepEqual(second.map((x) => [x.allowed, x.count, x.justBlocked]), [[false, 2, true], [true, 2, false]]);
+      assert.equal(second[0].blockedUntil?.toISOString(), '2026-03-01T10:15:00.000Z');
+      assert.equal(second[1].blockedUntil, null);
+      await assert.rejects(throttle.hitMany([items[0], items[0]]), RangeError);
+    });
+
     it('refund gives back a right answer\'s hit; clear and liftTouching forget keys', async () => {
       for (let i = 0; i < 3; i++) await throttle.hit(key, rule);
       await throttle.refund([key]);
