@@ -345,7 +345,11 @@ export function createRegistrationFlow(deps: SsprDeps) {
     const data = parse(row);
     const pending = data.pending;
     if (!pending) throw new FlowInvalid({ detail: 'no pending method' });
-    await ensureNotBlocked('failed_verifications', accountId, input.context.ip);
+    // Counted before the code is checked (as the reset's codes): concurrent guesses cannot get past
+    // the limit. A right code gives its count back below.
+    const counted = keys('failed_verifications', accountId, input.context.ip);
+    const refused = refusal(await throttle.hitMany(counted), 'failed_verifications');
+    if (refused) throw refused;
     const st = await mustStatus(accountId);
     const code = input.code.slice(0, 32);
 
@@ -372,6 +376,9 @@ export function createRegistrationFlow(deps: SsprDeps) {
         }
       }
       if (failure) {
+        // Only a wrong code is a guess: an expired or used one gives its count back, as before.
+        const guessed = ['code_invalid', 'too_many_attempts'].includes((failure as { code: string }).code);
+        if (!guessed) await throttle.refund(counted.map((k) => k.key), t);
         await audit.record({
           activity: 'sspr.registration.method_verified',
           result: 'failure',
@@ -384,6 +391,7 @@ export function createRegistrationFlow(deps: SsprDeps) {
         }, t);
         return null; // commit the attempt count and the audit event, then throw below
       }
+      await throttle.refund(counted.map((k) => k.key), t);
       // Other channels to tell, read before the new method replaces one of its type.
       const others = st.methods.filter((m) => m.type !== 'totp' && m.target !== null
         && !(pending.type !== 'totp' && m.type === pending.type && m.target === pending.target));
@@ -414,11 +422,7 @@ export function createRegistrationFlow(deps: SsprDeps) {
       const added = data.added.includes(pending.type) ? data.added : [...data.added, pending.type];
       return save(row, 'choosing', { ...data, pending: null, added }, t);
     });
-    if (failure || !saved) {
-      const err = failure as { code?: string };
-      if (err.code === 'code_invalid' || err.code === 'too_many_attempts') await hitAll('failed_verifications', accountId, input.context.ip);
-      throw failure;
-    }
+    if (failure || !saved) throw failure;
     return view(saved, await mustStatus(accountId));
   }
 
