@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { Browser, type Page } from '../support/browser.ts';
 import { TestClock } from '../support/clock.ts';
-import { createSqliteDatabase, type TestDatabase } from '../support/db.ts';
+import { createPostgresDatabase, createSqliteDatabase, postgresAvailable, type TestDatabase } from '../support/db.ts';
 import { consentIfAsked, relyingParty, signIn } from '../support/oidc.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { seedUser } from '../support/users.ts';
@@ -115,5 +115,42 @@ describe('issue 16: the password budget counts first, per account, and escalates
     // ... and then even the right password at sign-in is refused.
     assert.equal(await attempt(user.login, user.password), 429);
     await assert.rejects(change.change({ accountId: user.id, current: user.password, password: 'x', confirmation: 'x', context: { ip: '127.0.0.1' }, lang: 'en' }), { code: 'throttled' });
+  });
+});
+
+describe('issue 16: the password budget holds across two instances on one PostgreSQL', function () {
+  let db: TestDatabase;
+  const servers: TestServer[] = [];
+  let checked = 0;
+
+  before(async function () {
+    if (!(await postgresAvailable())) {
+      console.log('    skipped: no PostgreSQL answers on 127.0.0.1:5432');
+      this.skip();
+    }
+    db = await createPostgresDatabase();
+    const overrides = { sspr: { enabled_for: 'none' as const, throttle: { sign_in_failures: { delay_after: 100, block_after: BLOCK_AFTER, block_minutes: 15 } } } };
+    for (let i = 0; i < 2; i++) {
+      const srv = await startTestServer({ database: db.url, overrides });
+      const directory = srv.app.sspr.directory;
+      const verify = directory.verifyPassword.bind(directory);
+      directory.verifyPassword = async (id, password) => { checked++; return verify(id, password); };
+      servers.push(srv);
+    }
+  });
+  after(async () => { for (const s of servers) await s.close(); await db?.drop(); });
+
+  it('30 concurrent wrong passwords split over two instances: at most block_after are checked', async () => {
+    const user = await seedUser(servers[0].app, { login: 'raced-pg' });
+    const pages = await Promise.all(Array.from({ length: 30 }, async (_, i) => {
+      const rp = await relyingParty(servers[i % 2].issuer);
+      const browser = new Browser();
+      return { browser, page: (await rp.start(browser)).page };
+    }));
+    const answers = await Promise.all(pages.map(({ browser, page }, i) => signIn(browser, page, user.login, `wrong guess ${i}`)));
+    const statuses = answers.map((a) => a.status);
+    assert.equal(statuses.filter((st) => st === 401).length, BLOCK_AFTER, statuses.join(' '));
+    assert.equal(statuses.filter((st) => st === 429).length, 30 - BLOCK_AFTER);
+    assert.ok(checked <= BLOCK_AFTER, `${checked} passwords checked`);
   });
 });
