@@ -20,6 +20,8 @@ export interface Flash {
   values?: Record<string, string>;
   /** End of a block, for Retry-After on the page that shows it. */
   until?: string;
+  /** Seconds until then, as counted when the POST was refused (where no clock reaches the GET). */
+  retryAfter?: number;
 }
 
 const MAX_AGE_MS = 5 * 60_000;

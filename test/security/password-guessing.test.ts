@@ -103,6 +103,20 @@ describe('issue 16: the password budget counts first, per account, and escalates
     assert.equal(await srv.app.store.models.Throttle.count({ where: { key: `signin/acct:${user.id}` } }), 0);
   });
 
+  it('reloading the sign-in page after a wrong password shows it again and counts no second guess', async () => {
+    const user = await seedUser(srv.app, { login: 'reloader' });
+    const { browser, page } = await signInPage();
+    const wrong = await signIn(browser, page, user.login, 'not the password');
+    assert.equal(wrong.status, 401);
+    // A reload repeats the request that produced the page on screen: here the GET after the redirect.
+    assert.match(browser.history.at(-1)!, /^GET \/interaction\/[\w-]+ 401$/, browser.history.slice(-2).join(', '));
+    for (let i = 0; i < BLOCK_AFTER + 1; i++) assert.equal((await browser.get(wrong.url)).status, 200);
+    const row = await srv.app.store.models.Throttle.findOne({ where: { key: `signin/acct:${user.id}` } });
+    assert.equal(row?.count, 1, 'one guess counted');
+    const landed = await consentIfAsked(browser, await signIn(browser, await browser.get(wrong.url), user.login, user.password));
+    assert.ok(landed.redirectedTo, 'the right password still signs in');
+  });
+
   it('the current password of a password change spends the same budget as sign-in (one account, one budget)', async () => {
     const user = await seedUser(srv.app, { login: 'console' });
     for (let i = 0; i < BLOCK_AFTER - 1; i++) assert.equal(await attempt(user.login, `wrong ${i}`), 401);
