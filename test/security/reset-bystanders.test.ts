@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { generate } from 'otplib';
+import { Writable } from 'node:stream';
 import { run } from '../../src/cli/main.ts';
+import type { CliIo } from '../../src/cli/commands/context.ts';
 import { IP_FACTOR } from '../../src/sspr/guess-limits.ts';
 import { Browser, findForm, inputByAutocomplete, messageIds, type Page } from '../support/browser.ts';
 import { TestClock } from '../support/clock.ts';
@@ -48,12 +50,13 @@ describe('issue 16: reset blocks never punish bystanders, say when they end, and
   async function cli(...args: string[]): Promise<Record<string, unknown>> {
     let out = '';
     let err = '';
-    const io = {
-      stdout: { write: (s: string) => { out += s; return true; } },
-      stderr: { write: (s: string) => { err += s; return true; } },
+    const sink = (write: (s: string) => void) => new Writable({ write(chunk, _enc, done) { write(String(chunk)); done(); } });
+    const io: CliIo = {
+      stdout: sink((s) => { out += s; }),
+      stderr: sink((s) => { err += s; }),
       stdin: process.stdin,
       env: { ...process.env, OIDC_SSPR_CONFIG: config },
-    } as unknown as Parameters<typeof run>[1];
+    };
     assert.equal(await run([...args, '--json'], io), 0, err);
     return JSON.parse(out) as Record<string, unknown>;
   }
