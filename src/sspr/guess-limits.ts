@@ -136,9 +136,14 @@ export function createGuessLimiter({ throttle, limits }: { throttle: Throttle; l
      * ones): the account's and this client's counters go. A code only gives its own hit back: one
      * right code must not wipe the failures of another method still being guessed.
      */
-    async succeeded(kind: GuessKind, counted: GuessCount, t?: Transaction): Promise<void> {
+    async succeeded(kind: GuessKind, counted: Pick<GuessCount, 'keys'>, t?: Transaction): Promise<void> {
       if (kind === 'password') await throttle.clear(counted.keys.slice(0, 2), t);
       else await throttle.refund(counted.keys, t);
+    },
+
+    /** The keys a guess by `subject` counts on (to settle it later without keeping its GuessCount). */
+    keysOf(kind: GuessKind, subject: GuessSubject): Pick<GuessCount, 'keys'> {
+      return { keys: keys(kind, subject).map((k) => k.key) };
     },
   };
 }

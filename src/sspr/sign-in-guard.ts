@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { AuditSink, RequestContext } from '../audit/index.ts';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config/schema.ts';
-import { createGuessLimiter, type GuessCount } from './guess-limits.ts';
+import { createGuessLimiter } from './guess-limits.ts';
 import type { Throttle } from './throttle.ts';
 
 export interface SignInVerdict {
@@ -54,10 +54,6 @@ export function createSignInGuard(deps: {
   const rules = deps.limits.sign_in_failures;
   const maxDelayMs = deps.maxDelayMs ?? 2000;
   const limiter = createGuessLimiter({ throttle: deps.throttle, limits: deps.limits });
-  // What before() counted, so after() clears exactly those keys (bounded: an attempt whose after()
-  // never came leaves its counters to expire on their own).
-  const pending = new Map<string, GuessCount>();
-  const pendingKey = (identifier: string, ip: string, accountId: string | null | undefined) => `${accountId ?? ''}\n${identifier}\n${ip}`;
 
   return {
     async before(identifier, ip, subject = {}) {
@@ -75,19 +71,15 @@ export function createSignInGuard(deps: {
         const until = counted.until ?? clock.now();
         return { allowed: false, until, retryAfterSeconds: Math.max(1, Math.ceil((until.getTime() - clock.now().getTime()) / 1000)) };
       }
-      const key = pendingKey(identifier, ip, subject.accountId);
-      if (pending.size >= 10_000) pending.delete(pending.keys().next().value as string);
-      pending.set(key, counted);
       // Failures before this one from this client (the count includes this attempt).
       const excess = counted.clientCount - 1 - rules.delay_after;
       if (excess >= 0) await sleep(Math.min(maxDelayMs, 250 * 2 ** excess));
       return { allowed: true };
     },
     async after(identifier, ip, succeeded, _context, subject = {}) {
-      const key = pendingKey(identifier, ip, subject.accountId);
-      const counted = pending.get(key);
-      pending.delete(key);
-      if (succeeded && counted) await limiter.succeeded('password', counted);
+      // The keys are a function of who and where, so nothing is kept between the two calls (and
+      // two attempts in flight from one client cannot take each other's place).
+      if (succeeded) await limiter.succeeded('password', limiter.keysOf('password', { identifier, accountId: subject.accountId ?? null, ip }));
     },
   };
 }
