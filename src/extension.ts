@@ -195,7 +195,7 @@ export async function createSspr(options: SsprOptions): Promise<SsprExtension> {
     passwordPolicy: await createPasswordPolicy(config.password_policy),
   };
   const prompt = registrationPrompt(deps);
-  const signInGuard = createSignInGuard({ throttle: deps.throttle, audit, clock, rules: config.sspr.throttle.sign_in_failures });
+  const signInGuard = createSignInGuard({ throttle: deps.throttle, audit, clock, limits: config.sspr.throttle });
 
   const withPages = (router: Router, prefixes: readonly string[]): Routes => {
     const outer = new Router();

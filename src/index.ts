@@ -24,6 +24,8 @@ export type { DirectoryAccount, TransactionHandle } from './sspr/ports.ts';
 export type { SignInGuard } from './sspr/sign-in-guard.ts';
 /** The answer of {@link SignInGuard.before}: go ahead, or refuse (and when to retry). */
 export type { SignInVerdict } from './sspr/sign-in-guard.ts';
+/** Who signs in, for {@link SignInGuard.before}: the account the identifier names, so every spelling shares one budget. */
+export type { SignInSubject } from './sspr/sign-in-guard.ts';
 
 export type { Clock } from './clock.ts';
 /** The real clock (`new Date()`); the default of {@link SsprOptions.clock}. */

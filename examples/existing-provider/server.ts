@@ -75,16 +75,18 @@ export async function createExampleServer(options: ExampleOptions) {
     const form = new URLSearchParams(await readBody(ctx.req));
     const login = form.get('login') ?? '';
     const password = form.get('password') ?? '';
-    // oidc-sspr (optional): throttle password guesses like oidc-sspr's own sign-in page does.
-    if (!(await sspr.signInGuard.before(login, ctx.ip)).allowed) {
+    // Read before the password check: its credentials epoch goes into the login result.
+    const account = accounts.find(login);
+    // oidc-sspr (optional): throttle password guesses like oidc-sspr's own sign-in page does. The
+    // attempt is counted before the password is checked, on the account (every spelling one budget).
+    const subject = { accountId: account?.id ?? null };
+    if (!(await sspr.signInGuard.before(login, ctx.ip, subject)).allowed) {
       ctx.status = 429;
       ctx.body = 'Too many attempts, try again later';
       return;
     }
-    // Read before the password check: its credentials epoch goes into the login result.
-    const account = accounts.find(login);
     const ok = account ? await accounts.verifyPassword(account.id, password) : await hasher.dummyVerify(password);
-    await sspr.signInGuard.after(login, ctx.ip, ok);
+    await sspr.signInGuard.after(login, ctx.ip, ok, undefined, subject);
     if (!ok || !account) {
       ctx.status = 401;
       ctx.body = 'Wrong user name or password';

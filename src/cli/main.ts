@@ -11,6 +11,7 @@ import { registerGroupCommands } from './commands/group.ts';
 import { registerKeysCommands } from './commands/keys.ts';
 import { registerReportCommands } from './commands/report.ts';
 import { registerScopeCommands } from './commands/scope.ts';
+import { registerUnblockCommands } from './commands/unblock.ts';
 import { registerUserCommands } from './commands/user.ts';
 
 /**
@@ -35,6 +36,7 @@ export function buildProgram(io: CliIo): Command {
   registerConfigCommands(program, io);
   registerKeysCommands(program, io);
   registerScopeCommands(program, io);
+  registerUnblockCommands(program, io);
   registerAuditCommands(program, io);
   registerReportCommands(program, io);
   return program;

@@ -20,7 +20,7 @@ export const throttleSchema = z
       })
       .strict()
       .prefault({})
-      .describe('wrong codes per identifier / IP before the self-service reset is blocked'),
+      .describe('wrong reset codes per account (or unknown identifier) and per identifier + IP before its reset is blocked; per IP alone 20 times as many'),
     email_sends: z
       .object({
         max: z.number().int().min(1).max(1000).default(10),
@@ -29,7 +29,7 @@ export const throttleSchema = z
       })
       .strict()
       .prefault({})
-      .describe('email codes sent per identifier / IP'),
+      .describe('email codes sent per identifier, per identifier + IP, per address (per IP alone: 20 times as many)'),
     sms_sends: z
       .object({
         max: z.number().int().min(1).max(1000).default(5),
@@ -38,7 +38,7 @@ export const throttleSchema = z
       })
       .strict()
       .prefault({})
-      .describe('SMS codes sent per identifier / IP'),
+      .describe('SMS codes sent per identifier, per identifier + IP, per number (per IP alone: 20 times as many)'),
     flows_started: z
       .object({
         max: z.number().int().min(1).max(10000).default(20),
@@ -56,7 +56,7 @@ export const throttleSchema = z
       })
       .strict()
       .prefault({})
-      .describe('password sign-in: slow down after N failures, short block after M (never a long lockout)'),
+      .describe('password guesses (sign-in, re-authentication, password change) per account: slow down after N failures, block after M, each further block twice as long'),
   })
   .strict();
 

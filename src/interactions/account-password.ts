@@ -4,18 +4,27 @@ import type Provider from 'oidc-provider';
 import type { SsprDeps } from '../sspr/context.ts';
 import { isSsprError, PasswordRejected, Throttled } from '../sspr/errors.ts';
 import { createPasswordChange } from '../sspr/flows/password-change.ts';
+import { formatTime } from '../delivery/messages.ts';
+import { cookieNamesFor } from '../provider/cookie-names.ts';
 import { field, readForm } from './body.ts';
+import { createFlash } from './flash.ts';
 import { csrfFailed, PageError } from './errors.ts';
 import { language, renderPage, requestContext, type PageKit } from './kit.ts';
 import { currentSession } from './signed-in.ts';
 import type { PageMessage } from './views.ts';
 
-/** `/account/security/password`: a signed-in user changes their password (current + new). */
+/**
+ * `/account/security/password`: a signed-in user changes their password (current + new). A refusal
+ * goes back to the form by redirect, so a reload does not post the current password again (another
+ * guess counted on the account's sign-in budget).
+ */
 export function accountPasswordRoutes(deps: { provider: Provider; kit: PageKit; sspr: SsprDeps }): Router {
   const { provider, kit, sspr } = deps;
   const change = createPasswordChange(sspr);
   const router = new Router();
   const minLength = sspr.config.password_policy.min_length;
+  const PAGE = '/account/security/password';
+  const flash = createFlash(kit.csrf, cookieNamesFor(sspr.config.issuer).flash);
 
   async function signedIn(ctx: Context) {
     const signedIn = await currentSession(provider, sspr.directory, ctx);
@@ -26,12 +35,14 @@ export function accountPasswordRoutes(deps: { provider: Provider; kit: PageKit; 
   const show = (ctx: Context, binding: string, extra: { messages?: PageMessage[]; status?: number } = {}) =>
     renderPage(ctx, kit, 'account-password', { titleKey: 'pages:account.password_title', csrf: kit.csrf.token(binding), minLength, ...extra });
 
-  router.get('/account/security/password', async (ctx) => {
+  router.get(PAGE, async (ctx) => {
     const { binding } = await signedIn(ctx);
-    show(ctx, binding);
+    const f = flash.take(ctx, PAGE);
+    if (f?.retryAfter) ctx.set('Retry-After', String(f.retryAfter));
+    show(ctx, binding, f ? { messages: f.messages, status: f.status } : {});
   });
 
-  router.post('/account/security/password', async (ctx) => {
+  router.post(PAGE, async (ctx) => {
     const { accountId, binding } = await signedIn(ctx);
     const form = await readForm(ctx);
     if (!kit.csrf.verify(binding, form.csrf)) throw csrfFailed();
@@ -46,12 +57,13 @@ export function accountPasswordRoutes(deps: { provider: Provider; kit: PageKit; 
       });
     } catch (err) {
       if (!isSsprError(err)) throw err;
-      if (err instanceof Throttled) ctx.set('Retry-After', String(err.retryAfter));
       const params = { min: minLength, max: sspr.config.password_policy.max_length };
       const messages: PageMessage[] = err instanceof PasswordRejected && err.failed.length
         ? err.failed.map((rule) => ({ id: `errors:sspr.password.${rule}`, type: 'error', params }))
-        : [{ id: `errors:sspr.${err.code}`, type: 'error' }];
-      return show(ctx, binding, { status: err.status, messages });
+        : err instanceof Throttled
+          ? [{ id: 'errors:sign_in_blocked_until', type: 'error', params: { time: formatTime(err.until, language(ctx, kit)) } }]
+          : [{ id: `errors:sspr.${err.code}`, type: 'error' }];
+      return flash.redirect(ctx, PAGE, PAGE, { status: err.status, messages, retryAfter: err instanceof Throttled ? err.retryAfter : undefined });
     }
     renderPage(ctx, kit, 'account-password', { titleKey: 'pages:account.changed_title', done: true });
   });

@@ -6,11 +6,14 @@ import type { AccountDirectory } from '../sspr/ports.ts';
 import type { PasswordHasher } from '../sspr/password-hash.ts';
 import type { SignInGuard } from '../sspr/sign-in-guard.ts';
 import { stampEpoch, type LoginResultEpoch } from '../provider/credentials-epoch.ts';
+import { cookieNamesFor } from '../provider/cookie-names.ts';
 import { field, readForm } from './body.ts';
+import { createFlash } from './flash.ts';
 import { badRequest, csrfFailed, PageError } from './errors.ts';
 import { finishPrompt, interactionOf, loadInteraction } from './interaction.ts';
-import { renderPage, requestContext, type PageKit } from './kit.ts';
+import { language, renderPage, requestContext, type PageKit } from './kit.ts';
 import { interactionSession } from './signed-in.ts';
+import { formatTime } from '../delivery/messages.ts';
 import type { PageMessage } from './views.ts';
 
 export interface LoginDeps {
@@ -27,6 +30,16 @@ export function loginRoutes(deps: LoginDeps): Router {
   const { provider, kit, directory, hasher, audit, guard } = deps;
   const router = new Router();
   const load = loadInteraction(provider, kit);
+  const flash = createFlash(kit.csrf, cookieNamesFor(kit.config.issuer).flash);
+
+  /**
+   * A refused sign-in goes back to the sign-in page by redirect (post → redirect → get), so a reload
+   * shows the page again instead of posting the password once more — another counted guess.
+   */
+  function refused(ctx: Context, login: string, status: number, message: PageMessage, retryAfter?: number): void {
+    const page = `/interaction/${interactionOf(ctx).uid}`;
+    flash.redirect(ctx, page, page, { status, messages: [message], login, retryAfter });
+  }
 
   function showLogin(ctx: Context, extra: { login?: string; messages?: PageMessage[]; status?: number } = {}) {
     const interaction = interactionOf(ctx);
@@ -48,7 +61,11 @@ export function loginRoutes(deps: LoginDeps): Router {
     if (name === 'login') {
       // Back from a finished password reset (`?reset=done`): say so, and let the user sign in.
       const messages: PageMessage[] = ctx.query.reset === 'done' ? [{ id: 'reset:done.sign_in', type: 'success' }] : [];
-      return showLogin(ctx, { login: typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint.slice(0, 320) : '', messages });
+      const hint = typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint.slice(0, 320) : '';
+      const f = flash.take(ctx, `/interaction/${interaction.uid}`);
+      if (!f) return showLogin(ctx, { login: hint, messages });
+      if (f.retryAfter) ctx.set('Retry-After', String(f.retryAfter));
+      return showLogin(ctx, { login: f.login ?? hint, messages: f.messages, status: f.status });
     }
     if (name === 'consent') {
       const scopes = [...new Set(String(interaction.params.scope ?? '').split(' ').filter(Boolean))];
@@ -74,11 +91,15 @@ export function loginRoutes(deps: LoginDeps): Router {
     const identifier = field(form, 'login', { max: 320 });
     const password = field(form, 'password', { max: 1024, trim: false });
     const context = requestContext(ctx, { clientId: String(interaction.params.client_id) });
-    const verdict = guard ? await guard.before(identifier, ctx.ip) : { allowed: true };
-    if (!verdict.allowed) {
-      return showLogin(ctx, { login: identifier, status: 429, messages: [{ id: 'errors:sign_in_throttled', type: 'error' }] });
-    }
     const account = identifier ? await directory.findByIdentifier(identifier) : null;
+    // Counted before the password is checked (one budget per account, whichever spelling was typed):
+    // concurrent guesses cannot get past the limit, and a refused one checks nothing.
+    const subject = { accountId: account?.id ?? null, context };
+    const verdict = guard ? await guard.before(identifier, ctx.ip, subject) : { allowed: true as const };
+    if (!verdict.allowed) {
+      const time = verdict.until ? formatTime(verdict.until, language(ctx, kit)) : null;
+      return refused(ctx, identifier, 429, { id: time ? 'errors:sign_in_blocked_until' : 'errors:sign_in_throttled', type: 'error', params: time ? { time } : undefined }, verdict.retryAfterSeconds);
+    }
     // Same work for unknown, disabled and wrong-password: the answer and its timing reveal nothing.
     // The account (with its credentials epoch) is read before the password: a reset committing in
     // between makes the epoch older than the hash checked, never newer, so the result is refused.
@@ -86,7 +107,7 @@ export function loginRoutes(deps: LoginDeps): Router {
       ? await directory.verifyPassword(account.id, password)
       : await hasher.dummyVerify(password);
     const checkedAt = Math.floor(Date.now() / 1000);
-    if (guard) await guard.after(identifier, ctx.ip, Boolean(ok && account), context);
+    if (guard) await guard.after(identifier, ctx.ip, Boolean(ok && account), context, subject);
     if (!ok || !account) {
       await audit.record({
         activity: 'auth.sign_in.failed',
@@ -96,7 +117,7 @@ export function loginRoutes(deps: LoginDeps): Router {
         targetAccountId: account?.id ?? null,
         context,
       });
-      return showLogin(ctx, { login: identifier, status: 401, messages: [{ id: 'errors:invalid_credentials', type: 'error' }] });
+      return refused(ctx, identifier, 401, { id: 'errors:invalid_credentials', type: 'error' });
     }
     await audit.record({ activity: 'auth.sign_in.succeeded', result: 'success', target: account.login, targetAccountId: account.id, actor: account.login, context });
     // Only when it changed: the look-up above read the stored one, and an UPDATE that changes nothing

@@ -6,7 +6,10 @@ import { countGrantsElsewhere, endOtherSessions, listAccountSessions, type Accou
 import type { SsprDeps } from '../sspr/context.ts';
 import { isSsprError, type SsprError, Throttled } from '../sspr/errors.ts';
 import { createRegistrationFlow, type RegistrationFlow, type RegistrationView } from '../sspr/flows/registration.ts';
+import { formatTime } from '../delivery/messages.ts';
+import { cookieNamesFor } from '../provider/cookie-names.ts';
 import { field, readForm } from './body.ts';
+import { createFlash } from './flash.ts';
 import { badRequest, csrfFailed, PageError } from './errors.ts';
 import { finishPrompt, interactionOf, loadInteraction } from './interaction.ts';
 import { language, renderPage, requestContext, type PageKit } from './kit.ts';
@@ -19,7 +22,8 @@ import type { PageMessage } from './views.ts';
  *   Finish, "these are still right" and "Not now" end the prompt and the interaction goes on.
  * - `/account/security…`: a signed-in user's methods (provider session), view / add / remove; changes
  *   need a sign-in (or password re-entry) within the last 10 minutes.
- * Routes stay thin: parse the form, call the flow, render or redirect (PRG on success).
+ * Routes stay thin: parse the form, call the flow, then redirect — errors too (flash.ts), so a
+ * reload never posts a code or a password again.
  */
 
 export interface RegistrationRouteDeps {
@@ -85,6 +89,29 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
   const router = new Router();
   const load = loadInteraction(provider, kit);
   const inPrompt = requirePrompt('register');
+  const flash = createFlash(kit.csrf, cookieNamesFor(sspr.config.issuer).flash);
+
+  /** Post → redirect → get, with the error for the page to show. */
+  function backWithError(ctx: Context, place: Place, status: number, messages: PageMessage[], extra: { until?: Date; values?: Record<string, string> } = {}): void {
+    flash.redirect(ctx, place.base, place.base, { status, messages, until: extra.until?.toISOString(), values: extra.values });
+  }
+
+  /** The error a POST left for this GET (status, Retry-After while a block lasts, refilled values). */
+  function shown(ctx: Context, place: Place): { messages?: PageMessage[]; status?: number; values?: Record<string, string> } {
+    const f = flash.take(ctx, place.base);
+    if (!f) return {};
+    if (f.until) {
+      const seconds = Math.ceil((Date.parse(f.until) - sspr.clock.now().getTime()) / 1000);
+      if (seconds > 0) ctx.set('Retry-After', String(seconds));
+    }
+    return { messages: f.messages, status: f.status, values: f.values };
+  }
+
+  /** A block says when it ends, in the page's language. */
+  function errorMessage(ctx: Context, err: SsprError): PageMessage {
+    if (err instanceof Throttled) return { id: 'registration:errors.throttled_until', type: 'error', params: { time: formatTime(err.until, lang(ctx)) } };
+    return messageFor(err);
+  }
 
   const lang = (ctx: Context): Language => language(ctx, kit);
   const step = (ctx: Context, place: Place) => ({ context: requestContext(ctx, place.clientId ? { clientId: place.clientId } : {}), lang: lang(ctx) });
@@ -178,9 +205,7 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
       if (result === 'redirect') redirectTo(ctx, place);
     } catch (err) {
       if (!isSsprError(err)) throw err;
-      if (err instanceof Throttled) ctx.set('Retry-After', String(err.retryAfter));
-      const now = await open(ctx, place);
-      render(ctx, place, now, { status: err.status, messages: [messageFor(err)], values: opts.values?.(form) });
+      backWithError(ctx, place, err.status, [errorMessage(ctx, err)], { until: err instanceof Throttled ? err.until : undefined, values: opts.values?.(form) });
     }
   }
 
@@ -206,7 +231,7 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
     const place = await interactionPlace(ctx);
     const view = await open(ctx, place);
     const notice = typeof ctx.query.m === 'string' && NOTICES.has(ctx.query.m) ? ctx.query.m : null;
-    render(ctx, place, view, notice ? { messages: [{ id: `registration:${notice}`, type: 'success' }] } : {});
+    render(ctx, place, view, { ...(notice ? { messages: [{ id: `registration:${notice}`, type: 'success' }] } : {}), ...shown(ctx, place) });
   });
 
   /** The step routes, shared by both places. `finished` ends the place (prompt or page). */
@@ -323,7 +348,7 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
     const view = await open(ctx, place);
     const notice = typeof ctx.query.m === 'string' && NOTICES.has(ctx.query.m) ? ctx.query.m : null;
     const messages: PageMessage[] = notice && notice !== 'reauthenticated' ? [{ id: `registration:${notice}`, type: 'success' }] : [];
-    render(ctx, place, view, { messages });
+    render(ctx, place, view, { messages, ...shown(ctx, place) });
   });
 
   stepRoutes('/account/security', accountPlace, [noStore], async (ctx, place) => redirectTo(ctx, place));
@@ -368,10 +393,7 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
     await post(ctx, place, async (view, form) => {
       const password = field(form, 'password', { max: 1024, trim: false });
       const ok = await flows.reauthenticate(view.id, place.accountId, password, step(ctx, place));
-      if (!ok) {
-        render(ctx, { ...place, recent: false }, await open(ctx, place), { status: 401, messages: [{ id: 'registration:errors.wrong_password', type: 'error' }] });
-        return;
-      }
+      if (!ok) return backWithError(ctx, place, 401, [{ id: 'registration:errors.wrong_password', type: 'error' }]);
       ctx.status = 303;
       ctx.redirect(`${place.base}?m=reauthenticated`);
     });

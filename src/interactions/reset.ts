@@ -6,7 +6,9 @@ import { cookieNamesFor } from '../provider/cookie-names.ts';
 import type { SsprDeps } from '../sspr/context.ts';
 import { isSsprError, type PasswordRejected, type SsprError, type Throttled } from '../sspr/errors.ts';
 import { createResetFlow, pageOf, type ResetFlowState, type ResetRequest } from '../sspr/flows/reset.ts';
+import { formatTime } from '../delivery/messages.ts';
 import { field, readForm } from './body.ts';
+import { createFlash, type Flash } from './flash.ts';
 import { PageError, csrfFailed } from './errors.ts';
 import { interactionOf, loadInteraction } from './interaction.ts';
 import { language, renderErrorPage, renderPage, requestContext, type PageKit } from './kit.ts';
@@ -20,7 +22,8 @@ import type { PageMessage } from './views.ts';
  * Every GET of the first page starts a new flow; the flow id and a browser secret live in an HttpOnly
  * cookie scoped to the entry's path, so a reset in one tab or interaction never disturbs another.
  * Every POST checks a CSRF token bound to the flow. GETs of a step the flow is not at redirect to
- * where it is; POSTs out of order are refused by the flow.
+ * where it is; POSTs out of order are refused by the flow. Every POST ends in a redirect, errors
+ * included (flash.ts): reloading the page after a wrong code shows it again and guesses nothing.
  */
 
 type Step = 'method' | 'target' | 'code' | 'password';
@@ -40,11 +43,13 @@ const epochTime = (d: Date) => Math.floor(d.getTime() / 1000);
 
 export function resetRoutes(deps: { provider: Provider; kit: PageKit; sspr: SsprDeps }): Router {
   const { provider, kit, sspr } = deps;
-  const COOKIE = cookieNamesFor(sspr.config.issuer).resetFlow;
+  const cookieNames = cookieNamesFor(sspr.config.issuer);
+  const COOKIE = cookieNames.resetFlow;
   const flows = createResetFlow(sspr);
   const router = new Router();
   const load = loadInteraction(provider, kit);
   const helpdesk = sspr.config.sspr.helpdesk;
+  const flash = createFlash(kit.csrf, cookieNames.flash);
 
   const csrfOf = (flow: ResetFlowState) => kit.csrf.token(`reset|${flow.id}`);
 
@@ -113,8 +118,29 @@ export function resetRoutes(deps: { provider: Provider; kit: PageKit; sspr: Sspr
     renderErrorPage(ctx, kit, new PageError(400, err.code, `errors:sspr.${err.code}`), { restartUrl: entry.base });
   }
 
-  function messageOf(err: SsprError): PageMessage {
+  function messageOf(ctx: Context, err: SsprError): PageMessage {
+    // A block says when it ends, in the page's language.
+    if (err.code === 'throttled') return { id: 'errors:sspr.throttled_until', type: 'error', params: { time: formatTime((err as Throttled).until, language(ctx, kit)) } };
     return { id: `errors:sspr.${err.code}`, type: 'error', params: err.params };
+  }
+
+  /** Post → redirect → get: the error goes with the redirect to the page that shows it. */
+  function back(ctx: Context, entry: Entry, page: 'identifier' | Step, err: SsprError | null, extra: Omit<Flash, 'status' | 'messages'> & { messages?: PageMessage[] } = {}): void {
+    const until = err?.code === 'throttled' ? (err as Throttled).until.toISOString() : undefined;
+    flash.redirect(ctx, entry.base, page === 'identifier' ? entry.base : `${entry.base}/${page}`, {
+      status: err?.status ?? 400, messages: extra.messages ?? (err ? [messageOf(ctx, err)] : []), login: extra.login, until,
+    });
+  }
+
+  /** The error a POST left for this GET, with its status (and Retry-After while a block lasts). */
+  function shown(ctx: Context, entry: Entry): { messages?: PageMessage[]; status?: number; login?: string } {
+    const f = flash.take(ctx, entry.base);
+    if (!f) return {};
+    if (f.until) {
+      const seconds = Math.ceil((Date.parse(f.until) - sspr.clock.now().getTime()) / 1000);
+      if (seconds > 0) ctx.set('Retry-After', String(seconds));
+    }
+    return { messages: f.messages, status: f.status, ...(f.login !== undefined ? { login: f.login } : {}) };
   }
 
   /** Loads the cookie's flow; expired or missing → start again, another browser's → refused. */
@@ -138,7 +164,7 @@ export function resetRoutes(deps: { provider: Provider; kit: PageKit; sspr: Sspr
 
   /**
    * Runs one step; errors every step shares become their page: expired → start again, out of order →
-   * refused, throttled → 429 with Retry-After on the same page. Others go to `onError`.
+   * refused. Others (throttled included) go to `onError`, which redirects back to a page.
    */
   async function step(ctx: Context, entry: Entry, flow: ResetFlowState, run: () => Promise<void>, onError: (err: SsprError) => Promise<void> | void): Promise<void> {
     try {
@@ -147,7 +173,6 @@ export function resetRoutes(deps: { provider: Provider; kit: PageKit; sspr: Sspr
       if (!isSsprError(err)) throw err;
       if (err.code === 'flow_expired') return restart(ctx, entry);
       if (err.code === 'flow_invalid') return flowInvalid(ctx, entry, err);
-      if (err.code === 'throttled') ctx.set('Retry-After', String((err as Throttled).retryAfter));
       kit.log.info({ code: err.code, detail: err.detail, flow: flow.id }, 'reset step refused');
       await onError(err);
     }
@@ -176,7 +201,7 @@ export function resetRoutes(deps: { provider: Provider; kit: PageKit; sspr: Sspr
       const { flow, cookie } = await flows.start({ interactionUid: entry.uid, lang: language(ctx, kit) });
       setCookie(ctx, entry, cookie);
       const messages: PageMessage[] = ctx.query.expired === '1' ? [{ id: 'errors:sspr.flow_expired', type: 'error' }] : [];
-      identifierPage(ctx, entry, flow, { messages });
+      identifierPage(ctx, entry, flow, { messages, ...shown(ctx, entry) });
     });
 
     router.post(prefix, ...pre, async (ctx) => {
@@ -185,11 +210,11 @@ export function resetRoutes(deps: { provider: Provider; kit: PageKit; sspr: Sspr
       if (!flow) return;
       const form = await formOf(ctx, flow);
       const login = field(form, 'login', { max: 320 });
-      if (!login) return identifierPage(ctx, entry, flow, { status: 400, messages: [{ id: 'errors:sspr.identifier_required', type: 'error' }] });
+      if (!login) return back(ctx, entry, 'identifier', null, { messages: [{ id: 'errors:sspr.identifier_required', type: 'error' }] });
       await step(ctx, entry, flow, async () => {
         const next = await flows.submitIdentifier(flow, login, request(ctx));
         redirectToState(ctx, entry, next);
-      }, (err) => identifierPage(ctx, entry, flow, { login, status: err.status, messages: [messageOf(err)] }));
+      }, (err) => back(ctx, entry, 'identifier', err, { login }));
     });
 
     for (const s of ['method', 'target', 'code', 'password'] as const) {
@@ -201,7 +226,7 @@ export function resetRoutes(deps: { provider: Provider; kit: PageKit; sspr: Sspr
         // The method page is also where the user switches method from the target or code page.
         const switching = s === 'method' && (at === 'target' || at === 'code');
         if (at !== s && !switching) return redirectToState(ctx, entry, flow);
-        await stepPage(ctx, entry, flow, s);
+        await stepPage(ctx, entry, flow, s, shown(ctx, entry));
       });
     }
 
@@ -216,7 +241,7 @@ export function resetRoutes(deps: { provider: Provider; kit: PageKit; sspr: Sspr
       await step(ctx, entry, flow, async () => {
         const next = await flows.chooseMethod(flow, method, request(ctx));
         redirectToState(ctx, entry, next);
-      }, (err) => stepPage(ctx, entry, flow, 'method', { status: err.status, messages: [messageOf(err)] }));
+      }, (err) => back(ctx, entry, 'method', err));
     });
 
     router.post(`${prefix}/target`, ...pre, async (ctx) => {
@@ -228,7 +253,7 @@ export function resetRoutes(deps: { provider: Provider; kit: PageKit; sspr: Sspr
       await step(ctx, entry, flow, async () => {
         const next = await flows.submitTarget(flow, target, request(ctx));
         redirectToState(ctx, entry, next);
-      }, (err) => stepPage(ctx, entry, flow, flow.state === 'awaiting_target' ? 'target' : 'method', { status: err.status, messages: [messageOf(err)] }));
+      }, (err) => back(ctx, entry, flow.state === 'awaiting_target' ? 'target' : 'method', err));
     });
 
     router.post(`${prefix}/code`, ...pre, async (ctx) => {
@@ -240,7 +265,7 @@ export function resetRoutes(deps: { provider: Provider; kit: PageKit; sspr: Sspr
       await step(ctx, entry, flow, async () => {
         const next = await flows.submitCode(flow, code, request(ctx));
         redirectToState(ctx, entry, next);
-      }, (err) => stepPage(ctx, entry, flow, 'code', { status: err.status, messages: [messageOf(err)] }));
+      }, (err) => back(ctx, entry, 'code', err));
     });
 
     router.post(`${prefix}/password`, ...pre, async (ctx) => {
@@ -260,8 +285,8 @@ export function resetRoutes(deps: { provider: Provider; kit: PageKit; sspr: Sspr
         const params = { min: rules.minLength, max: rules.maxLength };
         const messages: PageMessage[] = err.code === 'password_rejected'
           ? (err as PasswordRejected).failed.map((rule) => ({ id: `errors:sspr.password.${rule}`, type: 'error', params }))
-          : [messageOf(err)];
-        return stepPage(ctx, entry, flow, 'password', { status: err.status, messages });
+          : [messageOf(ctx, err)];
+        back(ctx, entry, 'password', err, { messages });
       });
     });
 

@@ -11,16 +11,19 @@ export interface CookieNames {
   interaction: string;
   resume: string;
   resetFlow: string;
+  /** An error carried from a POST to the GET it redirects to (src/interactions/flash.ts). */
+  flash: string;
 }
 
 export function cookieNamesFor(issuer: string): CookieNames {
   if (new URL(issuer).protocol !== 'https:') {
-    return { session: '_session', interaction: '_interaction', resume: '_interaction_resume', resetFlow: 'oidc_sspr_reset' };
+    return { session: '_session', interaction: '_interaction', resume: '_interaction_resume', resetFlow: 'oidc_sspr_reset', flash: 'oidc_sspr_flash' };
   }
   return {
     session: '__Host-oidc_sspr_session',
     interaction: '__Secure-oidc_sspr_interaction',
     resume: '__Secure-oidc_sspr_interaction_resume',
     resetFlow: '__Secure-oidc_sspr_reset',
+    flash: '__Secure-oidc_sspr_flash',
   };
 }

@@ -2,81 +2,84 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { AuditSink, RequestContext } from '../audit/index.ts';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config/schema.ts';
-import { normaliseIdentifier, type Throttle, type ThrottleRule } from './throttle.ts';
+import { createGuessLimiter } from './guess-limits.ts';
+import type { Throttle } from './throttle.ts';
 
 export interface SignInVerdict {
   allowed: boolean;
   retryAfterSeconds?: number;
+  /** When the block ends, while refused. */
+  until?: Date;
+}
+
+/** Who is signing in: the account the identifier resolved to (one budget for every spelling). */
+export interface SignInSubject {
+  /** The account's id when the identifier names one; leave out (or null) for an unknown identifier. */
+  accountId?: string | null;
+  context?: RequestContext;
 }
 
 export interface SignInGuard {
-  /** Before checking a password: refuses while blocked, slows down after repeated failures. */
-  before(identifier: string, ip: string): Promise<SignInVerdict>;
   /**
-   * After the check: counts a failure (unknown identifiers exactly like known ones) or, after a
-   * success, clears this client's count when `before` found one (or this instance counted one).
+   * Counts the attempt, before the password is checked: refuses while blocked (check nothing then)
+   * and slows down a client after repeated failures. Pass the account the identifier resolved to,
+   * so the login and the email spelling share one budget.
    */
-  after(identifier: string, ip: string, succeeded: boolean, context?: RequestContext): Promise<void>;
+  before(identifier: string, ip: string, subject?: SignInSubject): Promise<SignInVerdict>;
+  /**
+   * After the check: a success ends the run of failures (the counters `before` counted go); a
+   * failure is already counted.
+   */
+  after(identifier: string, ip: string, succeeded: boolean, context?: RequestContext, subject?: SignInSubject): Promise<void>;
 }
 
 /**
- * Password sign-in throttling, separate from the self-service reset block: guesses from one client
- * slow down after `delay_after` failures, and an identifier is blocked for a short `block_minutes`
- * after `block_after` failures from anywhere — so it is blocked long before 100 consecutive
- * failures (NIST SP 800-63B), while an attacker can only keep a user out briefly, never lock the
- * account or its self-service reset.
+ * Password sign-in throttling on the shared rule table (guess-limits.ts), separate from the
+ * self-service reset block: guesses from one client slow down after `delay_after` failures, and an
+ * account (or an unknown identifier) is blocked for `block_minutes` after `block_after` failures from
+ * anywhere, then allowed one guess per block with each block twice as long — far below 100
+ * consecutive failures (NIST SP 800-63B). It never blocks the account's self-service reset, and a
+ * successful reset lifts it.
  */
 export function createSignInGuard(deps: {
   throttle: Throttle;
   audit: AuditSink;
   clock: Clock;
-  rules: Config['sspr']['throttle']['sign_in_failures'];
+  /** `sspr.throttle` of the configuration (the sign-in rules are `sign_in_failures`). */
+  limits: Config['sspr']['throttle'];
   /** Upper bound of the slow-down per attempt (tests set it low). */
   maxDelayMs?: number;
 }): SignInGuard {
-  const { throttle, audit, rules } = deps;
+  const { audit, clock } = deps;
+  const rules = deps.limits.sign_in_failures;
   const maxDelayMs = deps.maxDelayMs ?? 2000;
-  const blockMs = rules.block_minutes * 60_000;
-  const perIdentifier: ThrottleRule = { max: rules.block_after, windowMs: 24 * 3_600_000, blockMs };
-  const perClient: ThrottleRule = { max: rules.block_after, windowMs: 24 * 3_600_000, blockMs };
-  // Client counters before() found a row for: after() clears only those, so the usual sign-in (nothing
-  // counted) writes nothing. Insertion-ordered and bounded; an entry whose after() never came only
-  // costs one needless DELETE later.
-  const counted = new Set<string>();
-  const remember = (key: string) => {
-    if (counted.size >= 10_000) counted.delete(counted.values().next().value as string);
-    counted.add(key);
-  };
-  const keys = (identifier: string, ip: string) => {
-    const id = normaliseIdentifier(identifier);
-    return { id: `signin:id:${id}`, client: `signin:idip:${id}|${ip}` };
-  };
+  const limiter = createGuessLimiter({ throttle: deps.throttle, limits: deps.limits });
 
   return {
-    async before(identifier, ip) {
-      const k = keys(identifier, ip);
-      const [byId, byClient] = await throttle.peekMany([{ key: k.id, rule: perIdentifier }, { key: k.client, rule: perClient }]);
-      if (byClient.count > 0 || byClient.blockedUntil) remember(k.client);
-      else counted.delete(k.client);
-      const blockedUntil = byId.blockedUntil ?? byClient.blockedUntil;
-      if (blockedUntil) {
-        return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((blockedUntil.getTime() - deps.clock.now().getTime()) / 1000)) };
+    async before(identifier, ip, subject = {}) {
+      const counted = await limiter.count('password', { identifier, accountId: subject.accountId ?? null, ip });
+      if (counted.justBlocked === 'account') {
+        await audit.record({
+          activity: 'auth.sign_in.blocked',
+          result: 'blocked',
+          reason: `${rules.block_after} failed sign-ins`,
+          details: { until: counted.until?.toISOString() ?? null },
+          context: subject.context,
+        });
       }
-      const excess = byClient.count - rules.delay_after;
+      if (!counted.allowed) {
+        const until = counted.until ?? clock.now();
+        return { allowed: false, until, retryAfterSeconds: Math.max(1, Math.ceil((until.getTime() - clock.now().getTime()) / 1000)) };
+      }
+      // Failures before this one from this client (the count includes this attempt).
+      const excess = counted.clientCount - 1 - rules.delay_after;
       if (excess >= 0) await sleep(Math.min(maxDelayMs, 250 * 2 ** excess));
       return { allowed: true };
     },
-    async after(identifier, ip, succeeded, context) {
-      const k = keys(identifier, ip);
-      if (succeeded) {
-        if (counted.delete(k.client)) await throttle.reset(k.client);
-        return;
-      }
-      remember(k.client);
-      const [byId] = await Promise.all([throttle.hit(k.id, perIdentifier), throttle.hit(k.client, perClient)]);
-      if (byId.justBlocked) {
-        await audit.record({ activity: 'auth.sign_in.blocked', result: 'blocked', reason: `${rules.block_after} failed sign-ins`, context });
-      }
+    async after(identifier, ip, succeeded, _context, subject = {}) {
+      // The keys are a function of who and where, so nothing is kept between the two calls (and
+      // two attempts in flight from one client cannot take each other's place).
+      if (succeeded) await limiter.succeeded('password', limiter.keysOf('password', { identifier, accountId: subject.accountId ?? null, ip }));
     },
   };
 }

@@ -8,7 +8,9 @@ import { Op, col, fn, where } from 'sequelize';
 import type { AuditSink } from '../audit/index.ts';
 import type { Clock } from '../clock.ts';
 import type { PasswordHasher } from '../sspr/password-hash.ts';
-import { normaliseIdentifier } from '../sspr/throttle.ts';
+import { isIP } from 'node:net';
+import { ipKey } from '../sspr/ip-key.ts';
+import { createThrottle, normaliseIdentifier } from '../sspr/throttle.ts';
 import type { AccountRow, Store, Transaction } from './index.ts';
 import { revokeAccountState } from './revoke.ts';
 
@@ -200,7 +202,9 @@ export type AccountService = ReturnType<typeof createAccountService>;
 
 export function createAccountService(deps: AccountServiceDeps) {
   const { store, hasher, clock, audit } = deps;
-  const { Account, Group, Membership, RecoveryMethod, Throttle } = store.models;
+  const { Account, Group, Membership, RecoveryMethod } = store.models;
+  const throttle = createThrottle({ store, clock });
+  const liftTouching = async (subjects: string[], t: Transaction) => (await throttle.liftTouching(subjects, t)).length;
   const region = deps.defaultRegion ?? 'NL';
 
   async function findAccount(login: string, t?: Transaction) {
@@ -395,26 +399,32 @@ export function createAccountService(deps: AccountServiceDeps) {
     },
 
     /**
-     * Lifts throttles and blocks counted for the account's identifiers (its login and email).
-     * Throttle keys are `<scope>:<identifier>` or `<scope>:<identifier>|<ip>` with the identifier
-     * normalised by src/sspr/throttle.ts (`id:bob`, `idip:bob|192.0.2.1`); per-IP keys stay.
+     * Lifts every throttle and block touching the account: its account key (`acct:<id>`, where
+     * sign-in and reset guesses count once the identifier resolves), every spelling it can be typed
+     * as (login, email: `id:<identifier>`), the registration counters (`id:<account id>`), each with
+     * and without an address. An address's own counters stay (`unblock --ip`).
      */
     async unblock(login: string, actor: string): Promise<ChangeResult & { removed: number }> {
       return store.transaction(async (t) => {
         const account = await findAccount(login, t);
-        const identifiers = [...new Set([account.login, account.email].filter((v): v is string => !!v).map(normaliseIdentifier))];
-        const keys = new Set<string>();
-        for (const ident of identifiers) {
-          // LIKE narrows (its wildcards in ident only widen the match); the exact test below decides.
-          const rows = await Throttle.findAll({ attributes: ['key'], where: { key: { [Op.like]: `%:${ident}%` } }, transaction: t });
-          for (const { key } of rows) {
-            const rest = key.slice(key.indexOf(':') + 1);
-            if (rest === ident || rest.startsWith(`${ident}|`)) keys.add(key);
-          }
-        }
-        const removed = keys.size > 0 ? await Throttle.destroy({ where: { key: { [Op.in]: [...keys] } }, transaction: t }) : 0;
+        const identifiers = [account.login, account.email, account.id].filter((v): v is string => !!v).map(normaliseIdentifier);
+        const removed = await liftTouching([`acct:${account.id}`, ...new Set(identifiers.map((i) => `id:${i}`))], t);
         await audit.record({ activity: 'admin.user_unblocked', result: 'success', actor, target: account.login, targetAccountId: account.id, details: { removed } }, t);
         return { login: account.login, changed: removed > 0, removed };
+      });
+    },
+
+    /**
+     * Lifts every throttle and block counted for an address (an IPv6 address: its /64), with or
+     * without an identifier (`ip:<address>`, `…|ip:<address>`). Audited as `admin.ip_unblocked`.
+     */
+    async unblockIp(address: string, actor: string): Promise<{ address: string; changed: boolean; removed: number }> {
+      if (isIP(address.trim().split('%')[0]) === 0) throw new AdminError('invalid_input', `not an IP address: "${address}"`, { field: 'address' });
+      const key = ipKey(address);
+      return store.transaction(async (t) => {
+        const removed = await liftTouching([`ip:${key}`], t);
+        await audit.record({ activity: 'admin.ip_unblocked', result: 'success', actor, details: { address: key, removed } }, t);
+        return { address: key, changed: removed > 0, removed };
       });
     },
 

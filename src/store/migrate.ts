@@ -5,6 +5,7 @@ import * as methodsWithoutAccountFk from './migrations/0003-methods-without-acco
 import * as lowerIndexes from './migrations/0004-lower-indexes.ts';
 import * as partialPayloadIndexes from './migrations/0005-partial-payload-indexes.ts';
 import * as credentialsEpoch from './migrations/0006-credentials-epoch.ts';
+import * as throttleStrikes from './migrations/0007-throttle-strikes.ts';
 
 /** Migrations in order; listed here (not globbed) so the built package finds them too. */
 const MIGRATIONS = [
@@ -14,6 +15,7 @@ const MIGRATIONS = [
   { name: '0004-lower-indexes', ...lowerIndexes },
   { name: '0005-partial-payload-indexes', ...partialPayloadIndexes },
   { name: '0006-credentials-epoch', ...credentialsEpoch },
+  { name: '0007-throttle-strikes', ...throttleStrikes },
 ];
 
 const MIGRATIONS_TABLE = 'schema_migrations';

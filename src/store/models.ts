@@ -68,7 +68,7 @@ export interface FlowRow {
   createdAt?: Date;
   updatedAt?: Date;
 }
-export interface ThrottleRow { key: string; count: number; windowEndsAt: Date; blockedUntil: Date | null }
+export interface ThrottleRow { key: string; count: number; windowEndsAt: Date; blockedUntil: Date | null; strikes: number }
 export interface AuditEventRow {
   id: string;
   time: Date;
@@ -197,6 +197,7 @@ export function defineModels(sequelize: Sequelize): Models {
     count: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
     windowEndsAt: date(false),
     blockedUntil: date(),
+    strikes: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
   }, { underscored: true, timestamps: false, tableName: 'throttles' }) as M<ThrottleRow>;
   const AuditEvent = sequelize.define('AuditEvent', {
     id: pk(),

@@ -204,10 +204,10 @@ describe('registration of recovery methods at sign-in (HTTP)', function () {
       assert.deepEqual(ids, ['errors:sspr.code_invalid', 'errors:sspr.code_invalid', 'errors:sspr.code_invalid', 'errors:sspr.too_many_attempts']);
       const right = await browser.submit(page, { [codeField]: fresh }, { actionPart: '/verify' });
       assert.equal(right.status, 429);
-      assert.deepEqual(messageIds(right.html), ['registration:errors.throttled']);
+      assert.deepEqual(messageIds(right.html), ['registration:errors.throttled_until']);
       assert.ok(Number(right.headers.get('retry-after')) > 0);
       const again = await browser.submit(right, { action: 'resend' }, { actionPart: '/verify' });
-      assert.deepEqual(messageIds(again.html), ['registration:errors.throttled'], 'no fresh codes while blocked');
+      assert.deepEqual(messageIds(again.html), ['registration:errors.throttled_until'], 'no fresh codes while blocked');
 
       assert.deepEqual(await env.srv.app.sspr.methodRepo.listVerified(user.id), []);
       const events = await auditActivities(env, user.id);
@@ -392,7 +392,7 @@ describe('registration of recovery methods at sign-in (HTTP)', function () {
       assert.deepEqual(messageIds(page.html), []);
       page = await browser.submit(page, { action: 'resend' }, { actionPart: '/verify' });
       assert.equal(page.status, 429);
-      assert.deepEqual(messageIds(page.html), ['registration:errors.throttled']);
+      assert.deepEqual(messageIds(page.html), ['registration:errors.throttled_until']);
       await waitFor(() => env.smtp.received.filter((m) => m.to.includes('lena@example.org')).length === 2);
     });
   });

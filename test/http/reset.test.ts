@@ -299,7 +299,7 @@ describe('forgot password (HTTP, SQLite)', function () {
     }
     const blocked = await submitCode(b, page, '000000');
     assert.equal(blocked.status, 429);
-    assert.deepEqual(messageIds(blocked.html), ['errors:sspr.throttled']);
+    assert.deepEqual(messageIds(blocked.html), ['errors:sspr.throttled_until']);
     assert.ok(Number(blocked.headers.get('retry-after')) > 0);
     const events = await srv.app.audit.query({ activity: 'sspr.reset.blocked', targetAccountId: user.id });
     assert.equal(events.length, 1);

@@ -40,10 +40,10 @@ describe('password sign-in protections', function () {
   it('blocks an identifier briefly after block_after failures (long before 100), then lets the user in', async () => {
     for (let i = 0; i < 5; i++) assert.equal((await attempt('erin', `wrong guess ${i}`)).status, 401);
     const sixth = await attempt('erin', `wrong guess 6`);
-    assert.equal(sixth.status, 401, 'the failure that crosses the limit is still answered as a failure');
+    assert.equal(sixth.status, 429, 'counted before the check: the guess over the limit is refused, not checked');
     const blocked = await attempt('erin', user.password);
     assert.equal(blocked.status, 429, 'even the right password waits while blocked');
-    assert.match(blocked.html, /data-message-id="errors:sign_in_throttled"/);
+    assert.match(blocked.html, /data-message-id="errors:sign_in_blocked_until"/);
     const events = await srv.app.audit.query({ activity: 'auth.sign_in.blocked' });
     assert.equal(events.length, 1);
 

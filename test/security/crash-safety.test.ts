@@ -572,7 +572,8 @@ describe('crash safety: SIGKILL at every step of a reset and a registration (the
     await server.kill();
     assert.equal(await assertRegistrationAtomic(user, 'kill after the verify answer'), true);
     await server.start();
-    const replay = await r.b.request(verifyUrl, { body: new URLSearchParams(form).toString() });
+    // The refusal comes back by redirect (post → redirect → get), with its status on the page.
+    const replay = await r.b.follow(verifyUrl, { body: new URLSearchParams(form).toString() });
     assert.ok(replay.status === 400 || replay.status === 409, `a used code is refused after the restart (got ${replay.status})`);
     assert.equal(await assertRegistrationAtomic(user, 'after the replay'), true);
 

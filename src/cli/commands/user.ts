@@ -215,7 +215,7 @@ export function registerUserCommands(program: Command, io: CliIo): void {
 
   user
     .command('unblock')
-    .description('lift throttles and blocks on the user\'s login and email')
+    .description('lift every throttle and block touching the user: account, login, email, with or without an address')
     .argument('<login>')
     .action(async (login: string, _opts: unknown, cmd: Command) => {
       const g = globalsOf(cmd);

@@ -9,6 +9,7 @@ import { FlowExpired, FlowInvalid, MethodInvalidTarget, MethodNotAllowed, NotFou
 import type { StoredMethod } from '../methods/types.ts';
 import { evaluateAccount, type AccountPolicy } from '../policy.ts';
 import type { DirectoryAccount } from '../ports.ts';
+import { createGuessLimiter, IP_FACTOR } from '../guess-limits.ts';
 import type { ThrottleRule, ThrottleState } from '../throttle.ts';
 
 /**
@@ -97,6 +98,7 @@ export function createRegistrationFlow(deps: SsprDeps) {
   const { Flow } = store.models;
   const ttlMs = config.sspr.flow_ttl_minutes * MINUTE;
   const helpdesk = config.sspr.helpdesk.url || config.sspr.helpdesk.email || null;
+  const guesses = createGuessLimiter({ throttle, limits: config.sspr.throttle });
   const rules = {
     email_sends: sendRule(config.sspr.throttle.email_sends),
     sms_sends: sendRule(config.sspr.throttle.sms_sends),
@@ -114,13 +116,15 @@ export function createRegistrationFlow(deps: SsprDeps) {
   /**
    * Registration has its own counters (prefix `register:`): its blocks never stop a password reset,
    * nor the reverse. Sends count per account, per IP and per both (SMS pumping comes from one place
-   * with many accounts). Wrong codes count per account and per account + IP only: the user is signed
-   * in, so guessing is bound to the account, and one user's typos must not block a whole office NAT.
+   * with many accounts), the IP alone at IP_FACTOR times the limit so an office behind one address
+   * can register together. Wrong codes count per account and per account + IP only: the user is
+   * signed in, so guessing is bound to the account, and one user's typos must not block a whole office NAT.
    */
-  function keys(kind: keyof typeof rules, accountId: string, ip: string | null | undefined): string[] {
+  function keys(kind: keyof typeof rules, accountId: string, ip: string | null | undefined): { key: string; rule: ThrottleRule }[] {
     const all = throttle.keysFor({ identifier: accountId, ip: ip ?? 'unknown' });
     const chosen = kind === 'failed_verifications' ? all.filter((k) => !k.startsWith('ip:')) : all;
-    return chosen.map((k) => `register:${kind}:${k}`);
+    const rule = rules[kind];
+    return chosen.map((k) => ({ key: `register:${kind}:${k}`, rule: k.startsWith('ip:') ? { ...rule, max: rule.max * IP_FACTOR } : rule }));
   }
 
   function refusal(states: ThrottleState[], kind: string): InstanceType<typeof Throttled> | null {
@@ -134,16 +138,12 @@ export function createRegistrationFlow(deps: SsprDeps) {
   }
 
   async function hitAll(kind: keyof typeof rules, accountId: string, ip: string | null | undefined): Promise<void> {
-    const states: ThrottleState[] = [];
-    for (const key of keys(kind, accountId, ip)) states.push(await throttle.hit(key, rules[kind]));
-    const refused = refusal(states, kind);
+    const refused = refusal(await throttle.hitMany(keys(kind, accountId, ip)), kind);
     if (refused) throw refused;
   }
 
   async function ensureNotBlocked(kind: keyof typeof rules, accountId: string, ip: string | null | undefined): Promise<void> {
-    const states: ThrottleState[] = [];
-    for (const key of keys(kind, accountId, ip)) states.push(await throttle.peek(key, rules[kind]));
-    const refused = refusal(states, kind);
+    const refused = refusal(await throttle.peekMany(keys(kind, accountId, ip)), kind);
     if (refused) throw refused;
   }
 
@@ -345,7 +345,11 @@ export function createRegistrationFlow(deps: SsprDeps) {
     const data = parse(row);
     const pending = data.pending;
     if (!pending) throw new FlowInvalid({ detail: 'no pending method' });
-    await ensureNotBlocked('failed_verifications', accountId, input.context.ip);
+    // Counted before the code is checked (as the reset's codes): concurrent guesses cannot get past
+    // the limit. A right code gives its count back below.
+    const counted = keys('failed_verifications', accountId, input.context.ip);
+    const refused = refusal(await throttle.hitMany(counted), 'failed_verifications');
+    if (refused) throw refused;
     const st = await mustStatus(accountId);
     const code = input.code.slice(0, 32);
 
@@ -372,6 +376,9 @@ export function createRegistrationFlow(deps: SsprDeps) {
         }
       }
       if (failure) {
+        // Only a wrong code is a guess: an expired or used one gives its count back, as before.
+        const guessed = ['code_invalid', 'too_many_attempts'].includes((failure as { code: string }).code);
+        if (!guessed) await throttle.refund(counted.map((k) => k.key), t);
         await audit.record({
           activity: 'sspr.registration.method_verified',
           result: 'failure',
@@ -384,6 +391,7 @@ export function createRegistrationFlow(deps: SsprDeps) {
         }, t);
         return null; // commit the attempt count and the audit event, then throw below
       }
+      await throttle.refund(counted.map((k) => k.key), t);
       // Other channels to tell, read before the new method replaces one of its type.
       const others = st.methods.filter((m) => m.type !== 'totp' && m.target !== null
         && !(pending.type !== 'totp' && m.type === pending.type && m.target === pending.target));
@@ -414,11 +422,7 @@ export function createRegistrationFlow(deps: SsprDeps) {
       const added = data.added.includes(pending.type) ? data.added : [...data.added, pending.type];
       return save(row, 'choosing', { ...data, pending: null, added }, t);
     });
-    if (failure || !saved) {
-      const err = failure as { code?: string };
-      if (err.code === 'code_invalid' || err.code === 'too_many_attempts') await hitAll('failed_verifications', accountId, input.context.ip);
-      throw failure;
-    }
+    if (failure || !saved) throw failure;
     return view(saved, await mustStatus(accountId));
   }
 
@@ -517,11 +521,12 @@ export function createRegistrationFlow(deps: SsprDeps) {
   async function reauthenticate(flowId: string, accountId: string, password: string, input: StepInput): Promise<boolean> {
     const row = await load(flowId, accountId);
     const st = await mustStatus(accountId);
-    const limits = config.sspr.throttle.sign_in_failures;
-    const rule: ThrottleRule = { max: limits.block_after, windowMs: limits.block_minutes * MINUTE, blockMs: limits.block_minutes * MINUTE };
-    const reauthKeys = throttle.keysFor({ identifier: accountId, ip: input.context.ip ?? 'unknown' }).map((k) => `reauth:${k}`);
-    const blocked = refusal(await Promise.all(reauthKeys.map((k) => throttle.peek(k, rule))), 'reauth');
-    if (blocked) throw blocked;
+    // Counted before the check, on the account's sign-in budget (guess-limits.ts).
+    const counted = await guesses.count('password', { identifier: st.account.login, accountId, ip: input.context.ip ?? 'unknown' });
+    if (!counted.allowed) {
+      const now = clock.now();
+      throw new Throttled({ until: counted.until ?? now, now, detail: 'registration reauth throttled', params: { kind: 'reauth' } });
+    }
     const ok = password.length > 0 && await directory.verifyPassword(accountId, password);
     const event = {
       actor: st.account.login,
@@ -532,12 +537,12 @@ export function createRegistrationFlow(deps: SsprDeps) {
       details: { reauthentication: true },
     };
     if (!ok) {
-      for (const k of reauthKeys) await throttle.hit(k, rule);
       await audit.record({ ...event, activity: 'auth.sign_in.failed', result: 'failure' });
       return false;
     }
     await store.transaction(async (t) => {
       await save(row, row.state as RegistrationState, { ...parse(row), reauthAt: clock.now().getTime() }, t);
+      await guesses.succeeded('password', counted, t);
       await audit.record({ ...event, activity: 'auth.sign_in.succeeded', result: 'success' }, t);
     });
     return true;

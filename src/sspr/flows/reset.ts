@@ -13,6 +13,7 @@ import {
 import type { MethodRepository, StoredMethod } from '../methods/types.ts';
 import { evaluateAccount, type AccountPolicy } from '../policy.ts';
 import type { DirectoryAccount } from '../ports.ts';
+import { createGuessLimiter, IP_FACTOR, subjectKey, type GuessCount, type GuessSubject } from '../guess-limits.ts';
 import { keysFor, normaliseIdentifier, type ThrottleRule, type ThrottleState } from '../throttle.ts';
 
 /**
@@ -29,9 +30,11 @@ import { keysFor, normaliseIdentifier, type ThrottleRule, type ThrottleState } f
  * No enumeration: unknown, disabled, out-of-scope and unregistered identifiers take the same path and
  * pages as a real account. A code is issued for every address or number typed (bound to nothing when
  * it does not match a registered method of an eligible account, so nothing is sent), TOTP codes are
- * checked against a dummy secret, and the flow simply never gets past the code step. Throttles key on
- * the identifier as typed, never on the account found, so they count unknown identifiers exactly like
- * known ones.
+ * checked against a dummy secret, and the flow simply never gets past the code step. Sends and
+ * started flows are throttled per identifier as typed, per address and per both; wrong codes go
+ * through the shared rule table (guess-limits.ts): counted before the code is checked, per account
+ * (every spelling) or unknown identifier, per identifier + address, and per address at 20 times the
+ * limit, so one address never blocks the accounts behind it that did nothing wrong.
  */
 
 export const RESET_STATES = ['awaiting_identifier', 'awaiting_method', 'awaiting_target', 'awaiting_code', 'awaiting_password', 'done'] as const;
@@ -201,8 +204,23 @@ export function createResetFlow(sspr: SsprDeps, options: ResetFlowOptions = {}) 
     email: { max: tc.email_sends.max, windowMs: tc.email_sends.window_minutes * MINUTE, blockMs: tc.email_sends.block_hours * HOUR },
     sms: { max: tc.sms_sends.max, windowMs: tc.sms_sends.window_minutes * MINUTE, blockMs: tc.sms_sends.block_hours * HOUR },
   } satisfies Record<string, ThrottleRule>;
-  // Keys read `<rule>/<id:…|ip:…|idip:…>`: no colon before the identifier, so `user unblock` finds them.
-  const keyed = (rule: keyof typeof rules, identifier: string, ip: string) => keysFor({ identifier, ip }).map((k) => `reset_${rule}/${k}`);
+  const guesses = createGuessLimiter({ throttle, limits: tc });
+  /**
+   * Keys `reset_<rule>/id:…`, `…/ip:…`, `…/id:…|ip:…` (throttle.ts keysFor), each with its rule: the
+   * address alone gets IP_FACTOR times the limit, so one office behind one address is not blocked
+   * for what a single person there does.
+   */
+  const keyed = (rule: 'start' | 'email' | 'sms', identifier: string, ip: string) => {
+    const [id, addr, both] = keysFor({ identifier, ip });
+    const r = rules[rule];
+    return [
+      { key: `reset_${rule}/${id}`, rule: r },
+      { key: `reset_${rule}/${addr}`, rule: { ...r, max: r.max * IP_FACTOR } },
+      { key: `reset_${rule}/${both}`, rule: r },
+    ];
+  };
+  /** Who guesses a flow's codes: its account, or (leading nowhere) the identifier as typed. */
+  const subjectOf = (flow: ResetFlowState, req: ResetRequest): GuessSubject => ({ identifier: flow.data.identifier ?? '', accountId: flow.accountId, ip: req.ip });
 
   // A sealed secret nobody knows: unknown and unregistered accounts "check" their TOTP code against it.
   let dummyTotp: Promise<string> | null = null;
@@ -239,11 +257,9 @@ export function createResetFlow(sspr: SsprDeps, options: ResetFlowOptions = {}) 
     if (n !== 1) throw invalid(prev, `save to ${next.state} (concurrent step)`);
   }
 
-  /** Counts one hit on each of the three keys; refused when any is over. */
-  async function hitAll(keys: string[], rule: ThrottleRule, t: Transaction): Promise<{ allowed: boolean; justBlocked: boolean; until: Date | null }> {
-    const states: ThrottleState[] = [];
-    for (const key of keys) states.push(await throttle.hit(key, rule, t));
-    return summarise(states);
+  /** Counts one hit on each key (one statement); refused when any is over. */
+  async function hitAll(items: { key: string; rule: ThrottleRule }[], t: Transaction): Promise<{ allowed: boolean; justBlocked: boolean; until: Date | null }> {
+    return summarise(await throttle.hitMany(items, t));
   }
 
   function summarise(states: ThrottleState[]) {
@@ -258,16 +274,14 @@ export function createResetFlow(sspr: SsprDeps, options: ResetFlowOptions = {}) 
     return new Throttled({ until: until ?? new Date(now.getTime() + MINUTE), now, detail });
   }
 
-  /** Refused when the self-service reset of this identifier (or from this IP) is blocked after too many wrong codes. */
-  async function blockedFor(identifier: string, req: ResetRequest, t?: Transaction): Promise<Throttled | null> {
-    const states: ThrottleState[] = [];
-    for (const key of keyed('fail', identifier, req.ip)) states.push(await throttle.peek(key, rules.fail, t));
-    const s = summarise(states);
-    return s.allowed ? null : throttled(s.until, `self-service reset of "${identifier}" blocked`);
+  /** Refused when the self-service reset of this account or identifier (or from this address) is blocked after too many wrong codes. */
+  async function blockedFor(subject: GuessSubject, t?: Transaction): Promise<Throttled | null> {
+    const s: GuessCount = await guesses.peek('reset_code', subject, t);
+    return s.allowed ? null : throttled(s.until, `self-service reset of ${subjectKey(subject)} blocked`);
   }
 
   async function assertNotBlocked(flow: ResetFlowState, req: ResetRequest): Promise<void> {
-    const blocked = await blockedFor(flow.data.identifier ?? '', req);
+    const blocked = await blockedFor(subjectOf(flow, req));
     if (blocked) throw blocked;
   }
 
@@ -361,11 +375,14 @@ export function createResetFlow(sspr: SsprDeps, options: ResetFlowOptions = {}) 
       // The page language of the step that stores the flow (the cookie does not carry it).
       const next = { ...identified, data: { ...identified.data, lang: req.lang } };
       const outcome = await store.transaction(async (t): Promise<Outcome> => {
-        const s = await hitAll(keyed('start', identifier, req.ip), rules.start, t);
+        const s = await hitAll(keyed('start', identifier, req.ip), t);
         // Checked before the flow moves on, so the user can try again on the same page later.
-        const error = s.allowed ? await blockedFor(identifier, req, t) : throttled(s.until, 'too many reset flows started');
+        const subject = { identifier, accountId: ok?.account.id ?? null, ip: req.ip };
+        const error = s.allowed ? await blockedFor(subject, t) : throttled(s.until, 'too many reset flows started');
         if (error) {
-          await audit.record(auditEvent(flow, found, req, { activity: 'sspr.reset.failed', result: 'failure', reason: s.allowed ? 'blocked' : 'too_many_flows' }), t);
+          await audit.record(auditEvent(flow, found, req, {
+            activity: 'sspr.reset.failed', result: 'failure', reason: s.allowed ? 'blocked' : 'too_many_flows', details: { until: error.until.toISOString() },
+          }), t);
           return { flow, error };
         }
         await save(flow, next, t);
@@ -400,11 +417,15 @@ export function createResetFlow(sspr: SsprDeps, options: ResetFlowOptions = {}) 
       const ok = await eligible(flow.accountId);
       const match = ok?.methods.find((m) => m.type === type && m.target === target) ?? null;
       const next = advance(flow, { type: 'code_issued', masked: method.mask(target) }, clock.now());
-      const keys = [...keyed(type, flow.data.identifier ?? '', req.ip), `reset_${type}/to:${target}`];
+      const keys = [...keyed(type, flow.data.identifier ?? '', req.ip), { key: `reset_${type}/to:${target}`, rule: rules[type] }];
       const outcome = await store.transaction(async (t): Promise<Outcome> => {
-        const s = await hitAll(keys, rules[type], t);
+        const s = await hitAll(keys, t);
         if (!s.allowed) {
-          if (s.justBlocked) await audit.record(auditEvent(flow, ok?.account ?? null, req, { activity: 'sspr.reset.blocked', result: 'blocked', reason: `too_many_${type}_sends`, details: { method: type } }), t);
+          if (s.justBlocked) {
+            await audit.record(auditEvent(flow, ok?.account ?? null, req, {
+              activity: 'sspr.reset.blocked', result: 'blocked', reason: `too_many_${type}_sends`, details: { method: type, until: s.until?.toISOString() ?? null },
+            }), t);
+          }
           return { flow, error: throttled(s.until, `too many ${type} codes`) };
         }
         await method.sendCode({
@@ -437,6 +458,19 @@ export function createResetFlow(sspr: SsprDeps, options: ResetFlowOptions = {}) 
       const secretEnc = type === 'totp' ? (totpMethod?.secretEnc ?? (await dummySecret())) : null;
 
       const outcome = await store.transaction(async (t): Promise<Outcome> => {
+        // Counted before the code is checked (Kratos's order): concurrent guesses cannot get past the
+        // limit, and a refused guess checks nothing.
+        const counted = await guesses.count('reset_code', subjectOf(flow, req), t);
+        if (!counted.allowed) {
+          const blocked = throttled(counted.until, 'too many failed verifications');
+          if (counted.justBlocked) {
+            await audit.record(auditEvent(flow, ok?.account ?? null, req, {
+              activity: 'sspr.reset.blocked', result: 'blocked', reason: 'too_many_failed_verifications',
+              details: { method: type, until: blocked.until.toISOString(), by: counted.justBlocked },
+            }), t);
+          }
+          return { flow, error: blocked };
+        }
         let error: SsprError | null = null;
         try {
           if (type === 'totp') {
@@ -453,14 +487,14 @@ export function createResetFlow(sspr: SsprDeps, options: ResetFlowOptions = {}) 
           error = err;
         }
         if (error) {
-          // Commit the attempt count (codes.ts header) with the failure and the throttle hit.
-          const s = await hitAll(keyed('fail', flow.data.identifier ?? '', req.ip), rules.fail, t);
-          const activity = s.justBlocked ? 'sspr.reset.blocked' : 'sspr.reset.failed';
+          // Commit the attempt count (codes.ts header) with the failure; the guess is already counted.
           await audit.record(auditEvent(flow, ok?.account ?? null, req, {
-            activity, result: s.justBlocked ? 'blocked' : 'failure', reason: s.justBlocked ? 'too_many_failed_verifications' : error.code, details: { method: type },
+            activity: 'sspr.reset.failed', result: 'failure', reason: error.code, details: { method: type },
           }), t);
-          return { flow, error: s.allowed ? error : throttled(s.until, 'too many failed verifications') };
+          return { flow, error };
         }
+        // A right code is no failure: its hit is given back.
+        await guesses.succeeded('reset_code', counted, t);
         const next = advance(flow, { type: 'verified', method: type }, clock.now());
         await save(flow, next, t);
         await audit.record(auditEvent(next, ok?.account ?? null, req, { activity: 'sspr.reset.method_verified', result: 'success', details: { method: type, verified: next.data.verified.length, required: next.data.methodsRequired } }), t);
@@ -508,14 +542,10 @@ export function createResetFlow(sspr: SsprDeps, options: ResetFlowOptions = {}) 
         const notice = { lang: req.lang, time: clock.now(), correlationId: flow.id };
         await notices.passwordChanged(account, notice, t);
         await notices.adminPasswordReset(account, notice, t);
-        // As Entra: a successful reset forgets the identifier's counters (not the IP's).
+        // As Entra: a successful reset forgets the account's counters — every spelling, the account
+        // key, with and without an address, the password sign-in's too — but not an address's own.
         const idents = new Set([flow.data.identifier, account.login, account.email].filter((v): v is string => !!v).map(normaliseIdentifier));
-        for (const rule of Object.keys(rules)) {
-          for (const ident of idents) {
-            await throttle.reset(`reset_${rule}/id:${ident}`, t);
-            await throttle.resetPrefix(`reset_${rule}/idip:${ident}|`, t);
-          }
-        }
+        await throttle.liftTouching([`acct:${account.id}`, ...[...idents].map((i) => `id:${i}`)], t);
       });
       return next;
     },

@@ -245,15 +245,31 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         assert.deepEqual(notices.map((n) => n.kind), ['methods_reset']);
       });
 
-      it('unblock removes the throttles of the login and email only', async () => {
+      it('unblock removes every throttle touching the account (account key, login, email, with or without an address) and nothing else', async () => {
         await bob();
+        const id = (await accounts.getUser('bob')).id;
         const until = new Date(clock.now().getTime() + 3_600_000);
-        const keys = ['id:bob', 'idip:bob|192.0.2.1', 'id:bob@example.org', 'idip:bob@example.org|192.0.2.1', 'id:bobby', 'idip:bobby|192.0.2.1', 'ip:192.0.2.1', 'id:xbob'];
-        for (const key of keys) await store.models.Throttle.create({ key, count: 9, windowEndsAt: until, blockedUntil: until });
+        const mine = ['id:bob', 'id:bob|ip:192.0.2.1', 'reset_fail/id:bob@example.org', 'reset_email/id:bob@example.org|ip:192.0.2.1',
+          `signin/acct:${id}`, `signin/acct:${id}|ip:2001:db8:0:1::/64`, `reset_fail/acct:${id}`, `register:failed_verifications:id:${id}`];
+        const others = ['id:bobby', 'id:bobby|ip:192.0.2.1', 'ip:192.0.2.1', 'reset_fail/ip:192.0.2.1', 'id:xbob', 'signin/acct:other-id'];
+        for (const key of [...mine, ...others]) await store.models.Throttle.create({ key, count: 9, windowEndsAt: until, blockedUntil: until });
         const r = await accounts.unblock('bob', ACTOR);
-        assert.equal(r.removed, 4);
-        assert.deepEqual((await store.models.Throttle.findAll()).map((t) => t.key).sort(), ['id:bobby', 'id:xbob', 'idip:bobby|192.0.2.1', 'ip:192.0.2.1']);
+        assert.equal(r.removed, mine.length);
+        assert.deepEqual((await store.models.Throttle.findAll()).map((t) => t.key).sort(), [...others].sort());
         assert.equal((await audits()).at(-1)?.activity, 'admin.user_unblocked');
+      });
+
+      it('unblockIp removes every throttle of the address (IPv6: its /64), with or without an identifier, audited', async () => {
+        const until = new Date(clock.now().getTime() + 3_600_000);
+        const mine = ['ip:2001:db8:0:1::/64', 'reset_fail/ip:2001:db8:0:1::/64', 'id:carol|ip:2001:db8:0:1::/64', 'signin/acct:x|ip:2001:db8:0:1::/64'];
+        const others = ['ip:2001:db8:0:2::/64', 'id:ip:2001:db8:0:1::/64x', 'ip:192.0.2.1', 'id:carol'];
+        for (const key of [...mine, ...others]) await store.models.Throttle.create({ key, count: 9, windowEndsAt: until, blockedUntil: until });
+        const r = await accounts.unblockIp('2001:db8:0:1:abcd::7', ACTOR);
+        assert.deepEqual([r.address, r.removed], ['2001:db8:0:1::/64', mine.length]);
+        assert.deepEqual((await store.models.Throttle.findAll()).map((t) => t.key).sort(), [...others].sort());
+        const event = (await audits()).at(-1);
+        assert.equal(event?.activity, 'admin.ip_unblocked');
+        await assert.rejects(accounts.unblockIp('not-an-address', ACTOR), /not an IP address/);
       });
 
       it('an unknown user is user_not_found for every change, and nothing is audited', async () => {

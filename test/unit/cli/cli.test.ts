@@ -191,14 +191,18 @@ describe('admin CLI (child process, SQLite)', function () {
     assert.equal(await store.models.OidcPayload.count({ where: { accountId: account.id } }), 0);
   });
 
-  it('unblock lifts the throttles of the login', async () => {
+  it('user unblock lifts the throttles of the login, unblock --ip those of the address', async () => {
     const until = new Date(Date.now() + 3_600_000);
     await store.models.Throttle.create({ key: 'id:bob', count: 9, windowEndsAt: until, blockedUntil: until });
-    await store.models.Throttle.create({ key: 'idip:bob|192.0.2.1', count: 9, windowEndsAt: until, blockedUntil: until });
+    await store.models.Throttle.create({ key: 'id:bob|ip:192.0.2.1', count: 9, windowEndsAt: until, blockedUntil: until });
     await store.models.Throttle.create({ key: 'ip:192.0.2.1', count: 9, windowEndsAt: until, blockedUntil: until });
+    await store.models.Throttle.create({ key: 'id:carol|ip:192.0.2.1', count: 9, windowEndsAt: until, blockedUntil: until });
     const r = json(await change(['user', 'unblock', 'bob', '--json'], 'admin.user_unblocked'));
     assert.equal(r.removed, 2);
-    assert.deepEqual((await store.models.Throttle.findAll()).map((t) => t.key), ['ip:192.0.2.1']);
+    assert.deepEqual((await store.models.Throttle.findAll()).map((t) => t.key).sort(), ['id:carol|ip:192.0.2.1', 'ip:192.0.2.1']);
+    const ip = json(await change(['unblock', '--ip', '192.0.2.1', '--json'], 'admin.ip_unblocked'));
+    assert.deepEqual([ip.address, ip.removed], ['192.0.2.1', 2]);
+    assert.equal(await store.models.Throttle.count(), 0);
   });
 
   describe('config check', () => {

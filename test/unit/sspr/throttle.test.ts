@@ -10,7 +10,13 @@ const HOUR = 60 * MIN;
 describe('sspr/throttle keysFor', () => {
   it('gives identifier, IP and identifier+IP keys with a normalised identifier', () => {
     assert.deepEqual(keysFor({ identifier: '  Alice@Example.ORG ', ip: '203.0.113.7' }),
-      ['id:alice@example.org', 'ip:203.0.113.7', 'idip:alice@example.org|203.0.113.7']);
+      ['id:alice@example.org', 'ip:203.0.113.7', 'id:alice@example.org|ip:203.0.113.7']);
+  });
+  it('counts an IPv6 client by its /64, and an IPv4-mapped address as the IPv4 one', () => {
+    assert.deepEqual(keysFor({ identifier: 'a', ip: '2001:db8:1:2:aaaa::1' })[1], 'ip:2001:db8:1:2::/64');
+    assert.deepEqual(keysFor({ identifier: 'a', ip: '2001:DB8:1:2:ffff:ffff:ffff:ffff' })[1], 'ip:2001:db8:1:2::/64');
+    assert.deepEqual(keysFor({ identifier: 'a', ip: '::ffff:192.0.2.1' })[1], 'ip:192.0.2.1');
+    assert.deepEqual(keysFor({ identifier: 'a', ip: '::1' })[1], 'ip:0:0:0:0::/64');
   });
   it('normalises Unicode so look-alike spellings share one counter', () => {
     assert.deepEqual(keysFor({ identifier: 'Jose\u0301', ip: '::1' }), keysFor({ identifier: 'jos\u00e9', ip: '::1' }));
@@ -106,8 +112,8 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       for (const k of [id, ip, idip, lookalike]) for (let i = 0; i < 6; i++) await throttle.hit(k, rule);
       await throttle.reset(ip);
       assert.equal((await throttle.peek(ip, rule)).allowed, true);
-      assert.equal(await throttle.resetPrefix(`id:a_b-${n}`), 1);
-      assert.equal(await throttle.resetPrefix(`idip:a_b-${n}|`), 1);
+      assert.equal(await throttle.resetPrefix(`id:a_b-${n}`), 2);
+      assert.equal(await throttle.resetPrefix(`id:a_b-${n}|`), 0, 'already gone with its identifier prefix');
       assert.equal((await throttle.peek(id, rule)).allowed, true);
       assert.equal((await throttle.peek(idip, rule)).allowed, true);
       assert.equal((await throttle.peek(lookalike, rule)).allowed, false);
@@ -139,6 +145,55 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       clock.advance('11m');
       assert.equal(await throttle.purgeExpired(), 1);
       assert.deepEqual((await store.models.Throttle.findAll()).map((r) => r.key), ['b']);
+    });
+
+    it('an escalating rule allows one guess after each block, and each further block lasts twice as long', async () => {
+      const esc: ThrottleRule = { max: 3, windowMs: HOUR, blockMs: 15 * MIN, escalate: true };
+      const allowed: boolean[] = [];
+      for (let i = 0; i < 4; i++) allowed.push((await throttle.hit(key, esc)).allowed);
+      assert.deepEqual(allowed, [true, true, true, false]);
+      let blocks = 0;
+      let until = (await throttle.peek(key, esc)).blockedUntil as Date;
+      const lengths: number[] = [];
+      let guesses = 3;
+      // A year of an attacker trying again the moment each block ends.
+      while (until.getTime() - clock.now().getTime() < 365 * 24 * HOUR && blocks < 30) {
+        lengths.push(until.getTime() - clock.now().getTime());
+        clock.advance(until.getTime() - clock.now().getTime());
+        const probe = await throttle.hit(key, esc);
+        assert.equal(probe.allowed, true, 'one checked guess after the block');
+        guesses++;
+        const next = await throttle.hit(key, esc);
+        assert.deepEqual([next.allowed, next.justBlocked], [false, true]);
+        until = next.blockedUntil as Date;
+        blocks++;
+      }
+      assert.deepEqual(lengths.slice(0, 4), [15 * MIN, 30 * MIN, 60 * MIN, 120 * MIN]);
+      assert.ok(guesses < 25, `${guesses} guesses in a year`);
+    });
+
+    it('hitMany counts several keys with their own rules in one statement, in the order given', async () => {
+      const tight: ThrottleRule = { max: 1, windowMs: HOUR, blockMs: 15 * MIN, escalate: true };
+      const loose: ThrottleRule = { max: 3, windowMs: HOUR, blockMs: 0 };
+      const items = [{ key: `${key}/a`, rule: tight }, { key: `${key}/b`, rule: loose }];
+      const first = await throttle.hitMany(items);
+      assert.deepEqual(first.map((x) => [x.allowed, x.count]), [[true, 1], [true, 1]]);
+      const second = await throttle.hitMany(items);
+      assert.deepEqual(second.map((x) => [x.allowed, x.count, x.justBlocked]), [[false, 2, true], [true, 2, false]]);
+      assert.equal(second[0].blockedUntil?.toISOString(), '2026-03-01T10:15:00.000Z');
+      assert.equal(second[1].blockedUntil, null);
+      await assert.rejects(throttle.hitMany([items[0], items[0]]), RangeError);
+    });
+
+    it('refund gives back a right answer\'s hit; clear and liftTouching forget keys', async () => {
+      for (let i = 0; i < 3; i++) await throttle.hit(key, rule);
+      await throttle.refund([key]);
+      assert.equal((await throttle.peek(key, rule)).count, 2);
+      const other = `${key}|ip:192.0.2.9`;
+      await throttle.hit(other, rule);
+      assert.deepEqual(await throttle.liftTouching(['ip:192.0.2.9']), [other]);
+      await throttle.clear([key]);
+      assert.equal((await throttle.peek(key, rule)).count, 0);
     });
 
     it('refuses a nonsensical rule', async () => {

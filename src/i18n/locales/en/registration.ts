@@ -76,6 +76,7 @@ export default {
   },
   errors: {
     throttled: 'Too many codes or attempts. Wait a while before trying again, or contact your helpdesk.',
+    throttled_until: 'Too many codes or attempts. Try again after {{time}}, or contact your helpdesk.',
     flow_expired: 'This took too long and has expired. Please choose a method again.',
     flow_invalid: 'This step is not possible now. Please choose a method again.',
     not_found: 'That method does not exist (any more).',

@@ -76,6 +76,7 @@ export default {
   },
   errors: {
     throttled: 'Te veel codes of pogingen. Wacht even voordat u het opnieuw probeert, of neem contact op met uw helpdesk.',
+    throttled_until: 'Te veel codes of pogingen. Probeer het opnieuw na {{time}}, of neem contact op met uw helpdesk.',
     flow_expired: 'Dit duurde te lang en is verlopen. Kies opnieuw een methode.',
     flow_invalid: 'Deze stap is nu niet mogelijk. Kies opnieuw een methode.',
     not_found: 'Die methode bestaat niet (meer).',
