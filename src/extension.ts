@@ -179,6 +179,7 @@ export async function createSspr(options: SsprOptions): Promise<SsprExtension> {
   const secretBox = createSecretBox(config.secrets.encryption_keys);
   const delivery = createDelivery(config.delivery, { store, clock, audit, secretBox, translator: kit.translator, log: pinoLog, transports: options.transports });
   const codes = createCodeService({ store, clock, hasher: createCodeHasher(config.secrets.encryption_keys), ttlMinutes: config.sspr.code_ttl_minutes });
+  const methodRepo = createMethodRepository({ store, clock });
   const deps: SsprDeps = {
     config,
     store,
@@ -190,8 +191,8 @@ export async function createSspr(options: SsprOptions): Promise<SsprExtension> {
     codes,
     throttle: createThrottle({ store, clock }),
     secretBox,
-    methods: createMethods({ config, codes, delivery, secretBox, clock }),
-    methodRepo: createMethodRepository({ store, clock }),
+    methods: createMethods({ config, codes, delivery, secretBox, clock, methodRepo }),
+    methodRepo,
     passwordPolicy: await createPasswordPolicy(config.password_policy),
   };
   const prompt = registrationPrompt(deps);

@@ -6,7 +6,7 @@ import { z } from 'zod';
  * Names follow ../shared/INTERFACE.md; change both together.
  */
 
-const methodType = z.enum(['email', 'sms', 'totp']);
+const methodType = z.enum(['email', 'sms', 'totp', 'recovery_codes']);
 export type MethodType = z.infer<typeof methodType>;
 export const METHOD_TYPES: readonly MethodType[] = methodType.options;
 

@@ -5,7 +5,6 @@ import type { Channel } from './transports.ts';
 export type Template =
   | 'code.registration'
   | 'code.reset'
-  | 'notice.totp_added'
   | 'notice.method_added'
   | 'notice.method_removed'
   | 'notice.password_changed'
@@ -15,7 +14,6 @@ export type Template =
 export const TEMPLATES: readonly Template[] = [
   'code.registration',
   'code.reset',
-  'notice.totp_added',
   'notice.method_added',
   'notice.method_removed',
   'notice.password_changed',
@@ -23,7 +21,8 @@ export const TEMPLATES: readonly Template[] = [
   'notice.methods_reset',
 ];
 
-export type MethodType = 'email' | 'sms' | 'totp';
+export type { MethodType } from '../config/schema.ts';
+import type { MethodType } from '../config/schema.ts';
 
 interface CommonParams {
   /** Recipient's display name for the greeting; left out: a greeting without a name. */
@@ -50,7 +49,6 @@ interface MethodNoticeParams extends NoticeParams {
 export interface TemplateParams {
   'code.registration': CodeParams;
   'code.reset': CodeParams;
-  'notice.totp_added': NoticeParams;
   'notice.method_added': MethodNoticeParams;
   'notice.method_removed': MethodNoticeParams;
   'notice.password_changed': NoticeParams;

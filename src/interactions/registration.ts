@@ -161,11 +161,11 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
     };
     switch (view.state) {
       case 'awaiting_target':
-        return renderPage(ctx, kit, 'register-target', { ...common, titleKey: `registration:title.target_${view.selected === 'sms' ? 'sms' : 'email'}` });
+        return renderPage(ctx, kit, 'register-target', { ...common, titleKey: `registration:title.target_${view.selected}` });
       case 'awaiting_code':
         return renderPage(ctx, kit, 'register-code', { ...common, titleKey: 'registration:title.code' });
-      case 'awaiting_totp':
-        return renderPage(ctx, kit, 'register-totp', { ...common, titleKey: 'registration:title.totp' });
+      case 'awaiting_secret':
+        return renderPage(ctx, kit, 'register-secret', { ...common, titleKey: `registration:title.secret_${view.selected}` });
       case 'reconfirming':
         return renderPage(ctx, kit, 'register-reconfirm', { ...common, titleKey: 'registration:title.reconfirm' });
       default:
@@ -243,6 +243,16 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
     };
     const needsRecent = prefix.startsWith('/account');
 
+    // The secret being set up, as a text file (the new recovery codes, to keep): only while it is pending.
+    router.get(`${prefix}/enrolment.txt`, ...middleware, withPlace(async (ctx, place) => {
+      const view = await open(ctx, place);
+      const text = view.enrolment?.data.text;
+      if (typeof text !== 'string') throw new PageError(404, 'not_found', 'errors:not_found');
+      ctx.type = 'text/plain; charset=utf-8';
+      ctx.set('Content-Disposition', `attachment; filename="${view.selected ?? 'enrolment'}.txt"`);
+      ctx.body = text;
+    }));
+
     router.post(`${prefix}/method`, ...middleware, withPlace((ctx, place) => post(ctx, place, async (view, form) => {
       const method = field(form, 'method', { max: 16, optional: true });
       if (!method) {
@@ -258,7 +268,7 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
         await flows.back(view.id, place.accountId);
         return 'redirect';
       }
-      const target = field(form, view.selected === 'sms' ? 'phone' : 'email', { max: 320 });
+      const target = field(form, view.selectedInput ?? 'email', { max: 320 });
       await flows.sendCode(view.id, place.accountId, { target, ...step(ctx, place) });
       return 'redirect';
     }, { needsRecent, values: (form) => ({ email: (form.email ?? '').slice(0, 320), phone: (form.phone ?? '').slice(0, 40) }) })));

@@ -1,7 +1,6 @@
 import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
-import { METHOD_TYPES, type MethodType } from '../config/schema.ts';
 import { cookieNamesFor } from '../provider/cookie-names.ts';
 import type { SsprDeps } from '../sspr/context.ts';
 import { isSsprError, type PasswordRejected, type SsprError, type Throttled } from '../sspr/errors.ts';
@@ -84,16 +83,20 @@ export function resetRoutes(deps: { provider: Provider; kit: PageKit; sspr: Sspr
   async function stepPage(ctx: Context, entry: Entry, flow: ResetFlowState, step: Step, extra: { messages?: PageMessage[]; status?: number } = {}) {
     const common = { action: `${entry.base}/${step}`, csrf: csrfOf(flow), ...extra };
     const type = flow.data.pending?.type;
+    const method = type ? sspr.methods.get(type) : undefined;
     switch (step) {
       case 'method': {
         const offered = (await flows.offeredMethods()).filter((m) => !flow.data.verified.includes(m));
         return renderPage(ctx, kit, 'reset-method', { titleKey: 'reset:method.title', offered, second: flow.data.verified.length > 0, signInUrl: signInUrl(entry), ...common });
       }
       case 'target':
-        return renderPage(ctx, kit, 'reset-target', { titleKey: 'reset:target.title', type, otherUrl: `${entry.base}/method`, ...common });
+        return renderPage(ctx, kit, 'reset-target', {
+          titleKey: 'reset:target.title', type, input: method?.kind === 'target' ? method.profileField : 'email', otherUrl: `${entry.base}/method`, ...common,
+        });
       case 'code':
         return renderPage(ctx, kit, 'reset-code', {
-          titleKey: 'reset:code.title', type, masked: flow.data.pending?.masked ?? '', minutes: sspr.config.sspr.code_ttl_minutes,
+          titleKey: 'reset:code.title', type, kind: method?.kind ?? 'target', proofInput: method?.proofInput ?? { digits: true, maxLength: 16 },
+          masked: flow.data.pending?.masked ?? '', minutes: sspr.config.sspr.code_ttl_minutes,
           helpdesk, otherUrl: `${entry.base}/method`, ...common,
         });
       case 'password':
@@ -235,9 +238,8 @@ export function resetRoutes(deps: { provider: Provider; kit: PageKit; sspr: Sspr
       const flow = await current(ctx, entry);
       if (!flow) return;
       const form = await formOf(ctx, flow);
-      const raw = field(form, 'method', { max: 16, optional: true });
       // An unknown value is the flow's MethodNotAllowed, like a method that is not offered.
-      const method = ((METHOD_TYPES as readonly string[]).includes(raw) ? raw : 'none') as MethodType;
+      const method = field(form, 'method', { max: 32, optional: true }) || 'none';
       await step(ctx, entry, flow, async () => {
         const next = await flows.chooseMethod(flow, method, request(ctx));
         redirectToState(ctx, entry, next);

@@ -6,7 +6,7 @@ import type { DeliveryService } from '../delivery/index.ts';
 import type { Store } from '../store/index.ts';
 import type { CodeService } from './codes.ts';
 import type { SecretBox } from './crypto.ts';
-import type { MethodRepository, Methods } from './methods/types.ts';
+import type { MethodRegistry, MethodRepository } from './methods/types.ts';
 import type { PasswordPolicy } from './password-policy.ts';
 import type { AccountDirectory } from './ports.ts';
 import type { Throttle } from './throttle.ts';
@@ -26,7 +26,7 @@ export interface SsprDeps {
   codes: CodeService;
   throttle: Throttle;
   secretBox: SecretBox;
-  methods: Methods;
+  methods: MethodRegistry;
   methodRepo: MethodRepository;
   passwordPolicy: PasswordPolicy;
 }

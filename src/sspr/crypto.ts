@@ -120,3 +120,23 @@ export function randomDigits(n: number): string {
 export function randomId(): string {
   return randomBytes(16).toString('base64url');
 }
+
+/**
+ * Keyed hashes of long-lived secrets (recovery codes, helpdesk passes): HMAC-SHA256 under a key
+ * derived for `purpose` from each configured encryption key. `hashAll` gives one hash per key, newest
+ * first, so values hashed before a key rotation still match while the old key is configured.
+ */
+export interface KeyedHasher {
+  hash(value: string): string;
+  hashAll(value: string): string[];
+}
+
+export function createKeyedHasher(encryptionKeys: readonly string[], purpose: string): KeyedHasher {
+  requireKeys(encryptionKeys);
+  const keys = encryptionKeys.map((k) => derive(k, `keyed-hash ${purpose}`));
+  const mac = (key: Buffer, value: string) => createHmac('sha256', key).update(value, 'utf8').digest('hex');
+  return {
+    hash: (value) => mac(keys[0]!, value),
+    hashAll: (value) => keys.map((key) => mac(key, value)),
+  };
+}

@@ -8,6 +8,7 @@ import { consentIfAsked, relyingParty, signIn, type RelyingParty } from '../supp
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { seedUser, type SeededUser } from '../support/users.ts';
 import { CODE_RUN, startGateway, startSmtpServer, waitFor } from '../unit/delivery/helpers.ts';
+import { typedMethods } from '../support/methods.ts';
 
 type Smtp = Awaited<ReturnType<typeof startSmtpServer>>;
 type Gateway = Awaited<ReturnType<typeof startGateway>>;
@@ -271,7 +272,7 @@ describe('registration of recovery methods at sign-in (HTTP)', function () {
       const [method] = await env.srv.app.sspr.methodRepo.listVerified(user.id);
       assert.equal(method.type, 'totp');
       assert.ok(method.secretEnc && !method.secretEnc.includes(secret), 'the secret is stored sealed');
-      await assert.rejects(env.srv.app.sspr.methods.totp.verify(method.secretEnc!, code, method.lastTimeStep), { code: 'code_invalid' });
+      await assert.rejects(typedMethods(env.srv.app.sspr.methods).totp.verify(method.secretEnc!, code, method.lastTimeStep), { code: 'code_invalid' });
     });
 
     it('asks "are these still right?" at the first sign-in after reconfirm_after_days', async () => {

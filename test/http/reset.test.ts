@@ -11,6 +11,7 @@ import { seedUser, type SeededUser } from '../support/users.ts';
 import { CODE_RUN, startSmtpServer, waitFor, type ReceivedMail } from '../unit/delivery/helpers.ts';
 import type { App } from '../../src/app.ts';
 import type { MethodType } from '../../src/config/schema.ts';
+import { totpSecret } from '../support/methods.ts';
 
 type Smtp = Awaited<ReturnType<typeof startSmtpServer>>;
 type Followed = Page & { redirectedTo?: string };
@@ -20,7 +21,7 @@ const NEW_PASSWORD = 'violet tractor lantern oboe 93';
 /** Registers a verified recovery method straight in the store (no registration UI); returns the TOTP secret. */
 async function addMethod(app: App, accountId: string, type: MethodType, target: string | null = null): Promise<string | null> {
   if (type === 'totp') {
-    const e = await app.sspr.methods.totp.enrol('test');
+    const e = await totpSecret(app);
     await app.sspr.methodRepo.saveVerified({ accountId, type, secretEnc: e.secretEnc });
     return e.secret;
   }

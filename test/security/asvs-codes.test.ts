@@ -17,6 +17,7 @@ import { createSqliteDatabase, type TestDatabase } from '../support/db.ts';
 import { TEST_SECRETS, startTestServer, type TestServer } from '../support/server.ts';
 import { seedUser, type SeededUser } from '../support/users.ts';
 import { CODE_RUN, startSmtpServer, waitFor } from '../unit/delivery/helpers.ts';
+import { totpSecret, typedMethods } from '../support/methods.ts';
 
 type Followed = Page & { redirectedTo?: string };
 
@@ -102,7 +103,7 @@ describe('ASVS 5.0 V6.5 / V6.6 one-time codes', function () {
       const chi = counts.reduce((sum, c) => sum + (c - 300) ** 2 / 300, 0);
       assert.ok(chi < 44.7, `position ${pos}: chi-square ${chi.toFixed(1)}`);
     }
-    const seeds = await Promise.all(Array.from({ length: 20 }, () => srv.app.sspr.methods.totp.enrol('x')));
+    const seeds = await Promise.all(Array.from({ length: 20 }, () => totpSecret(srv.app, 'x')));
     assert.equal(new Set(seeds.map((s) => s.secret)).size, 20);
     for (const s of seeds) assert.ok(s.secret.replace(/=+$/, '').length * 5 >= 160, 'a seed of at least 160 bits (RFC 4226)');
   });
@@ -149,8 +150,8 @@ describe('ASVS 5.0 V6.5 / V6.6 one-time codes', function () {
   });
 
   it('V6.5.5 TOTP codes are accepted only within one 30-second step of the server clock', async () => {
-    const { totp } = srv.app.sspr.methods;
-    const e = await totp.enrol('x');
+    const { totp } = typedMethods(srv.app.sspr.methods);
+    const e = await totpSecret(srv.app, 'x');
     const now = Math.floor(clock.now().getTime() / 1000);
     const at = (epoch: number) => generate({ secret: e.secret, epoch });
     assert.ok(await totp.verify(e.secretEnc, await at(now), null));
@@ -177,7 +178,7 @@ describe('ASVS 5.0 V6.5 / V6.6 one-time codes', function () {
 
   it('V6.5.1 a TOTP code is refused when replayed within its window', async () => {
     const user = await seedUser(srv.app, { login: `totp-user-${++n}` });
-    const e = await srv.app.sspr.methods.totp.enrol('x');
+    const e = await totpSecret(srv.app, 'x');
     await srv.app.sspr.methodRepo.saveVerified({ accountId: user.id, type: 'totp', secretEnc: e.secretEnc });
     const code = await generate({ secret: e.secret, epoch: Math.floor(clock.now().getTime() / 1000) });
     const b1 = new Browser();

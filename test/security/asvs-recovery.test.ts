@@ -15,6 +15,7 @@ import { consentIfAsked, relyingParty, signIn } from '../support/oidc.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { seedUser, type SeededUser } from '../support/users.ts';
 import { CODE_RUN, startGateway, startSmtpServer, waitFor } from '../unit/delivery/helpers.ts';
+import { totpSecret, typedMethods } from '../support/methods.ts';
 
 type Followed = Page & { redirectedTo?: string };
 const NEW_PASSWORD = 'violet tractor lantern oboe 93';
@@ -133,10 +134,10 @@ describe('ASVS 5.0 V6.3 / V6.4 / V7.4.3 forgotten-password recovery', function (
 
   it('V6.3.8 the reset does the same work for every kind of id: one code issued, the same throttle counters, audit steps and TOTP check', async () => {
     const { OneTimeCode, Throttle, AuditEvent, Delivery } = srv.app.store.models;
-    const totp = srv.app.sspr.methods.totp;
-    const verify = totp.verify;
+    const totp = typedMethods(srv.app.sspr.methods).totp;
+    const prove = totp.prove;
     let totpChecks = 0;
-    totp.verify = async (...args) => { totpChecks++; return verify(...args); };
+    totp.prove = async (...args) => { totpChecks++; return prove(...args); };
     try {
       const work: Array<{ kind: string; codes: number; throttles: number; audit: string[]; totpChecks: number }> = [];
       const kinds = await fiveKinds();
@@ -166,7 +167,7 @@ describe('ASVS 5.0 V6.3 / V6.4 / V7.4.3 forgotten-password recovery', function (
       assert.equal(await Delivery.count({ where: { recipient: kinds[0].address } }), 1);
       for (const c of kinds.slice(1)) assert.equal(await Delivery.count({ where: { recipient: c.address } }), 0, c.kind);
     } finally {
-      totp.verify = verify;
+      totp.prove = prove;
     }
   });
 
@@ -197,7 +198,7 @@ describe('ASVS 5.0 V6.3 / V6.4 / V7.4.3 forgotten-password recovery', function (
 
   it('V6.4.3 a reset never bypasses the second method when two are required', async () => {
     const admin = await staffUser({ admin: true });
-    const e = await srv.app.sspr.methods.totp.enrol('x');
+    const e = await totpSecret(srv.app, 'x');
     await srv.app.sspr.methodRepo.saveVerified({ accountId: admin.id, type: 'totp', secretEnc: e.secretEnc });
     const b = new Browser();
     const codePage = await emailCodePage(b, await b.get(`${srv.issuer}/reset`), admin.login, admin.recovery);
@@ -300,7 +301,8 @@ describe('ASVS 5.0 V6.3 / V6.4 / V7.4.3 forgotten-password recovery', function (
   });
 
   it('V6.4.2 there are no password hints or security questions', () => {
-    assert.deepEqual([...METHOD_TYPES], ['email', 'sms', 'totp']);
+    // Recovery codes are something the user holds, like the app: no hint, no question.
+    assert.deepEqual([...METHOD_TYPES], ['email', 'sms', 'totp', 'recovery_codes']);
     assert.equal(configSchema.safeParse({ sspr: { methods: ['email', 'questions'] } }).success, false);
     const columns = Object.keys(srv.app.store.models.Account.getAttributes()).join(' ');
     assert.doesNotMatch(columns, /hint|question|answer/i);

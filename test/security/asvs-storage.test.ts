@@ -17,6 +17,7 @@ import { consentIfAsked, relyingParty, signIn } from '../support/oidc.ts';
 import { TEST_SECRETS, freePort } from '../support/server.ts';
 import { seedUser } from '../support/users.ts';
 import { CODE_RUN, startSmtpServer, waitFor } from '../unit/delivery/helpers.ts';
+import { totpSecret } from '../support/methods.ts';
 
 const ARGON2ID = /^\$argon2id\$v=19\$([a-z0-9=,]+)\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/;
 
@@ -146,7 +147,7 @@ describe('ASVS 5.0 V11.4 / V16.2 storage of secrets', function () {
 
   it('V11.3.2 TOTP seeds are stored sealed with AES-256-GCM, bound to their purpose; never in the clear', async () => {
     const user = await seedUser(app, { login: 'sealed' });
-    const enrolled = await app.sspr.methods.totp.enrol('sealed');
+    const enrolled = await totpSecret(app, 'sealed');
     await app.sspr.methodRepo.saveVerified({ accountId: user.id, type: 'totp', secretEnc: enrolled.secretEnc });
     const rows = JSON.stringify(await app.store.models.RecoveryMethod.findAll({ where: { accountId: user.id }, raw: true }));
     assert.doesNotMatch(rows, new RegExp(enrolled.secret));

@@ -18,6 +18,7 @@ import { createSqliteDatabase, type TestDatabase } from '../support/db.ts';
 import { consentIfAsked, relyingParty, signIn } from '../support/oidc.ts';
 import { startTestServer, TEST_HASHING, type TestServer } from '../support/server.ts';
 import { seedUser, type SeededUser } from '../support/users.ts';
+import { totpSecret, typedMethods } from '../support/methods.ts';
 
 const MAX = 3;
 const OFFICE = '198.51.100.20';
@@ -82,7 +83,7 @@ describe('issue 16: reset blocks never punish bystanders, say when they end, and
 
   async function withTotp(login: string): Promise<SeededUser & { code: () => Promise<string> }> {
     const user = await seedUser(srv.app, { login });
-    const e = await srv.app.sspr.methods.totp.enrol(login);
+    const e = await totpSecret(srv.app, login);
     await srv.app.sspr.methodRepo.saveVerified({ accountId: user.id, type: 'totp', secretEnc: e.secretEnc });
     return { ...user, code: () => generate({ secret: e.secret, epoch: Math.floor(clock.now().getTime() / 1000) }) };
   }
@@ -108,10 +109,10 @@ describe('issue 16: reset blocks never punish bystanders, say when they end, and
 
   it('30 concurrent wrong reset codes for one account, each in its own flow: at most failed_verifications.max are checked', async () => {
     const user = await withTotp(`racedcode${++n}`);
-    const totp = srv.app.sspr.methods.totp;
-    const verify = totp.verify;
+    const totp = typedMethods(srv.app.sspr.methods).totp;
+    const prove = totp.prove;
     let checked = 0;
-    totp.verify = async (...args) => { checked++; return verify(...args); };
+    totp.prove = async (...args) => { checked++; return prove(...args); };
     try {
       // Every attacker flow waits on the code page, then all guesses go at once, from 30 addresses.
       const flows = await Promise.all(Array.from({ length: 30 }, (_, i) => totpCodePage(user.login, `192.0.2.${i + 1}`)));
@@ -121,7 +122,7 @@ describe('issue 16: reset blocks never punish bystanders, say when they end, and
       assert.equal(statuses.filter((st) => st === 429).length, 30 - MAX);
       assert.ok(checked <= MAX, `${checked} codes checked`);
     } finally {
-      totp.verify = verify;
+      totp.prove = prove;
     }
   });
 

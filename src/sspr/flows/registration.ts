@@ -6,7 +6,7 @@ import type { FlowRow, Transaction } from '../../store/index.ts';
 import type { SsprDeps } from '../context.ts';
 import { randomId } from '../crypto.ts';
 import { FlowExpired, FlowInvalid, MethodInvalidTarget, MethodNotAllowed, NotFound, Throttled, isSsprError } from '../errors.ts';
-import type { StoredMethod } from '../methods/types.ts';
+import type { EnrolmentView, Method, StoredMethod, TargetMethod } from '../methods/types.ts';
 import { evaluateAccount, type AccountPolicy } from '../policy.ts';
 import type { DirectoryAccount } from '../ports.ts';
 import { createGuessLimiter, IP_FACTOR } from '../guess-limits.ts';
@@ -16,21 +16,39 @@ import type { ThrottleRule, ThrottleState } from '../throttle.ts';
  * Registration of recovery methods, as a state machine stored in the `flows` table (kind
  * `registration`), so any instance can continue it. Transitions:
  *
- *   choosing ──select(email|sms)──► awaiting_target ──sendCode──► awaiting_code ──verify ok──► choosing
- *   choosing ──select(totp)──► awaiting_totp ──verify ok──► choosing          (resend: awaiting_code again)
+ *   choosing ──select(a target method)──► awaiting_target ──sendCode──► awaiting_code ──verify ok──► choosing
+ *   choosing ──select(a held-secret method)──► awaiting_secret ──verify ok──► choosing   (resend: awaiting_code again)
  *   any open step ──back──► choosing          choosing ──finish (enough types)──► done
  *   reconfirming ──reconfirm──► done        reconfirming ──change──► choosing
  *   choosing | reconfirming ──skip (policy.canSkip)──► done
+ *
+ * The same as a table (`TRANSITIONS`, checked by every step) and a diagram (docs/registration-flow.mermaid).
+ * Which path a method takes is its `kind` (methods/types.ts): the flow never names a method.
  *
  * Each step is one transaction; those that change methods or the confirmation (verify, finish,
  * reconfirm, skip, remove, and the start) write one audit event in it. A wrong code is committed too
  * (the attempt count must stay), then counted against `failed_verifications` and rethrown.
  */
 
-export type RegistrationState = 'choosing' | 'awaiting_target' | 'awaiting_code' | 'awaiting_totp' | 'reconfirming' | 'done';
+export type RegistrationState = 'choosing' | 'awaiting_target' | 'awaiting_code' | 'awaiting_secret' | 'reconfirming' | 'done';
 export type RegistrationPurpose = 'sign_in' | 'self_service';
 
-type PendingMethod = { type: 'email' | 'sms'; target: string } | { type: 'totp'; secretEnc: string };
+export type RegistrationStep = 'select' | 'sendCode' | 'resend' | 'back' | 'verify' | 'finish' | 'reconfirm' | 'skip';
+
+/** Which states each step accepts (the diagram above). */
+export const TRANSITIONS: Record<RegistrationStep, readonly RegistrationState[]> = {
+  select: ['choosing', 'awaiting_target', 'awaiting_code', 'awaiting_secret'],
+  sendCode: ['awaiting_target', 'awaiting_code'],
+  resend: ['awaiting_code'],
+  back: ['choosing', 'awaiting_target', 'awaiting_code', 'awaiting_secret', 'reconfirming'],
+  verify: ['awaiting_code', 'awaiting_secret'],
+  finish: ['choosing'],
+  reconfirm: ['reconfirming', 'choosing'],
+  skip: ['choosing', 'awaiting_target', 'awaiting_code', 'awaiting_secret', 'reconfirming'],
+};
+
+/** A method being registered: the address or number a code went to, or the sealed secret being set up. */
+type PendingMethod = { type: MethodType; kind: 'target'; target: string } | { type: MethodType; kind: 'held_secret'; secret: string };
 
 interface FlowData {
   purpose: RegistrationPurpose;
@@ -78,8 +96,10 @@ export interface RegistrationView {
   /** Enough distinct verified types to finish (or nothing is required: not in scope). */
   canFinish: boolean;
   reauthAt: Date | null;
-  /** Only in `awaiting_totp`. */
-  totp?: { secret: string; uri: string; qrSvg: string };
+  /** Only in `awaiting_secret`: the method's enrolment page (QR code and key, the new recovery codes). */
+  enrolment?: EnrolmentView;
+  /** The kind of the selected method: which form the target page shows. */
+  selectedInput?: TargetMethod['profileField'];
 }
 
 export interface StepInput {
@@ -152,6 +172,19 @@ export function createRegistrationFlow(deps: SsprDeps) {
     return { ...d, purpose: d.purpose ?? 'sign_in', pending: d.pending ?? null, added: d.added ?? [] };
   }
 
+  /** A registrable method by id, or MethodNotAllowed (ids come from forms). */
+  function methodOf(id: string | undefined): Method {
+    const method = id ? methods.get(id) : undefined;
+    if (!method || !method.registrable) throw new MethodNotAllowed({ detail: `no registrable method ${id ?? '(none)'}` });
+    return method;
+  }
+
+  function targetMethodOf(id: string | undefined): TargetMethod {
+    const method = methodOf(id);
+    if (method.kind !== 'target') throw new FlowInvalid({ detail: `method ${method.id} takes no address or number` });
+    return method;
+  }
+
   function evaluate(account: DirectoryAccount, methodList: StoredMethod[], confirmedAt: Date | null): AccountPolicy {
     return evaluateAccount({ account, methods: methodList, confirmedAt, policy: config.sspr, now: clock.now() });
   }
@@ -164,17 +197,18 @@ export function createRegistrationFlow(deps: SsprDeps) {
     return { account, methods: methodList, confirmedAt, policy: evaluate(account, methodList, confirmedAt) };
   }
 
-  function mask(m: { type: MethodType; target: string | null }): string | null {
-    if (m.target === null || m.type === 'totp') return null;
-    return methods[m.type].mask(m.target);
+  function describe(m: { type: MethodType; target: string | null; secretEnc: string | null }): { masked: string | null; remaining?: number } {
+    return methods.get(m.type)?.describe(m) ?? { masked: null };
   }
 
   async function view(row: FlowRow, st: AccountStatus): Promise<RegistrationView> {
     const data = parse(row);
     const { policy } = st;
     const pending = data.pending
-      ? { type: data.pending.type, masked: data.pending.type === 'totp' ? null : mask(data.pending) }
+      ? { type: data.pending.type, masked: data.pending.kind === 'target' ? describe({ ...data.pending, secretEnc: null }).masked : null }
       : null;
+    const selected = data.selected ? methods.get(data.selected) : undefined;
+    const profileField = selected?.kind === 'target' ? selected.profileField : undefined;
     const v: RegistrationView = {
       id: row.id,
       state: row.state as RegistrationState,
@@ -183,18 +217,19 @@ export function createRegistrationFlow(deps: SsprDeps) {
       login: st.account.login,
       expiresAt: row.expiresAt,
       policy,
-      methods: st.methods.map((m) => ({ id: m.id, type: m.type, masked: mask(m), verifiedAt: m.verifiedAt })),
+      methods: st.methods.map((m) => ({ id: m.id, type: m.type, ...describe(m), verifiedAt: m.verifiedAt })),
       pending,
       selected: data.selected ?? null,
-      suggestion: data.selected === 'email' ? st.account.email : data.selected === 'sms' ? st.account.phone : null,
+      suggestion: profileField ? st.account[profileField] : null,
+      selectedInput: profileField,
       added: data.added,
       choices: policy.allowedMethods,
       canFinish: !policy.inScope || policy.verifiedTypes.length >= policy.methodsRequired,
       reauthAt: data.reauthAt ? new Date(data.reauthAt) : null,
     };
-    if (row.state === 'awaiting_totp' && data.pending?.type === 'totp') {
-      const e = await methods.totp.show(data.pending.secretEnc, st.account.login);
-      v.totp = { secret: e.secret, uri: e.uri, qrSvg: e.qrSvg };
+    const enrolling = data.pending?.kind === 'held_secret' ? methods.get(data.pending.type) : undefined;
+    if (row.state === 'awaiting_secret' && enrolling?.kind === 'held_secret' && data.pending?.kind === 'held_secret') {
+      v.enrolment = await enrolling.show(data.pending.secret, st.account.login);
     }
     return v;
   }
@@ -213,9 +248,10 @@ export function createRegistrationFlow(deps: SsprDeps) {
     return row.get({ plain: true });
   }
 
-  function expect(row: FlowRow, ...states: RegistrationState[]): void {
+  function expect(row: FlowRow, step: RegistrationStep): void {
+    const states = TRANSITIONS[step];
     if (!states.includes(row.state as RegistrationState)) {
-      throw new FlowInvalid({ detail: `registration flow ${row.id} is ${row.state}, step needs ${states.join('|')}` });
+      throw new FlowInvalid({ detail: `registration flow ${row.id} is ${row.state}, ${step} needs ${states.join('|')}` });
     }
   }
 
@@ -275,17 +311,18 @@ export function createRegistrationFlow(deps: SsprDeps) {
     return view(row, await mustStatus(accountId));
   }
 
-  /** Picks a method: email/SMS then ask for the address or number; TOTP creates a secret to scan. */
+  /** Picks a method: a target method asks for the address or number; a held-secret method sets up its secret. */
   async function select(flowId: string, accountId: string, input: { type: string } & StepInput): Promise<RegistrationView> {
     const row = await load(flowId, accountId);
-    expect(row, 'choosing', 'awaiting_target', 'awaiting_code', 'awaiting_totp');
+    expect(row, 'select');
     const st = await mustStatus(accountId);
-    const type = input.type as MethodType;
+    const method = methodOf(input.type);
+    const type = method.id as MethodType;
     if (!st.policy.allowedMethods.includes(type)) throw new MethodNotAllowed({ detail: `method ${input.type} not allowed` });
     const data = parse(row);
-    if (type === 'totp') {
-      const enrolment = await methods.totp.enrol(st.account.login);
-      const saved = await store.transaction((t) => save(row, 'awaiting_totp', { ...data, selected: 'totp', pending: { type: 'totp', secretEnc: enrolment.secretEnc } }, t));
+    if (method.kind === 'held_secret') {
+      const { pending } = await method.enrol(st.account.login);
+      const saved = await store.transaction((t) => save(row, 'awaiting_secret', { ...data, selected: type, pending: { type, kind: 'held_secret', secret: pending } }, t));
       return view(saved, st);
     }
     const saved = await store.transaction((t) => save(row, 'awaiting_target', { ...data, selected: type, pending: null }, t));
@@ -295,17 +332,16 @@ export function createRegistrationFlow(deps: SsprDeps) {
   /** Sends a code to the address or number typed for the selected method (throttled per account and IP). */
   async function sendCode(flowId: string, accountId: string, input: { target: string } & StepInput): Promise<RegistrationView> {
     const row = await load(flowId, accountId);
-    expect(row, 'awaiting_target', 'awaiting_code');
+    expect(row, 'sendCode');
     const data = parse(row);
-    const type = data.selected;
-    if (type !== 'email' && type !== 'sms') throw new FlowInvalid({ detail: 'no email or sms method selected' });
+    const method = targetMethodOf(data.selected);
+    const type = method.id as MethodType;
     const st = await mustStatus(accountId);
     if (!st.policy.allowedMethods.includes(type)) throw new MethodNotAllowed({ detail: `method ${type} not allowed` });
-    const method = methods[type];
     const target = method.normaliseTarget(input.target);
     // After too many wrong codes, no fresh codes either: a new code would reset the guessing.
     await ensureNotBlocked('failed_verifications', accountId, input.context.ip);
-    await hitAll(type === 'email' ? 'email_sends' : 'sms_sends', accountId, input.context.ip);
+    await hitAll(method.sendLimit, accountId, input.context.ip);
     const saved = await store.transaction(async (t) => {
       await method.sendCode({
         flowId: row.id,
@@ -316,7 +352,7 @@ export function createRegistrationFlow(deps: SsprDeps) {
         name: st.account.name,
         correlationId: input.context.correlationId ?? null,
       }, t);
-      return save(row, 'awaiting_code', { ...data, pending: { type, target } }, t);
+      return save(row, 'awaiting_code', { ...data, pending: { type, kind: 'target', target } }, t);
     });
     return view(saved, st);
   }
@@ -324,16 +360,16 @@ export function createRegistrationFlow(deps: SsprDeps) {
   /** A new code to the pending address or number (the old one stops working). */
   async function resend(flowId: string, accountId: string, input: StepInput): Promise<RegistrationView> {
     const row = await load(flowId, accountId);
-    expect(row, 'awaiting_code');
+    expect(row, 'resend');
     const pending = parse(row).pending;
-    if (!pending || pending.type === 'totp') throw new FlowInvalid({ detail: 'nothing to resend' });
+    if (!pending || pending.kind !== 'target') throw new FlowInvalid({ detail: 'nothing to resend' });
     return sendCode(flowId, accountId, { target: pending.target, ...input });
   }
 
   /** Leaves the code or authenticator step without registering anything. */
   async function back(flowId: string, accountId: string): Promise<RegistrationView> {
     const row = await load(flowId, accountId);
-    expect(row, 'choosing', 'awaiting_target', 'awaiting_code', 'awaiting_totp', 'reconfirming');
+    expect(row, 'back');
     const saved = await store.transaction((t) => save(row, 'choosing', { ...parse(row), pending: null }, t));
     return view(saved, await mustStatus(accountId));
   }
@@ -341,7 +377,7 @@ export function createRegistrationFlow(deps: SsprDeps) {
   /** Checks the code for the pending method; on success the method is stored as verified. */
   async function verify(flowId: string, accountId: string, input: { code: string } & StepInput): Promise<RegistrationView> {
     const row = await load(flowId, accountId);
-    expect(row, 'awaiting_code', 'awaiting_totp');
+    expect(row, 'verify');
     const data = parse(row);
     const pending = data.pending;
     if (!pending) throw new FlowInvalid({ detail: 'no pending method' });
@@ -352,13 +388,15 @@ export function createRegistrationFlow(deps: SsprDeps) {
     if (refused) throw refused;
     const st = await mustStatus(accountId);
     const code = input.code.slice(0, 32);
+    const method = methodOf(pending.type);
 
     let failure: unknown = null;
-    let lastTimeStep: number | null = null;
-    if (pending.type === 'totp') {
-      // No database state to keep on failure: verify first, outside a transaction.
+    let proven: { target: string | null; secretEnc: string | null; lastTimeStep: number | null } | null = null;
+    if (pending.kind === 'held_secret' && method.kind === 'held_secret') {
+      // No database state to keep on failure: confirm first, outside a transaction.
       try {
-        lastTimeStep = await methods.totp.verify(pending.secretEnc, code, null);
+        const r = await method.confirm(pending.secret, code);
+        proven = { target: null, ...r };
       } catch (err) {
         if (!isSsprError(err)) throw err;
         failure = err;
@@ -366,15 +404,17 @@ export function createRegistrationFlow(deps: SsprDeps) {
     }
 
     const saved = await store.transaction(async (t) => {
-      if (pending.type !== 'totp') {
+      if (pending.kind === 'target' && method.kind === 'target') {
         try {
-          const r = await methods[pending.type].verifyCode({ flowId: row.id, code }, t);
+          const r = await method.verifyCode({ flowId: row.id, code }, t);
           if (r.accountId !== accountId || r.target !== pending.target) throw new FlowInvalid({ detail: 'code issued for another account or target' });
+          proven = { target: pending.target, secretEnc: null, lastTimeStep: null };
         } catch (err) {
           if (!isSsprError(err)) throw err;
           failure = err;
         }
       }
+      if (!failure && !proven) failure = new FlowInvalid({ detail: `pending ${pending.kind} does not fit method ${method.id}` });
       if (failure) {
         // Only a wrong code is a guess: an expired or used one gives its count back, as before.
         const guessed = ['code_invalid', 'too_many_attempts'].includes((failure as { code: string }).code);
@@ -392,24 +432,16 @@ export function createRegistrationFlow(deps: SsprDeps) {
         return null; // commit the attempt count and the audit event, then throw below
       }
       await throttle.refund(counted.map((k) => k.key), t);
+      const got = proven!;
       // Other channels to tell, read before the new method replaces one of its type.
-      const others = st.methods.filter((m) => m.type !== 'totp' && m.target !== null
-        && !(pending.type !== 'totp' && m.type === pending.type && m.target === pending.target));
-      const stored = await methodRepo.saveVerified({
-        accountId,
-        type: pending.type,
-        target: pending.type === 'totp' ? null : pending.target,
-        secretEnc: pending.type === 'totp' ? pending.secretEnc : null,
-        lastTimeStep,
-      }, t);
+      const others = st.methods.filter((m) => !(m.type === pending.type && m.target === got.target));
+      const stored = await methodRepo.saveVerified({ accountId, type: pending.type, ...got }, t);
       await methodRepo.setConfirmedAt(accountId, clock.now(), t);
-      if (pending.type !== 'totp' && directory.markContactVerified) {
-        const profile = pending.type === 'email' ? st.account.email : st.account.phone;
-        if (profile && sameContact(pending.type, profile, pending.target)) {
-          await directory.markContactVerified(accountId, pending.type === 'email' ? 'email' : 'phone', profile, t);
-        }
+      if (method.kind === 'target' && got.target !== null && directory.markContactVerified) {
+        const profile = st.account[method.profileField];
+        if (profile && sameContact(method, profile, got.target)) await directory.markContactVerified(accountId, method.profileField, profile, t);
       }
-      await notify(st.account, others, pending.type === 'totp' ? 'notice.totp_added' : 'notice.method_added', pending.type, input, t);
+      await notify(st.account, others, 'notice.method_added', pending.type, input, t);
       await audit.record({
         activity: 'sspr.registration.method_verified',
         result: 'success',
@@ -426,9 +458,9 @@ export function createRegistrationFlow(deps: SsprDeps) {
     return view(saved, await mustStatus(accountId));
   }
 
-  function sameContact(type: 'email' | 'sms', profile: string, target: string): boolean {
+  function sameContact(method: TargetMethod, profile: string, target: string): boolean {
     try {
-      return methods[type].normaliseTarget(profile) === target;
+      return method.normaliseTarget(profile) === target;
     } catch (err) {
       if (err instanceof MethodInvalidTarget) return false;
       throw err;
@@ -438,25 +470,25 @@ export function createRegistrationFlow(deps: SsprDeps) {
   async function notify(
     account: DirectoryAccount,
     to: StoredMethod[],
-    template: 'notice.method_added' | 'notice.totp_added' | 'notice.method_removed',
+    template: 'notice.method_added' | 'notice.method_removed',
     method: MethodType,
     input: StepInput,
     t: Transaction,
   ): Promise<void> {
     const time = clock.now();
     for (const m of to) {
-      if (m.target === null || m.type === 'totp') continue;
-      const common = { login: account.login, time, name: account.name, helpdesk };
-      const base = { channel: m.type, to: m.target, lang: input.lang, accountId: account.id, correlationId: input.context.correlationId ?? null };
-      if (template === 'notice.totp_added') await delivery.enqueueMessage({ ...base, template, params: common }, t);
-      else await delivery.enqueueMessage({ ...base, template, params: { ...common, method } }, t);
+      // Only methods with an address or number can be told.
+      const channel = methods.get(m.type);
+      if (m.target === null || channel?.kind !== 'target') continue;
+      const params = { login: account.login, time, name: account.name, helpdesk, method };
+      await delivery.enqueueMessage({ channel: channel.channel, to: m.target, lang: input.lang, accountId: account.id, correlationId: input.context.correlationId ?? null, template, params }, t);
     }
   }
 
   /** Ends registration: needs enough distinct verified types. Counts as a (re)confirmation. */
   async function finish(flowId: string, accountId: string, input: StepInput): Promise<RegistrationView> {
     const row = await load(flowId, accountId);
-    expect(row, 'choosing');
+    expect(row, 'finish');
     const st = await mustStatus(accountId);
     if (st.policy.inScope && st.policy.verifiedTypes.length < st.policy.methodsRequired) {
       throw new FlowInvalid({ detail: 'not enough methods to finish', params: { reason: 'too_few_methods', required: st.policy.methodsRequired } });
@@ -486,7 +518,7 @@ export function createRegistrationFlow(deps: SsprDeps) {
   /** "These are still right": sets confirmedAt without touching any method. */
   async function reconfirm(flowId: string, accountId: string, input: StepInput): Promise<RegistrationView> {
     const row = await load(flowId, accountId);
-    expect(row, 'reconfirming', 'choosing');
+    expect(row, 'reconfirm');
     const st = await mustStatus(accountId);
     if (!st.policy.capable) throw new FlowInvalid({ detail: 'cannot reconfirm: too few methods', params: { reason: 'too_few_methods' } });
     return confirmAndClose(row, st, 'sspr.registration.reconfirmed', input);
@@ -495,7 +527,7 @@ export function createRegistrationFlow(deps: SsprDeps) {
   /** "Not now" (only where policy allows; never administrators): asked again at the next sign-in. */
   async function skip(flowId: string, accountId: string, input: StepInput): Promise<RegistrationView> {
     const row = await load(flowId, accountId);
-    expect(row, 'choosing', 'awaiting_target', 'awaiting_code', 'awaiting_totp', 'reconfirming');
+    expect(row, 'skip');
     const st = await mustStatus(accountId);
     if (!st.policy.canSkip) throw new FlowInvalid({ detail: 'skipping is not allowed', params: { reason: 'skip_not_allowed' } });
     const saved = await store.transaction(async (t) => {

@@ -10,7 +10,9 @@ import { constantEquals, randomId } from '../crypto.ts';
 import {
   CodeInvalid, FlowExpired, FlowInvalid, MethodNotAllowed, PasswordRejected, Throttled, isSsprError, type SsprError,
 } from '../errors.ts';
-import type { MethodRepository, StoredMethod } from '../methods/types.ts';
+import type { Method, MethodRepository, StoredMethod } from '../methods/types.ts';
+
+type MethodKind = Method['kind'];
 import { evaluateAccount, type AccountPolicy } from '../policy.ts';
 import type { DirectoryAccount } from '../ports.ts';
 import { createGuessLimiter, IP_FACTOR, subjectKey, type GuessCount, type GuessSubject } from '../guess-limits.ts';
@@ -46,10 +48,12 @@ export interface ResetData {
   /** The identifier as typed, normalised (throttle keys); null before the first step. */
   identifier: string | null;
   methodsRequired: 1 | 2;
-  /** Distinct method types proven in this flow. */
-  verified: MethodType[];
-  /** The method being proven; `masked` is what the user typed, masked (so the page is the same either way). */
-  pending: { type: MethodType; masked: string | null } | null;
+  /** Distinct methods proven in this flow (ids). */
+  verified: string[];
+  /** True once a method that is the whole proof (the helpdesk's pass) was proven. */
+  complete?: boolean;
+  /** The method being proven, its kind, and what the user typed, masked (so the page is the same either way). */
+  pending: { type: string; kind?: MethodKind; masked: string | null } | null;
   lang: Language;
 }
 
@@ -65,9 +69,9 @@ export interface ResetFlowState {
 
 export type ResetEvent =
   | { type: 'identify'; identifier: string; accountId: string | null; methodsRequired: 1 | 2 }
-  | { type: 'choose'; method: MethodType; offered: readonly MethodType[] }
+  | { type: 'choose'; method: string; kind: MethodKind; offered: readonly string[] }
   | { type: 'code_issued'; masked: string | null }
-  | { type: 'verified'; method: MethodType }
+  | { type: 'verified'; method: string; provesAll: boolean }
   | { type: 'completed' };
 
 /** Which states accept which event. Choosing again from the target or code page switches method. */
@@ -107,22 +111,29 @@ export function advance(flow: ResetFlowState, event: ResetEvent, now: Date): Res
       if (!event.offered.includes(event.method) || data.verified.includes(event.method)) {
         throw new MethodNotAllowed({ detail: `reset flow ${flow.id}: ${event.method} not offered` });
       }
-      const pending = { type: event.method, masked: null };
-      return { ...flow, state: event.method === 'totp' ? 'awaiting_code' : 'awaiting_target', data: { ...data, pending } };
+      const pending = { type: event.method, kind: event.kind, masked: null };
+      // A code goes to an address or number the user types first; a held secret is typed at once.
+      return { ...flow, state: event.kind === 'target' ? 'awaiting_target' : 'awaiting_code', data: { ...data, pending } };
     }
     case 'code_issued':
-      if (!data.pending || data.pending.type === 'totp') throw invalid(flow, event.type);
+      if (!data.pending || data.pending.kind !== 'target') throw invalid(flow, event.type);
       return { ...flow, state: 'awaiting_code', data: { ...data, pending: { ...data.pending, masked: event.masked } } };
     case 'verified': {
       if (!data.pending || data.pending.type !== event.method || flow.accountId === null) throw invalid(flow, event.type);
       const verified = data.verified.includes(event.method) ? data.verified : [...data.verified, event.method];
-      const enough = verified.length >= data.methodsRequired;
-      return { ...flow, state: enough ? 'awaiting_password' : 'awaiting_method', data: { ...data, verified, pending: null } };
+      const complete = data.complete === true || event.provesAll;
+      const enough = complete || verified.length >= data.methodsRequired;
+      return { ...flow, state: enough ? 'awaiting_password' : 'awaiting_method', data: { ...data, verified, complete, pending: null } };
     }
     case 'completed':
-      if (flow.accountId === null || new Set(data.verified).size < data.methodsRequired) throw invalid(flow, event.type);
+      if (flow.accountId === null || !proofComplete(data)) throw invalid(flow, event.type);
       return { ...flow, state: 'done', data: { ...data, pending: null } };
   }
+}
+
+/** Enough distinct methods proven, or one that is the whole proof. */
+export function proofComplete(data: ResetData): boolean {
+  return data.complete === true || new Set(data.verified).size >= data.methodsRequired;
 }
 
 /** Where the browser belongs for a flow's state (routes redirect GETs there). */
@@ -201,8 +212,9 @@ export function createResetFlow(sspr: SsprDeps, options: ResetFlowOptions = {}) 
   const rules = {
     start: options.startRule ?? { max: tc.flows_started.max, windowMs: tc.flows_started.window_minutes * MINUTE, blockMs: tc.flows_started.block_hours * HOUR },
     fail: { max: tc.failed_verifications.max, windowMs: tc.failed_verifications.window_hours * HOUR, blockMs: tc.failed_verifications.block_hours * HOUR },
-    email: { max: tc.email_sends.max, windowMs: tc.email_sends.window_minutes * MINUTE, blockMs: tc.email_sends.block_hours * HOUR },
-    sms: { max: tc.sms_sends.max, windowMs: tc.sms_sends.window_minutes * MINUTE, blockMs: tc.sms_sends.block_hours * HOUR },
+    // Keyed by the send limits' names in `sspr.throttle`: a target method names its own (`sendLimit`).
+    email_sends: { max: tc.email_sends.max, windowMs: tc.email_sends.window_minutes * MINUTE, blockMs: tc.email_sends.block_hours * HOUR },
+    sms_sends: { max: tc.sms_sends.max, windowMs: tc.sms_sends.window_minutes * MINUTE, blockMs: tc.sms_sends.block_hours * HOUR },
   } satisfies Record<string, ThrottleRule>;
   const guesses = createGuessLimiter({ throttle, limits: tc });
   /**
@@ -210,7 +222,7 @@ export function createResetFlow(sspr: SsprDeps, options: ResetFlowOptions = {}) 
    * address alone gets IP_FACTOR times the limit, so one office behind one address is not blocked
    * for what a single person there does.
    */
-  const keyed = (rule: 'start' | 'email' | 'sms', identifier: string, ip: string) => {
+  const keyed = (rule: 'start' | 'email_sends' | 'sms_sends', identifier: string, ip: string) => {
     const [id, addr, both] = keysFor({ identifier, ip });
     const r = rules[rule];
     return [
@@ -222,9 +234,12 @@ export function createResetFlow(sspr: SsprDeps, options: ResetFlowOptions = {}) 
   /** Who guesses a flow's codes: its account, or (leading nowhere) the identifier as typed. */
   const subjectOf = (flow: ResetFlowState, req: ResetRequest): GuessSubject => ({ identifier: flow.data.identifier ?? '', accountId: flow.accountId, ip: req.ip });
 
-  // A sealed secret nobody knows: unknown and unregistered accounts "check" their TOTP code against it.
-  let dummyTotp: Promise<string> | null = null;
-  const dummySecret = () => (dummyTotp ??= methods.totp.enrol('reset-dummy').then((e) => e.secretEnc));
+  /** A method the reset may offer, by id (ids come from forms). */
+  function methodOf(id: string | undefined): Method {
+    const method = id ? methods.get(id) : undefined;
+    if (!method) throw new MethodNotAllowed({ detail: `no method ${id ?? '(none)'}` });
+    return method;
+  }
 
   function auditEvent(flow: ResetFlowState, account: DirectoryAccount | null, req: ResetRequest, e: Omit<AuditInput, 'target' | 'targetAccountId' | 'context'>): AuditInput {
     return {
@@ -320,15 +335,29 @@ export function createResetFlow(sspr: SsprDeps, options: ResetFlowOptions = {}) 
   }
 
   /**
-   * Every type the policy enables, the same list for every identifier (INTERFACE.md): the configured
+   * Every method the policy enables, the same list for every identifier (INTERFACE.md): the configured
    * methods, plus every type while an administrator exists, because admins may use every type and
-   * offering them only to admins would tell who is one.
+   * offering them only to admins would tell who is one; then the methods that are the whole proof
+   * (the helpdesk's pass), offered to everyone.
    */
-  async function offeredMethods(): Promise<MethodType[]> {
-    if (policy.methods.length === METHOD_TYPES.length) return [...METHOD_TYPES];
-    const admins = await directory.listAdmins();
-    return admins.length > 0 ? [...METHOD_TYPES] : METHOD_TYPES.filter((m) => policy.methods.includes(m));
+  async function offeredMethods(): Promise<string[]> {
+    const all = policy.methods.length === METHOD_TYPES.length || (await directory.listAdmins()).length > 0;
+    const types: readonly MethodType[] = all ? METHOD_TYPES : METHOD_TYPES.filter((m) => policy.methods.includes(m));
+    return [...types, ...methods.all.filter((m) => !m.registrable).map((m) => m.id)];
   }
+
+  /**
+   * The account behind a flow when a whole-proof method (the helpdesk's pass) may reset it: it exists,
+   * is enabled and in scope, registered methods or not. The same queries for every id.
+   */
+  async function reachable(accountId: string | null): Promise<DirectoryAccount | null> {
+    const account = await directory.findById(accountId ?? '');
+    const stored = await methodRepo.listVerified(account?.id ?? '');
+    const confirmedAt = await methodRepo.confirmedAt(account?.id ?? '');
+    if (!account || account.disabled) return null;
+    return evaluateAccount({ account, methods: stored, confirmedAt, policy, now: clock.now() }).inScope ? account : null;
+  }
+  const wholeProofOffered = () => methods.all.some((m) => m.provesAll);
 
   return {
     rules,
@@ -369,15 +398,18 @@ export function createResetFlow(sspr: SsprDeps, options: ResetFlowOptions = {}) 
       const identifier = normaliseIdentifier(rawIdentifier);
       const found = identifier ? await directory.findByIdentifier(identifier) : null;
       const ok = await eligibleAccount(found);
+      // Without enough methods (or any), only the helpdesk's pass can lead anywhere: the flow keeps the account for it.
+      const passOnly = wholeProofOffered() ? await reachable(found?.id ?? null) : null;
+      const accountId = ok?.account.id ?? passOnly?.id ?? null;
       const reason = !found ? 'unknown_user' : found.disabled ? 'account_disabled' : ok ? null : 'not_eligible';
       const methodsRequired = ok ? ok.policy.methodsRequired : policy.methods_required;
-      const identified = advance(flow, { type: 'identify', identifier, accountId: ok?.account.id ?? null, methodsRequired }, clock.now());
+      const identified = advance(flow, { type: 'identify', identifier, accountId, methodsRequired }, clock.now());
       // The page language of the step that stores the flow (the cookie does not carry it).
       const next = { ...identified, data: { ...identified.data, lang: req.lang } };
       const outcome = await store.transaction(async (t): Promise<Outcome> => {
         const s = await hitAll(keyed('start', identifier, req.ip), t);
         // Checked before the flow moves on, so the user can try again on the same page later.
-        const subject = { identifier, accountId: ok?.account.id ?? null, ip: req.ip };
+        const subject = { identifier, accountId, ip: req.ip };
         const error = s.allowed ? await blockedFor(subject, t) : throttled(s.until, 'too many reset flows started');
         if (error) {
           await audit.record(auditEvent(flow, found, req, {
@@ -394,30 +426,32 @@ export function createResetFlow(sspr: SsprDeps, options: ResetFlowOptions = {}) 
     },
 
     /** Step 2: the method (a radio). Also how the user switches method from the target or code page. */
-    async chooseMethod(flow: ResetFlowState, method: MethodType, req: ResetRequest): Promise<ResetFlowState> {
+    async chooseMethod(flow: ResetFlowState, id: string, req: ResetRequest): Promise<ResetFlowState> {
       assertLive(flow, clock.now());
       await assertNotBlocked(flow, req);
-      const next = advance(flow, { type: 'choose', method, offered: await offeredMethods() }, clock.now());
+      const method = methodOf(id);
+      const next = advance(flow, { type: 'choose', method: method.id, kind: method.kind, offered: await offeredMethods() }, clock.now());
       // Navigation only: nothing is sent or proven, so no audit event.
       await store.transaction((t) => save(flow, next, t));
       return next;
     },
 
     /**
-     * Step 3 (email/SMS): the address or number the user registered. A code is issued whatever was
-     * typed; it goes out only when it matches a registered method of an eligible account.
+     * Step 3 (a target method): the address or number the user registered. A code is issued whatever
+     * was typed; it goes out only when it matches a registered method of an eligible account.
      */
     async submitTarget(flow: ResetFlowState, input: string, req: ResetRequest): Promise<ResetFlowState> {
       assertLive(flow, clock.now());
-      const type = flow.data.pending?.type;
-      if (flow.state !== 'awaiting_target' || (type !== 'email' && type !== 'sms')) throw invalid(flow, 'submit target');
+      const method = flow.data.pending ? methods.get(flow.data.pending.type) : undefined;
+      if (flow.state !== 'awaiting_target' || method?.kind !== 'target') throw invalid(flow, 'submit target');
+      const type = method.id;
       await assertNotBlocked(flow, req);
-      const method = methods[type];
       const target = method.normaliseTarget(input); // MethodInvalidTarget: the same for every identifier
       const ok = await eligible(flow.accountId);
       const match = ok?.methods.find((m) => m.type === type && m.target === target) ?? null;
       const next = advance(flow, { type: 'code_issued', masked: method.mask(target) }, clock.now());
-      const keys = [...keyed(type, flow.data.identifier ?? '', req.ip), { key: `reset_${type}/to:${target}`, rule: rules[type] }];
+      const limit = method.sendLimit;
+      const keys = [...keyed(limit, flow.data.identifier ?? '', req.ip), { key: `reset_${limit}/to:${target}`, rule: rules[limit] }];
       const outcome = await store.transaction(async (t): Promise<Outcome> => {
         const s = await hitAll(keys, t);
         if (!s.allowed) {
@@ -447,15 +481,17 @@ export function createResetFlow(sspr: SsprDeps, options: ResetFlowOptions = {}) 
       return outcome.flow;
     },
 
-    /** Step 4: the code (email/SMS code, or the authenticator's code). */
+    /** Step 4: the code (one sent to a target, or one the user holds: an app's code, a recovery code, a pass). */
     async submitCode(flow: ResetFlowState, code: string, req: ResetRequest): Promise<ResetFlowState> {
       assertLive(flow, clock.now());
-      const type = flow.data.pending?.type;
-      if (flow.state !== 'awaiting_code' || !type) throw invalid(flow, 'submit code');
+      const method = flow.data.pending ? methods.get(flow.data.pending.type) : undefined;
+      if (flow.state !== 'awaiting_code' || !method) throw invalid(flow, 'submit code');
+      const type = method.id;
       await assertNotBlocked(flow, req);
       const ok = await eligible(flow.accountId);
-      const totpMethod = type === 'totp' ? (ok?.methods.find((m) => m.type === 'totp' && m.secretEnc) ?? null) : null;
-      const secretEnc = type === 'totp' ? (totpMethod?.secretEnc ?? (await dummySecret())) : null;
+      // A whole-proof method needs the account only reachable (no methods needed); the others, eligible.
+      const holder = method.provesAll ? await reachable(flow.accountId) : ok?.account ?? null;
+      const stored = method.provesAll ? null : (ok?.methods.find((m) => m.type === type) ?? null);
 
       const outcome = await store.transaction(async (t): Promise<Outcome> => {
         // Counted before the code is checked (Kratos's order): concurrent guesses cannot get past the
@@ -473,12 +509,12 @@ export function createResetFlow(sspr: SsprDeps, options: ResetFlowOptions = {}) 
         }
         let error: SsprError | null = null;
         try {
-          if (type === 'totp') {
-            const step = await methods.totp.verify(secretEnc as string, code, totpMethod?.lastTimeStep ?? null);
-            // A matching dummy code (one in a million) still leads nowhere; a lost race is a replay.
-            if (!totpMethod || !(await methodRepo.advanceTimeStep(totpMethod.id, step, t))) throw new CodeInvalid({ detail: 'totp: no method or replayed step' });
+          if (method.kind === 'held_secret') {
+            // Unknown ids, and accounts without this method, get the same work inside `prove`.
+            await method.prove({ accountId: holder?.id ?? null, stored, code }, t);
+            if (!holder) throw new CodeInvalid({ detail: `${type}: proven for no eligible account` });
           } else {
-            const r = await methods[type].verifyCode({ flowId: flow.id, code }, t);
+            const r = await method.verifyCode({ flowId: flow.id, code }, t);
             // The code matched; it must also belong to this flow's account, still eligible now.
             if (!ok || r.accountId === null || r.accountId !== flow.accountId) throw new CodeInvalid({ detail: 'code bound to no eligible account' });
           }
@@ -495,9 +531,9 @@ export function createResetFlow(sspr: SsprDeps, options: ResetFlowOptions = {}) 
         }
         // A right code is no failure: its hit is given back.
         await guesses.succeeded('reset_code', counted, t);
-        const next = advance(flow, { type: 'verified', method: type }, clock.now());
+        const next = advance(flow, { type: 'verified', method: type, provesAll: method.provesAll }, clock.now());
         await save(flow, next, t);
-        await audit.record(auditEvent(next, ok?.account ?? null, req, { activity: 'sspr.reset.method_verified', result: 'success', details: { method: type, verified: next.data.verified.length, required: next.data.methodsRequired } }), t);
+        await audit.record(auditEvent(next, holder, req, { activity: 'sspr.reset.method_verified', result: 'success', details: { method: type, verified: next.data.verified.length, required: next.data.methodsRequired } }), t);
         return { flow: next };
       });
       if (outcome.error) throw outcome.error;
@@ -521,10 +557,11 @@ export function createResetFlow(sspr: SsprDeps, options: ResetFlowOptions = {}) 
       assertLive(flow, clock.now());
       if (flow.state !== 'awaiting_password' || flow.accountId === null) throw invalid(flow, 'submit password');
       await assertNotBlocked(flow, req);
-      // Disabled, out of scope or no longer capable since the codes: never past this point.
+      // Disabled, out of scope or no longer capable since the codes: never past this point. After the
+      // helpdesk's pass the account needs no methods: the next sign-in asks for them.
       const ok = await eligible(flow.accountId);
-      if (!ok || new Set(flow.data.verified).size < ok.policy.methodsRequired) throw invalid(flow, 'account no longer eligible');
-      const { account } = ok;
+      const account = flow.data.complete ? await reachable(flow.accountId) : ok && new Set(flow.data.verified).size >= ok.policy.methodsRequired ? ok.account : null;
+      if (!account) throw invalid(flow, 'account no longer eligible');
       const current = await directory.verifyPassword(account.id, input.password);
       const check = sspr.passwordPolicy.check(input.password, {
         login: account.login, email: account.email, currentPasswordMatches: current, confirmation: input.confirmation,

@@ -1,5 +1,5 @@
 import { MethodInvalidTarget } from '../errors.ts';
-import type { CodeMethod } from './types.ts';
+import type { TargetMethod } from './types.ts';
 import { maskEmail } from './mask.ts';
 import { sendCodeVia, type CodeChannelDeps } from './send.ts';
 
@@ -27,9 +27,17 @@ export function normaliseEmail(input: string): string {
 }
 
 /** Email codes: the code goes to the address the user typed. */
-export function createEmailMethod(deps: CodeChannelDeps): CodeMethod {
+export function createEmailMethod(deps: CodeChannelDeps): TargetMethod {
   return {
-    type: 'email',
+    id: 'email',
+    kind: 'target',
+    channel: 'email',
+    registrable: true,
+    provesAll: false,
+    proofInput: { digits: true, maxLength: 16 },
+    sendLimit: 'email_sends',
+    profileField: 'email',
+    describe: (stored) => ({ masked: stored.target === null ? null : maskEmail(stored.target) }),
     normaliseTarget: normaliseEmail,
     mask: maskEmail,
     sendCode: (input, t) => sendCodeVia(deps, 'email', input, t),

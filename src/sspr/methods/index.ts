@@ -1,14 +1,16 @@
 import type { Clock } from '../../clock.ts';
-import type { Config } from '../../config/schema.ts';
+import { METHOD_TYPES, type Config, type MethodType } from '../../config/schema.ts';
 import type { DeliveryPort } from '../../delivery/index.ts';
 import type { CodeService } from '../codes.ts';
-import type { SecretBox } from '../crypto.ts';
+import { createKeyedHasher, type SecretBox } from '../crypto.ts';
 import { createEmailMethod } from './email.ts';
+import { createRecoveryCodesMethod } from './recovery-codes.ts';
 import { createSmsMethod } from './sms.ts';
 import { createTotpMethod } from './totp.ts';
-import type { Methods } from './types.ts';
+import type { Method, MethodRegistry, MethodRepository } from './types.ts';
 
 export type * from './types.ts';
+export type { TotpMethod } from './totp.ts';
 export { createMethodRepository } from './repository.ts';
 export { maskEmail, maskPhone } from './mask.ts';
 export { normaliseEmail } from './email.ts';
@@ -20,15 +22,34 @@ export interface MethodDeps {
   delivery: DeliveryPort;
   secretBox: SecretBox;
   clock: Clock;
+  methodRepo: MethodRepository;
+  /** Methods that are no registered type (the helpdesk's pass), added by the composition root. */
+  extra?: readonly Method[];
+}
+
+/** Looks methods up by id; flows and pages never name one. */
+export function methodRegistry(list: readonly Method[]): MethodRegistry {
+  const byId = new Map(list.map((m) => [m.id, m]));
+  return {
+    all: list,
+    get: (id) => byId.get(id),
+    of(type: MethodType) {
+      const method = byId.get(type);
+      if (!method) throw new Error(`no method registered for type ${type}`);
+      return method;
+    },
+  };
 }
 
 /** One file per method; a new method is one file and one line here. */
-export function createMethods(deps: MethodDeps): Methods {
-  const { config, codes, delivery, secretBox, clock } = deps;
-  return {
+export function createMethods(deps: MethodDeps): MethodRegistry {
+  const { config, codes, delivery, secretBox, clock, methodRepo } = deps;
+  const byType: Record<MethodType, Method> = {
     email: createEmailMethod({ codes, delivery }),
     sms: createSmsMethod({ codes, delivery, sms: config.delivery.sms }),
     // The issuer's host names this service in the authenticator app (several deployments, one app).
-    totp: createTotpMethod({ secretBox, clock, issuerName: `oidc-sspr (${new URL(config.issuer).host})` }),
+    totp: createTotpMethod({ secretBox, clock, methodRepo, issuerName: `oidc-sspr (${new URL(config.issuer).host})` }),
+    recovery_codes: createRecoveryCodesMethod({ secretBox, methodRepo, hasher: createKeyedHasher(config.secrets.encryption_keys, 'recovery-codes') }),
   };
+  return methodRegistry([...METHOD_TYPES.map((type) => byType[type]), ...(deps.extra ?? [])]);
 }

@@ -73,6 +73,12 @@ export function createMethodRepository({ store, clock }: { store: Store; clock: 
       return n === 1;
     },
 
+    async replaceSecret(methodId, expected, next, t) {
+      // Conditional UPDATE, as advanceTimeStep: of two requests using codes of one set, one wins.
+      const [n] = await RecoveryMethod.update({ secretEnc: next }, { where: { id: methodId, secretEnc: expected }, transaction: t });
+      return n === 1;
+    },
+
     async confirmedAt(accountId, t) {
       const row = await SsprProfile.findByPk(accountId, { transaction: t });
       return row?.confirmedAt ?? null;

@@ -1,7 +1,7 @@
 import type { DeliveryConfig } from '../../config/schema.ts';
 import { checkSmsTarget } from '../../delivery/phone.ts';
 import { MethodInvalidTarget, NumberNotMobile } from '../errors.ts';
-import type { CodeMethod } from './types.ts';
+import type { TargetMethod } from './types.ts';
 import { maskPhone } from './mask.ts';
 import { sendCodeVia, type CodeChannelDeps } from './send.ts';
 
@@ -24,9 +24,17 @@ export function normalisePhone(input: string, sms: DeliveryConfig['sms']): strin
 }
 
 /** SMS codes: the code goes to the number the user typed, normalised to E.164. */
-export function createSmsMethod(deps: CodeChannelDeps & { sms: DeliveryConfig['sms'] }): CodeMethod {
+export function createSmsMethod(deps: CodeChannelDeps & { sms: DeliveryConfig['sms'] }): TargetMethod {
   return {
-    type: 'sms',
+    id: 'sms',
+    kind: 'target',
+    channel: 'sms',
+    registrable: true,
+    provesAll: false,
+    proofInput: { digits: true, maxLength: 16 },
+    sendLimit: 'sms_sends',
+    profileField: 'phone',
+    describe: (stored) => ({ masked: stored.target === null ? null : maskPhone(stored.target) }),
     normaliseTarget: (input) => normalisePhone(input, deps.sms),
     mask: maskPhone,
     sendCode: (input, t) => sendCodeVia(deps, 'sms', input, t),

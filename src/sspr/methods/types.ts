@@ -9,9 +9,9 @@ export interface StoredMethod {
   id: string;
   accountId: string;
   type: MethodType;
-  /** Email address or E.164 number; null for TOTP. */
+  /** Email address or E.164 number; null for methods proven with a held secret. */
   target: string | null;
-  /** TOTP secret, sealed with the secret box; never shown after enrolment. */
+  /** The held secret, sealed (authenticator app) or as keyed hashes (recovery codes); never shown after enrolment. */
   secretEnc: string | null;
   /** Last accepted TOTP time step: a code of that step or older is a replay. */
   lastTimeStep: number | null;
@@ -26,6 +26,8 @@ export interface MethodRepository {
   remove(accountId: string, methodId: string, t?: Transaction): Promise<StoredMethod | null>;
   /** Compare-and-set: records `step` only when it is newer than the stored one; false = replay. */
   advanceTimeStep(methodId: string, step: number, t?: Transaction): Promise<boolean>;
+  /** Compare-and-set on the held secret: replaces `expected` by `next`; false when another request changed it first. */
+  replaceSecret(methodId: string, expected: string, next: string, t?: Transaction): Promise<boolean>;
   confirmedAt(accountId: string, t?: Transaction): Promise<Date | null>;
   setConfirmedAt(accountId: string, when: Date | null, t?: Transaction): Promise<void>;
   /** When the account's password was last reset (reports show it). */
@@ -43,39 +45,83 @@ export interface SendCodeInput {
   correlationId?: string | null;
 }
 
-/** Email and SMS: a code sent to an address or number the user typed. */
-export interface CodeMethod {
-  type: 'email' | 'sms';
-  /** Validates and normalises what the user typed (lowercased address; E.164 number in an allowed country); throws MethodInvalidTarget. */
+/**
+ * What the enrolment page shows of a held secret while it is being registered: the method's own view
+ * partial (`views/methods/<partial>.ejs`) and its data. Rebuilt from the sealed pending state on
+ * every view, so a reload shows the same secret.
+ */
+export interface EnrolmentView {
+  partial: string;
+  data: Record<string, unknown>;
+  /** The field the user types the proof into: digits only (a numeric keypad), and how long. */
+  code: { digits: boolean; maxLength: number };
+}
+
+/** One proof of a reset, against what the account holds; unknown ids get the same work. */
+export interface ProofInput {
+  /** The account behind the flow when it may reset at all; null for ids that lead nowhere. */
+  accountId: string | null;
+  /** The account's registered method of this type, when it has one and is eligible; else null. */
+  stored: StoredMethod | null;
+  code: string;
+}
+
+interface MethodBase {
+  /** The id in `sspr.methods`, on pages (`registration:method.<id>`) and in the audit log. */
+  readonly id: string;
+  /**
+   * Counts as its own type toward `methods_required` ("two methods" means two types). A method that
+   * is not registered (the helpdesk's pass) counts nowhere: it stands for the whole proof.
+   */
+  readonly registrable: boolean;
+  /** True when one proof of it is the whole proof of a reset (the Temporary Access Pass). */
+  readonly provesAll: boolean;
+  /** The field its proof is typed into: digits only (a numeric keypad), and how long at most. */
+  readonly proofInput: { digits: boolean; maxLength: number };
+  /** For pages and CLI output (masked address or number, remaining codes); null when there is nothing to show. */
+  describe(stored: Pick<StoredMethod, 'target' | 'secretEnc'>): { masked: string | null; remaining?: number };
+}
+
+/** Proven by a code sent to an address or number the user types (email, SMS). */
+export interface TargetMethod extends MethodBase {
+  readonly kind: 'target';
+  /** Where its codes and notices go. */
+  readonly channel: 'email' | 'sms';
+  /** Its sends' limit in `sspr.throttle`. */
+  readonly sendLimit: 'email_sends' | 'sms_sends';
+  /** The profile claim an equal registered target verifies (`email_verified`, `phone_number_verified`). */
+  readonly profileField: 'email' | 'phone';
+  /** Validates and normalises what the user typed; throws MethodInvalidTarget. */
   normaliseTarget(input: string): string;
-  /** For pages and CLI output: `a•••@example.org`, `+31 •• ••• ••78`. */
   mask(target: string): string;
   sendCode(input: SendCodeInput, t?: Transaction): Promise<void>;
   /** Throws an SsprError (code_invalid, code_expired, too_many_attempts…) unless the code matches. */
   verifyCode(input: { flowId: string; code: string }, t?: Transaction): Promise<{ accountId: string | null; target: string | null }>;
 }
 
-export interface TotpEnrolment {
-  /** Base32 secret, shown as text while enrolling only. */
-  secret: string;
-  secretEnc: string;
-  uri: string;
-  /** Inline SVG of the QR code (no script, fits our CSP). */
-  qrSvg: string;
+/** Proven with something the user holds: a secret set up at enrolment (authenticator app, recovery codes, a helpdesk pass). */
+export interface HeldSecretMethod extends MethodBase {
+  readonly kind: 'held_secret';
+  /** Starts an enrolment: the sealed state the flow keeps until it is proven, and its page. */
+  enrol(label: string): Promise<{ pending: string; view: EnrolmentView }>;
+  /** The enrolment page again, from the pending state. */
+  show(pending: string, label: string): Promise<EnrolmentView>;
+  /** Proves the enrolment with a code typed back; returns what to store. Throws CodeInvalid. */
+  confirm(pending: string, code: string): Promise<{ secretEnc: string; lastTimeStep: number | null }>;
+  /**
+   * A reset proof. Throws CodeInvalid for a wrong, used or replayed code alike, and for ids that lead
+   * nowhere after the same work. What may be used once is used up atomically (`t`).
+   */
+  prove(input: ProofInput, t?: Transaction): Promise<void>;
 }
 
-/** Authenticator app (TOTP, RFC 6238). */
-export interface TotpMethod {
-  type: 'totp';
-  enrol(label: string): Promise<TotpEnrolment>;
-  /** The enrolment page again (QR, secret, URI) for a secret sealed by `enrol`, while enrolment is pending. */
-  show(secretEnc: string, label: string): Promise<TotpEnrolment>;
-  /** Returns the accepted time step; throws CodeInvalid for a wrong code and for a replayed one alike. */
-  verify(secretEnc: string, code: string, lastTimeStep: number | null): Promise<number>;
-}
+export type Method = TargetMethod | HeldSecretMethod;
 
-export interface Methods {
-  email: CodeMethod;
-  sms: CodeMethod;
-  totp: TotpMethod;
+/** The methods, looked up by id; the only place that knows which exist (methods/index.ts). */
+export interface MethodRegistry {
+  /** Every method, registrable ones in `METHOD_TYPES` order first. */
+  readonly all: readonly Method[];
+  get(id: string): Method | undefined;
+  /** A registrable method by type; throws for an id no method has (a bug, not user input). */
+  of(type: MethodType): Method;
 }

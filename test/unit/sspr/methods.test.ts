@@ -5,7 +5,8 @@ import type { DeliveryPort, MessageInput, Template } from '../../../src/delivery
 import { createCodeService } from '../../../src/sspr/codes.ts';
 import { createCodeHasher, createSecretBox } from '../../../src/sspr/crypto.ts';
 import { isSsprError, type SsprErrorCode } from '../../../src/sspr/errors.ts';
-import { createMethodRepository, createMethods, maskEmail, maskPhone, type Methods, type MethodRepository } from '../../../src/sspr/methods/index.ts';
+import { createMethodRepository, createMethods, maskEmail, maskPhone, type MethodRepository } from '../../../src/sspr/methods/index.ts';
+import { typedMethods } from '../../support/methods.ts';
 import { openStore, type Store } from '../../../src/store/index.ts';
 import { TestClock } from '../../support/clock.ts';
 import { createSqliteDatabase, type TestDatabase } from '../../support/db.ts';
@@ -24,7 +25,7 @@ describe('sspr/methods', function () {
   let db: TestDatabase;
   let store: Store;
   let clock: TestClock;
-  let methods: Methods;
+  let methods: ReturnType<typeof typedMethods>;
   let repo: MethodRepository;
   let sent: MessageInput<Template>[];
   let n = 0;
@@ -43,8 +44,8 @@ describe('sspr/methods', function () {
       async enqueue() { return 'd'; },
     } as unknown as DeliveryPort; // a recording stand-in: the queue has its own tests
     const codes = createCodeService({ store, clock, hasher: createCodeHasher(KEYS), ttlMinutes: 10 });
-    methods = createMethods({ config, codes, delivery, secretBox: createSecretBox(KEYS), clock });
     repo = createMethodRepository({ store, clock });
+    methods = typedMethods(createMethods({ config, codes, delivery, secretBox: createSecretBox(KEYS), clock, methodRepo: repo }));
   });
 
   async function account(): Promise<string> {
@@ -114,7 +115,8 @@ describe('sspr/methods', function () {
 
   describe('totp', () => {
     it('enrols with a QR code, verifies a code of the moment and refuses its replay with the same error', async () => {
-      const e = await methods.totp.enrol('alice');
+      const enrolment = await methods.totp.enrol('alice');
+      const e = { secret: String(enrolment.view.data.secret), secretEnc: enrolment.pending, uri: String(enrolment.view.data.uri), qrSvg: String(enrolment.view.data.qrSvg) };
       assert.match(e.uri, /^otpauth:\/\/totp\//);
       assert.match(e.qrSvg, /^<svg/);
       assert.ok(!e.secretEnc.includes(e.secret));

@@ -84,11 +84,11 @@ describe('sspr/flows/registration', function () {
       const u = await seedUser(app, { login: 'tia' });
       const v = await flows.open({ accountId: u.id, binding: 'uid-3', purpose: 'sign_in', ...step });
       const e = await flows.select(v.id, u.id, { type: 'totp', ...step });
-      assert.equal(e.state, 'awaiting_totp');
+      assert.equal(e.state, 'awaiting_secret');
       const row = await app.store.models.Flow.findByPk(v.id);
-      assert.ok(!row!.data.includes(e.totp!.secret), 'no clear secret in the flow row');
+      assert.ok(!row!.data.includes(String(e.enrolment!.data.secret)), 'no clear secret in the flow row');
       await rejects(flows.verify(v.id, u.id, { code: '12345', ...step }), 'code_invalid');
-      const code = await generate({ secret: e.totp!.secret, epoch: Math.floor(clock.now().getTime() / 1000) });
+      const code = await generate({ secret: String(e.enrolment!.data.secret), epoch: Math.floor(clock.now().getTime() / 1000) });
       const ok = await flows.verify(v.id, u.id, { code, ...step });
       assert.deepEqual(ok.methods.map((m) => m.type), ['totp']);
       const [m] = await app.sspr.methodRepo.listVerified(u.id);

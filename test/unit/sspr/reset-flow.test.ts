@@ -9,6 +9,8 @@ import { TestClock } from '../../support/clock.ts';
 import { createSqliteDatabase, type TestDatabase } from '../../support/db.ts';
 import { startTestServer, type TestServer } from '../../support/server.ts';
 import { seedUser } from '../../support/users.ts';
+import { methodRegistry } from '../../../src/sspr/methods/index.ts';
+import { totpSecret, typedMethods } from '../../support/methods.ts';
 
 async function rejects(p: Promise<unknown> | (() => unknown), code: SsprErrorCode): Promise<void> {
   const run = typeof p === 'function' ? Promise.resolve().then(p) : p;
@@ -36,33 +38,33 @@ describe('sspr/flows/reset advance (pure transitions)', () => {
   it('walks identifier → method → target → code → password → done', () => {
     let f = advance(flowIn('awaiting_identifier', { identifier: null }, null), { type: 'identify', identifier: 'alice', accountId: 'acc', methodsRequired: 1 }, NOW);
     assert.equal(f.state, 'awaiting_method');
-    f = advance(f, { type: 'choose', method: 'email', offered }, NOW);
+    f = advance(f, { type: 'choose', method: 'email', kind: 'target', offered }, NOW);
     assert.equal(f.state, 'awaiting_target');
     f = advance(f, { type: 'code_issued', masked: 'a•••@example.org' }, NOW);
     assert.equal(f.state, 'awaiting_code');
-    f = advance(f, { type: 'verified', method: 'email' }, NOW);
+    f = advance(f, { type: 'verified', method: 'email', provesAll: false }, NOW);
     assert.equal(f.state, 'awaiting_password');
     f = advance(f, { type: 'completed' }, NOW);
     assert.equal(f.state, 'done');
   });
 
   it('the authenticator app skips the target step; two required means two different types', () => {
-    let f = advance(flowIn('awaiting_method', { methodsRequired: 2 }), { type: 'choose', method: 'totp', offered }, NOW);
+    let f = advance(flowIn('awaiting_method', { methodsRequired: 2 }), { type: 'choose', method: 'totp', kind: 'held_secret', offered }, NOW);
     assert.equal(f.state, 'awaiting_code');
-    f = advance(f, { type: 'verified', method: 'totp' }, NOW);
+    f = advance(f, { type: 'verified', method: 'totp', provesAll: false }, NOW);
     assert.equal(f.state, 'awaiting_method', 'one of two');
-    assert.throws(() => advance(f, { type: 'choose', method: 'totp', offered }, NOW), (e) => isSsprError(e, 'method_not_allowed'));
+    assert.throws(() => advance(f, { type: 'choose', method: 'totp', kind: 'held_secret', offered }, NOW), (e) => isSsprError(e, 'method_not_allowed'));
     assert.throws(() => advance(f, { type: 'completed' }, NOW), (e) => isSsprError(e, 'flow_invalid'));
   });
 
   it('refuses skipped steps, finished and expired flows, unknown accounts at the verify step, methods not offered', () => {
     assert.throws(() => advance(flowIn('awaiting_method'), { type: 'completed' }, NOW), (e) => isSsprError(e, 'flow_invalid'));
-    assert.throws(() => advance(flowIn('awaiting_identifier'), { type: 'verified', method: 'email' }, NOW), (e) => isSsprError(e, 'flow_invalid'));
-    assert.throws(() => advance(flowIn('done'), { type: 'choose', method: 'email', offered }, NOW), (e) => isSsprError(e, 'flow_invalid'));
-    assert.throws(() => advance(flowIn('awaiting_code', { pending: { type: 'email', masked: null } }, null), { type: 'verified', method: 'email' }, NOW), (e) => isSsprError(e, 'flow_invalid'));
-    assert.throws(() => advance(flowIn('awaiting_code', { pending: { type: 'sms', masked: null } }), { type: 'verified', method: 'email' }, NOW), (e) => isSsprError(e, 'flow_invalid'));
-    assert.throws(() => advance(flowIn('awaiting_method'), { type: 'choose', method: 'sms', offered: ['email'] }, NOW), (e) => isSsprError(e, 'method_not_allowed'));
-    assert.throws(() => advance(flowIn('awaiting_method'), { type: 'choose', method: 'email', offered }, new Date(NOW.getTime() + 60_000)), (e) => isSsprError(e, 'flow_expired'));
+    assert.throws(() => advance(flowIn('awaiting_identifier'), { type: 'verified', method: 'email', provesAll: false }, NOW), (e) => isSsprError(e, 'flow_invalid'));
+    assert.throws(() => advance(flowIn('done'), { type: 'choose', method: 'email', kind: 'target', offered }, NOW), (e) => isSsprError(e, 'flow_invalid'));
+    assert.throws(() => advance(flowIn('awaiting_code', { pending: { type: 'email', masked: null } }, null), { type: 'verified', method: 'email', provesAll: false }, NOW), (e) => isSsprError(e, 'flow_invalid'));
+    assert.throws(() => advance(flowIn('awaiting_code', { pending: { type: 'sms', masked: null } }), { type: 'verified', method: 'email', provesAll: false }, NOW), (e) => isSsprError(e, 'flow_invalid'));
+    assert.throws(() => advance(flowIn('awaiting_method'), { type: 'choose', method: 'sms', kind: 'target', offered: ['email'] }, NOW), (e) => isSsprError(e, 'method_not_allowed'));
+    assert.throws(() => advance(flowIn('awaiting_method'), { type: 'choose', method: 'email', kind: 'target', offered }, new Date(NOW.getTime() + 60_000)), (e) => isSsprError(e, 'flow_expired'));
   });
 });
 
@@ -181,13 +183,12 @@ describe('sspr/flows/reset service (SQLite, test clock)', function () {
 
   it('unknown and known identifiers do the same TOTP work, and a TOTP code is refused on replay', async () => {
     const user = await member({ admin: true });
-    const e = await app.sspr.methods.totp.enrol('t');
+    const e = await totpSecret(app, 't');
     await app.sspr.methodRepo.saveVerified({ accountId: user.id, type: 'totp', secretEnc: e.secretEnc });
     let verifications = 0;
-    const counting = createResetFlow({
-      ...app.sspr,
-      methods: { ...app.sspr.methods, totp: { ...app.sspr.methods.totp, verify: (...a) => { verifications++; return app.sspr.methods.totp.verify(...a); } } },
-    });
+    const totp = typedMethods(app.sspr.methods).totp;
+    const counted = { ...totp, prove: (...a: Parameters<typeof totp.prove>) => { verifications++; return totp.prove(...a); } };
+    const counting = createResetFlow({ ...app.sspr, methods: methodRegistry(app.sspr.methods.all.map((m) => (m.id === 'totp' ? counted : m))) });
     const code = await generate({ secret: e.secret, epoch: Math.floor(clock.now().getTime() / 1000) });
     const run = async (login: string) => {
       let { flow } = await counting.start({ interactionUid: null, lang: 'en' });

@@ -8,6 +8,7 @@ export default {
     email: 'email',
     sms: 'SMS',
     totp: 'authenticator app',
+    recovery_codes: 'recovery codes',
   },
   common: {
     greeting: 'Hello {{name}},',
@@ -33,11 +34,6 @@ export default {
     },
   },
   notice: {
-    totp_added: {
-      subject: 'An authenticator app was added to your account',
-      text: 'On {{time}}, an authenticator app was registered as a recovery method for self-service password reset on your account {{login}}.',
-      sms: 'oidc-sspr: an authenticator app was added to your account {{login}}. Not you? Contact your helpdesk.',
-    },
     method_added: {
       subject: 'A recovery method was added to your account',
       text: 'On {{time}}, a new recovery method ({{method}}) was registered for self-service password reset on your account {{login}}.',

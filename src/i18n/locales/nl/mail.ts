@@ -8,6 +8,7 @@ export default {
     email: 'e-mail',
     sms: 'sms',
     totp: 'authenticator-app',
+    recovery_codes: 'herstelcodes',
   },
   common: {
     greeting: 'Hallo {{name}},',
@@ -33,11 +34,6 @@ export default {
     },
   },
   notice: {
-    totp_added: {
-      subject: 'Er is een authenticator-app aan uw account toegevoegd',
-      text: 'Op {{time}} is een authenticator-app geregistreerd als herstelmethode voor selfservice voor wachtwoordherstel van uw account {{login}}.',
-      sms: 'oidc-sspr: er is een authenticator-app aan uw account {{login}} toegevoegd. Was u dit niet? Neem contact op met uw helpdesk.',
-    },
     method_added: {
       subject: 'Er is een herstelmethode aan uw account toegevoegd',
       text: 'Op {{time}} is een nieuwe herstelmethode ({{method}}) geregistreerd voor selfservice voor wachtwoordherstel van uw account {{login}}.',
