@@ -13,6 +13,7 @@ import { ipKey } from '../sspr/ip-key.ts';
 import { createThrottle, normaliseIdentifier } from '../sspr/throttle.ts';
 import type { AccountRow, Store, Transaction } from './index.ts';
 import { revokeAccountState } from './revoke.ts';
+import { remainingCodes } from '../sspr/methods/recovery-codes.ts';
 
 /**
  * The administrator's operations on accounts and groups (what the admin CLI calls). Each change is
@@ -106,6 +107,8 @@ export interface MethodView {
   type: string;
   /** Unmasked address or number; null for an authenticator app. Mask before showing. */
   target: string | null;
+  /** Recovery codes only: how many are left. */
+  remaining?: number;
   verifiedAt: Date | null;
 }
 
@@ -255,7 +258,8 @@ export function createAccountService(deps: AccountServiceDeps) {
     const methodsOf = new Map<string, MethodView[]>();
     for (const m of methods) {
       const list = methodsOf.get(m.accountId) ?? [];
-      list.push({ id: m.id, type: m.type, target: m.target, verifiedAt: m.verifiedAt });
+      const remaining = m.type === 'recovery_codes' ? { remaining: remainingCodes(m.secretEnc) } : {};
+      list.push({ id: m.id, type: m.type, target: m.target, ...remaining, verifiedAt: m.verifiedAt });
       methodsOf.set(m.accountId, list);
     }
     return accounts.map((a) => ({

@@ -52,7 +52,9 @@ export function userJson(user: UserView, sspr: Config['sspr'], now: Date) {
     admin: user.admin,
     disabled: user.disabled,
     groups: user.groups,
-    methods: user.methods.map((m) => ({ type: m.type, target: maskTarget(m.type, m.target), verified_at: iso(m.verifiedAt) })),
+    methods: user.methods.map((m) => (m.remaining === undefined
+      ? { type: m.type, target: maskTarget(m.type, m.target), verified_at: iso(m.verifiedAt) }
+      : { type: m.type, remaining: m.remaining, verified_at: iso(m.verifiedAt) })),
     confirmed_at: iso(user.confirmedAt),
     in_scope: scope.inScope,
     methods_required: scope.methodsRequired,
@@ -66,7 +68,7 @@ function userText(user: UserView, sspr: Config['sspr'], now: Date): string[] {
   const scope = scopeOf(user, sspr, now);
   const contact = (v: string | null, verified: boolean) => (v ? `${v}${verified ? ' (verified)' : ''}` : '-');
   const methods = user.methods.length
-    ? user.methods.map((m) => `${m.type}${m.target ? ` ${maskTarget(m.type, m.target)}` : ''} (${m.verifiedAt ? `verified ${iso(m.verifiedAt)}` : 'not verified'})`)
+    ? user.methods.map((m) => `${m.type}${m.target ? ` ${maskTarget(m.type, m.target)}` : ''}${m.remaining === undefined ? '' : ` ${m.remaining} left`} (${m.verifiedAt ? `verified ${iso(m.verifiedAt)}` : 'not verified'})`)
     : ['none'];
   return [
     `login:            ${user.login}`,

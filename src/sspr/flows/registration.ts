@@ -64,8 +64,10 @@ interface FlowData {
 export interface MethodSummary {
   id: string;
   type: MethodType;
-  /** Masked address or number; null for TOTP. */
+  /** Masked address or number; null for a held secret. */
   masked: string | null;
+  /** Codes left, for methods that are a set of single-use codes. */
+  remaining?: number;
   verifiedAt: Date | null;
 }
 

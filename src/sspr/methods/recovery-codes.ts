@@ -35,6 +35,11 @@ export function normaliseRecoveryCode(typed: string): string {
   return typed.normalize('NFKC').toLowerCase().replace(/[\s-]/g, '').slice(0, 64);
 }
 
+/** How many codes of a stored set are left (`user show`, /account/security). */
+export function remainingCodes(secretEnc: string | null): number {
+  return parseSet(secretEnc)?.hashes.length ?? 0;
+}
+
 function parseSet(secretEnc: string | null): StoredSet | null {
   if (!secretEnc) return null;
   try {
