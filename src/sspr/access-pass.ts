@@ -184,13 +184,19 @@ export function createAccessPassService(options: AccessPassServiceOptions) {
     return { ok: true, passId: latest.id, oneTime: true };
   }
 
+  /** Throws what `issue` would refuse before any account is looked up (the CLI asks first). */
+  function assertCanIssue(minutes?: number): number {
+    if (!policy.enabled) throw new AccessPassError('disabled', 'Temporary Access Passes are disabled (sspr.temporary_access_pass.enabled: false)');
+    return lifetime(minutes);
+  }
+
   return {
     policy: (): AccessPassPolicy => ({ ...policy }),
+    assertCanIssue,
 
     /** Issues a pass for the account, ending its older ones. Throws AccessPassError when refused. */
     async issue(accountId: string, opts: IssueOptions, t?: TransactionHandle): Promise<IssuedPass> {
-      if (!policy.enabled) throw new AccessPassError('disabled', 'Temporary Access Passes are disabled (sspr.temporary_access_pass.enabled: false)');
-      const minutes = lifetime(opts.minutes);
+      const minutes = assertCanIssue(opts.minutes);
       const now = clock.now();
       const pass = generatePass();
       const oneTime = opts.reusable !== true;
