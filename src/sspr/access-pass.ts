@@ -65,6 +65,8 @@ export interface AccessPassRepository {
    * so of concurrent uses exactly one wins. True when this call set it.
    */
   consume(id: string, now: Date, t?: TransactionHandle): Promise<boolean>;
+  /** Deletes the passes whose lifetime is over; returns how many. */
+  deleteExpired(now: Date, t?: TransactionHandle): Promise<number>;
 }
 
 export interface AccessPassPolicy {
@@ -231,6 +233,13 @@ export function createAccessPassService(options: AccessPassServiceOptions) {
     },
 
     check,
+
+    /**
+     * For the hourly housekeeping. Every pass ends at `expiresAt` at the latest (used and revoked
+     * ones too), so nothing past it can ever be accepted; keeping rows until then leaves `check` its
+     * audit reasons (`used`, `revoked`) while they matter.
+     */
+    purgeExpired: (t?: TransactionHandle): Promise<number> => repository.deleteExpired(clock.now(), t),
 
     /** `check` as a yes/no. */
     async verify(accountId: string | null, typed: string, t?: TransactionHandle): Promise<boolean> {

@@ -62,5 +62,9 @@ export function createAccessPassRepository(store: Store): AccessPassRepository {
       const [count] = await AccessPass.update({ usedAt: now }, { where: { id, usedAt: null, revokedAt: null, expiresAt: { [Op.gt]: now } }, transaction: t });
       return count === 1;
     },
+
+    async deleteExpired(now, t) {
+      return AccessPass.destroy({ where: { expiresAt: { [Op.lte]: now } }, transaction: t });
+    },
   };
 }

@@ -119,6 +119,15 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       assert.deepEqual(await taps.check(account, pass), { ok: false, reason: 'expired' });
     });
 
+    it('housekeeping deletes only the passes whose lifetime is over', async () => {
+      const gone = await taps.issue(account, { actor: 'cli:helpdesk', minutes: 10 });
+      const kept = await taps.issue(`${account}-b`, { actor: 'cli:helpdesk', minutes: 20 });
+      clock.advance('15m');
+      assert.ok(await taps.purgeExpired() >= 1);
+      assert.deepEqual(await taps.check(account, gone.pass), { ok: false, reason: 'no_pass' });
+      assert.equal(await taps.verify(`${account}-b`, kept.pass), true);
+    });
+
     it('an expired pass is refused', async () => {
       const { pass } = await taps.issue(account, { actor: 'cli:helpdesk', minutes: 10 });
       clock.advance('9m');
