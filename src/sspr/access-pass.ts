@@ -21,6 +21,10 @@ import type { TransactionHandle } from './ports.ts';
  * - `ok: true` proves every method the account needs: go straight to the new-password step.
  * - A one-time pass is consumed by `check` itself (a conditional UPDATE), so commit the transaction
  *   even when a later step fails, or the pass comes back to life with the rollback.
+ * - A disabled account: treat it as unknown (`check(null, …)`); `check` does not read the directory.
+ * Wiring: `createAccessPassService({ repository: createAccessPassRepository(store), clock,
+ * hasher: createCodeHasher(config.secrets.encryption_keys), policy: config.sspr.temporary_access_pass,
+ * audit })` — the same key as the CLI, or no pass it printed verifies. Call `purgeExpired()` hourly.
  */
 
 /** Lower-case letters and digits without the look-alikes i, l, o, 0, 1: read aloud or copied by hand. */
