@@ -13,6 +13,8 @@ export const ACTIVITIES = {
   'sspr.reset.failed': 'Self-service password reset flow activity progress',
   'sspr.reset.blocked': 'Blocked from self-service password reset',
   'sspr.policy.changed': 'Self-service password reset policy changes',
+  'sspr.tap.used': 'Temporary Access Pass used (self-service password reset)',
+  'sspr.tap.refused': 'Temporary Access Pass refused (self-service password reset)',
   'sspr.notice.sent': 'Notification sent',
   'sspr.notice.failed': 'Notification delivery failed',
   'auth.sign_in.succeeded': 'Sign-in succeeded',
@@ -22,6 +24,8 @@ export const ACTIVITIES = {
   'account.password_changed': 'Change password (self-service)',
   'account.sessions_ended': 'Signed out of other sessions (self-service)',
   'admin.password_reset': 'Reset password (by admin)',
+  'admin.tap_issued': 'Admin issued a Temporary Access Pass',
+  'admin.tap_revoked': 'Admin revoked Temporary Access Passes',
 } as const satisfies Record<string, string>;
 
 export type KnownActivity = keyof typeof ACTIVITIES;

@@ -74,6 +74,14 @@ export const ssprSchema = z
       .union([z.literal(1), z.literal(2)], { error: 'must be 1 or 2' })
       .default(1)
       .describe('verified methods a reset needs (administrators: always 2)'),
+    temporary_access_pass: z
+      .object({
+        enabled: z.boolean().default(true).describe('admins may issue passes (CLI `user tap`) and the reset offers them'),
+        max_minutes: z.number().int().min(10).max(1440).default(1440).describe('longest lifetime an admin may give a pass (10..1440)'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Temporary Access Pass: a helpdesk-issued pass for a user who lost every method'),
     require_registration_at_sign_in: z.boolean().default(true),
     allow_skip: z.boolean().default(false).describe('users (never admins) may choose "Not now"'),
     reconfirm_after_days: z.number().int().min(0).max(730).default(180).describe('0 = never'),

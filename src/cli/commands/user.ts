@@ -3,6 +3,7 @@ import { METHOD_TYPES, type Config, type MethodType } from '../../config/schema.
 import { evaluateAccount, type RegistrationDue } from '../../sspr/policy.ts';
 import type { UserView } from '../../store/accounts.ts';
 import { globalsOf, iso, maskTarget, output, passwordFrom, withSession, yesNo, type CliIo } from './context.ts';
+import { registerTapCommand } from './tap.ts';
 
 export interface ScopeResult {
   inScope: boolean;
@@ -226,4 +227,5 @@ export function registerUserCommands(program: Command, io: CliIo): void {
         output(io, g, { login: r.login, removed: r.removed, changed: r.changed }, `removed ${r.removed} throttle record(s) of "${r.login}"`);
       });
     });
+  registerTapCommand(user, io);
 }
