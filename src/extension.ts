@@ -36,6 +36,9 @@ import { createPasswordPolicy } from './sspr/password-policy.ts';
 import type { AccountDirectory } from './sspr/ports.ts';
 import { createSignInGuard, type SignInGuard } from './sspr/sign-in-guard.ts';
 import { createThrottle } from './sspr/throttle.ts';
+import { createAccessPassService } from './sspr/access-pass.ts';
+import { createTemporaryAccessPassMethod } from './sspr/methods/temporary-access-pass.ts';
+import { createAccessPassRepository } from './store/access-pass-repository.ts';
 
 /** The parts of our configuration an embedding host gives (same schema, same validation, same defaults). */
 export type SsprConfigInput = Pick<ConfigInput, 'sspr' | 'delivery' | 'password_policy' | 'language' | 'audit'> & {
@@ -180,6 +183,12 @@ export async function createSspr(options: SsprOptions): Promise<SsprExtension> {
   const delivery = createDelivery(config.delivery, { store, clock, audit, secretBox, translator: kit.translator, log: pinoLog, transports: options.transports });
   const codes = createCodeService({ store, clock, hasher: createCodeHasher(config.secrets.encryption_keys), ttlMinutes: config.sspr.code_ttl_minutes });
   const methodRepo = createMethodRepository({ store, clock });
+  const accessPasses = createAccessPassService({
+    repository: createAccessPassRepository(store), clock, hasher: createCodeHasher(config.secrets.encryption_keys),
+    policy: config.sspr.temporary_access_pass, audit,
+  });
+  // The helpdesk's pass is a reset method only while the policy enables it.
+  const extra = config.sspr.temporary_access_pass.enabled ? [createTemporaryAccessPassMethod({ passes: accessPasses, audit })] : [];
   const deps: SsprDeps = {
     config,
     store,
@@ -191,7 +200,7 @@ export async function createSspr(options: SsprOptions): Promise<SsprExtension> {
     codes,
     throttle: createThrottle({ store, clock }),
     secretBox,
-    methods: createMethods({ config, codes, delivery, secretBox, clock, methodRepo }),
+    methods: createMethods({ config, codes, delivery, secretBox, clock, methodRepo, extra }),
     methodRepo,
     passwordPolicy: await createPasswordPolicy(config.password_policy),
   };
@@ -221,6 +230,7 @@ export async function createSspr(options: SsprOptions): Promise<SsprExtension> {
       await audit.prune(config.audit.retention_days);
       await codes.purgeExpired();
       await deps.throttle.purgeExpired();
+      await accessPasses.purgeExpired();
       // Finished and abandoned registration/reset flows: kept a day for support questions.
       await store.models.Flow.destroy({ where: { expiresAt: { [Op.lt]: new Date(clock.now().getTime() - 86_400_000) } } });
     } catch (err) {

@@ -511,7 +511,7 @@ export function createResetFlow(sspr: SsprDeps, options: ResetFlowOptions = {}) 
         try {
           if (method.kind === 'held_secret') {
             // Unknown ids, and accounts without this method, get the same work inside `prove`.
-            await method.prove({ accountId: holder?.id ?? null, stored, code }, t);
+            await method.prove({ accountId: holder?.id ?? null, stored, code, context: { ...req.context, ip: req.ip, correlationId: flow.id } }, t);
             if (!holder) throw new CodeInvalid({ detail: `${type}: proven for no eligible account` });
           } else {
             const r = await method.verifyCode({ flowId: flow.id, code }, t);

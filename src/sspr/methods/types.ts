@@ -1,4 +1,5 @@
 import type { MethodType } from '../../config/schema.ts';
+import type { RequestContext } from '../../audit/index.ts';
 import type { Language } from '../../i18n/index.ts';
 import type { Transaction } from '../../store/index.ts';
 
@@ -64,6 +65,8 @@ export interface ProofInput {
   /** The account's registered method of this type, when it has one and is eligible; else null. */
   stored: StoredMethod | null;
   code: string;
+  /** Who asks, for methods that audit their own checks. */
+  context?: RequestContext;
 }
 
 interface MethodBase {
