@@ -3,12 +3,11 @@ import type { AuditLog } from '../audit/index.ts';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config/schema.ts';
 import type { DeliveryService } from '../delivery/index.ts';
-import type { Store } from '../store/index.ts';
 import type { CodeService } from './codes.ts';
 import type { SecretBox } from './crypto.ts';
-import type { MethodRepository, Methods } from './methods/types.ts';
+import type { Methods } from './methods/types.ts';
 import type { PasswordPolicy } from './password-policy.ts';
-import type { AccountDirectory } from './ports.ts';
+import type { AccountDirectory, FlowRepository, MethodRepository, UnitOfWork } from './ports.ts';
 import type { Throttle } from './throttle.ts';
 
 /**
@@ -17,7 +16,9 @@ import type { Throttle } from './throttle.ts';
  */
 export interface SsprDeps {
   config: Config;
-  store: Store;
+  /** Where steps open their one transaction (flows call `store.transaction`). */
+  store: UnitOfWork;
+  flows: FlowRepository;
   clock: Clock;
   log: Logger;
   directory: AccountDirectory;

@@ -9,7 +9,6 @@ import { createTotpMethod } from './totp.ts';
 import type { Methods } from './types.ts';
 
 export type * from './types.ts';
-export { createMethodRepository } from './repository.ts';
 export { maskEmail, maskPhone } from './mask.ts';
 export { normaliseEmail } from './email.ts';
 export { normalisePhone } from './sms.ts';

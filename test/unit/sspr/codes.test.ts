@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createCodeService, type CodeService } from '../../../src/sspr/codes.ts';
 import { createCodeHasher } from '../../../src/sspr/crypto.ts';
 import { isSsprError, type SsprErrorCode } from '../../../src/sspr/errors.ts';
+import { createCodeStore } from '../../../src/store/code-store.ts';
 import { openStore, type Store } from '../../../src/store/index.ts';
 import { TestClock } from '../../support/clock.ts';
 import { createPostgresDatabase, createSqliteDatabase, postgresAvailable, type TestDatabase } from '../../support/db.ts';
@@ -41,7 +42,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     after(async () => { await store?.close(); await db?.drop(); });
     beforeEach(() => {
       clock = new TestClock(new Date('2026-03-01T10:00:00Z'));
-      codes = createCodeService({ store, clock, hasher, ttlMinutes: 10 });
+      codes = createCodeService({ store: createCodeStore(store), clock, hasher, ttlMinutes: 10 });
       flow = `flow-${dialect}-${++n}`;
     });
 
@@ -179,9 +180,9 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     });
 
     it('validates its options', () => {
-      assert.throws(() => createCodeService({ store, clock, hasher, ttlMinutes: 10, length: 4 }), /length/);
-      assert.throws(() => createCodeService({ store, clock, hasher, ttlMinutes: 0 }), /ttlMinutes/);
-      assert.throws(() => createCodeService({ store, clock, hasher, ttlMinutes: 10, maxAttempts: 0 }), /maxAttempts/);
+      assert.throws(() => createCodeService({ store: createCodeStore(store), clock, hasher, ttlMinutes: 10, length: 4 }), /length/);
+      assert.throws(() => createCodeService({ store: createCodeStore(store), clock, hasher, ttlMinutes: 0 }), /ttlMinutes/);
+      assert.throws(() => createCodeService({ store: createCodeStore(store), clock, hasher, ttlMinutes: 10, maxAttempts: 0 }), /maxAttempts/);
     });
   });
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createThrottle, keysFor, type Throttle, type ThrottleRule } from '../../../src/sspr/throttle.ts';
 import { openStore, type Store } from '../../../src/store/index.ts';
+import { createThrottleStore } from '../../../src/store/throttle-store.ts';
 import { TestClock } from '../../support/clock.ts';
 import { createPostgresDatabase, createSqliteDatabase, postgresAvailable, type TestDatabase } from '../../support/db.ts';
 
@@ -49,7 +50,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     after(async () => { await store?.close(); await db?.drop(); });
     beforeEach(() => {
       clock = new TestClock(new Date('2026-03-01T10:00:00Z'));
-      throttle = createThrottle({ store, clock });
+      throttle = createThrottle({ store: createThrottleStore(store), clock });
       key = `id:user-${dialect}-${++n}`;
     });
 
