@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import type { AuditLog } from '../audit/index.ts';
+import type { AuditLog, AuditSink } from '../audit/index.ts';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config/schema.ts';
-import type { DeliveryService } from '../delivery/index.ts';
+import type { DeliveryPort, DeliveryService } from '../delivery/index.ts';
 import type { CodeService } from './codes.ts';
 import type { SecretBox } from './crypto.ts';
 import type { Methods } from './methods/types.ts';
@@ -11,10 +11,10 @@ import type { AccountDirectory, FlowRepository, MethodRepository, UnitOfWork } f
 import type { Throttle } from './throttle.ts';
 
 /**
- * Everything the SSPR flows, prompt and routes use, built once by the composition root and handed
- * down as one object (modules pick what they need; tests build it with real parts).
+ * What the flows and the register prompt use: ports and domain services only, so the domain runs
+ * on in-memory ports in tests (test/support/memory-sspr.ts) as well as on our database.
  */
-export interface SsprDeps {
+export interface DomainDeps {
   config: Config;
   /** Where steps open their one transaction (flows call `store.transaction`). */
   store: UnitOfWork;
@@ -22,12 +22,22 @@ export interface SsprDeps {
   clock: Clock;
   log: Logger;
   directory: AccountDirectory;
-  audit: AuditLog;
-  delivery: DeliveryService;
+  audit: AuditSink;
+  delivery: DeliveryPort;
   codes: CodeService;
   throttle: Throttle;
   secretBox: SecretBox;
   methods: Methods;
   methodRepo: MethodRepository;
   passwordPolicy: PasswordPolicy;
+}
+
+/**
+ * Everything the SSPR flows, prompt and routes use, built once by the composition root and handed
+ * down as one object (modules pick what they need). The routes and our server also query the audit
+ * log and the delivery queue, hence the full services here.
+ */
+export interface SsprDeps extends DomainDeps {
+  audit: AuditLog;
+  delivery: DeliveryService;
 }

@@ -1,7 +1,7 @@
 import type { RequestContext } from '../../audit/index.ts';
 import type { MethodType } from '../../config/schema.ts';
 import type { Language } from '../../i18n/index.ts';
-import type { SsprDeps } from '../context.ts';
+import type { DomainDeps } from '../context.ts';
 import { randomId } from '../crypto.ts';
 import { FlowExpired, FlowInvalid, MethodInvalidTarget, MethodNotAllowed, NotFound, Throttled, isSsprError } from '../errors.ts';
 import type { StoredMethod } from '../methods/types.ts';
@@ -91,7 +91,7 @@ const KIND = 'registration';
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
 
-export function createRegistrationFlow(deps: SsprDeps) {
+export function createRegistrationFlow(deps: DomainDeps) {
   const { config, store, clock, directory, audit, methods, methodRepo, throttle, delivery } = deps;
   const { flows } = deps;
   const ttlMs = config.sspr.flow_ttl_minutes * MINUTE;

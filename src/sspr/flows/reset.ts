@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import type { AuditInput, RequestContext } from '../../audit/index.ts';
 import { METHOD_TYPES, type MethodType } from '../../config/schema.ts';
 import type { Language } from '../../i18n/index.ts';
-import type { SsprDeps } from '../context.ts';
+import type { DomainDeps } from '../context.ts';
 import { constantEquals, randomId } from '../crypto.ts';
 import {
   CodeInvalid, FlowExpired, FlowInvalid, MethodNotAllowed, PasswordRejected, Throttled, isSsprError, type SsprError,
@@ -189,7 +189,7 @@ export type ResetFlowService = ReturnType<typeof createResetFlow>;
 /** What a step hands back to the route: the saved flow, or an error to show after the commit. */
 type Outcome = { flow: ResetFlowState; error?: undefined } | { flow: ResetFlowState; error: SsprError };
 
-export function createResetFlow(sspr: SsprDeps, options: ResetFlowOptions = {}) {
+export function createResetFlow(sspr: DomainDeps, options: ResetFlowOptions = {}) {
   const { store, clock, directory, audit, throttle, methods, config } = sspr;
   const { methodRepo } = sspr;
   const notices = createNotices({ config, delivery: sspr.delivery, methodRepo, directory });
