@@ -27,10 +27,14 @@ import type { ProviderPages } from './provider/index.ts';
 import { registrationPrompt } from './provider/registration-prompt.ts';
 import { openStore, storeFromSequelize, type Store } from './store/index.ts';
 import { migrate } from './store/migrate.ts';
+import { createCodeStore } from './store/code-store.ts';
+import { createFlowRepository } from './store/flow-repository.ts';
+import { createMethodRepository } from './store/method-repository.ts';
+import { createThrottleStore } from './store/throttle-store.ts';
 import { createCodeService } from './sspr/codes.ts';
 import type { SsprDeps } from './sspr/context.ts';
 import { createCodeHasher, createSecretBox } from './sspr/crypto.ts';
-import { createMethodRepository, createMethods } from './sspr/methods/index.ts';
+import { createMethods } from './sspr/methods/index.ts';
 import type { PasswordHasher } from './sspr/password-hash.ts';
 import { createPasswordPolicy } from './sspr/password-policy.ts';
 import type { AccountDirectory } from './sspr/ports.ts';
@@ -181,7 +185,7 @@ export async function createSspr(options: SsprOptions): Promise<SsprExtension> {
   const pinoLog: LogFn = (level, message, fields) => log[level](fields ?? {}, message);
   const secretBox = createSecretBox(config.secrets.encryption_keys);
   const delivery = createDelivery(config.delivery, { store, clock, audit, secretBox, translator: kit.translator, log: pinoLog, transports: options.transports });
-  const codes = createCodeService({ store, clock, hasher: createCodeHasher(config.secrets.encryption_keys), ttlMinutes: config.sspr.code_ttl_minutes });
+  const codes = createCodeService({ store: createCodeStore(store), clock, hasher: createCodeHasher(config.secrets.encryption_keys), ttlMinutes: config.sspr.code_ttl_minutes });
   const methodRepo = createMethodRepository({ store, clock });
   const accessPasses = createAccessPassService({
     repository: createAccessPassRepository(store), clock, hasher: createCodeHasher(config.secrets.encryption_keys),
@@ -192,13 +196,14 @@ export async function createSspr(options: SsprOptions): Promise<SsprExtension> {
   const deps: SsprDeps = {
     config,
     store,
+    flows: createFlowRepository(store),
     clock,
     log,
     directory: options.directory,
     audit,
     delivery,
     codes,
-    throttle: createThrottle({ store, clock }),
+    throttle: createThrottle({ store: createThrottleStore(store), clock }),
     secretBox,
     methods: createMethods({ config, codes, delivery, secretBox, clock, methodRepo, extra }),
     methodRepo,
@@ -251,7 +256,7 @@ export async function createSspr(options: SsprOptions): Promise<SsprExtension> {
     routes(provider) {
       checkProxy(provider);
       const router = new Router();
-      router.use(registrationRoutes({ provider, kit, sspr: deps }).routes());
+      router.use(registrationRoutes({ provider, kit, sspr: deps, store }).routes());
       router.use(resetRoutes({ provider, kit, sspr: deps }).routes());
       router.use(accountPasswordRoutes({ provider, kit, sspr: deps }).routes());
       return withPages(router, ['/interaction/', '/reset', '/account/security']);

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { Op, type WhereOptions } from 'sequelize';
 import type { Clock } from '../clock.ts';
 import { fastSql } from '../store/fast-sql.ts';
-import type { AuditEventRow, Store, Transaction } from '../store/index.ts';
+import type { TransactionHandle } from '../sspr/ports.ts';
+import { transactionOf, type AuditEventRow, type Store } from '../store/index.ts';
 import { dateParamFor } from '../store/sql.ts';
 import { activityName, type Activity } from './activities.ts';
 
@@ -59,7 +60,7 @@ export interface AuditQuery {
 
 export interface AuditSink {
   /** Writes one event; pass the transaction of the change it records. */
-  record(event: AuditInput, t?: Transaction): Promise<void>;
+  record(event: AuditInput, t?: TransactionHandle): Promise<void>;
 }
 
 export type AuditLog = ReturnType<typeof createAuditLog>;
@@ -80,7 +81,7 @@ export function createAuditLog(store: Store, clock: Clock, onRecord?: (event: Au
     `${time.getTime().toString(36).padStart(9, '0')}-${(sequence++ % 36 ** 6).toString(36).padStart(6, '0')}-${randomUUID().slice(0, 13)}`;
   const clip = (v: string | null | undefined, n: number) => (v == null ? null : String(v).slice(0, n));
   return {
-    async record(event: AuditInput, t?: Transaction): Promise<void> {
+    async record(event: AuditInput, t?: TransactionHandle): Promise<void> {
       const ctx = event.context ?? {};
       const time = clock.now();
       // Plain SQL on the hot path (one per sign-in): Model.create costs more than the INSERT itself.
@@ -99,7 +100,7 @@ export function createAuditLog(store: Store, clock: Clock, onRecord?: (event: Au
         clip(ctx.userAgent, 400),
         clip(ctx.correlationId, 64),
         event.details ? JSON.stringify(event.details) : null,
-      ], t);
+      ], transactionOf(t));
       onRecord?.(event);
     },
     async query(q: AuditQuery = {}): Promise<AuditEvent[]> {

@@ -3,7 +3,8 @@ import type { SecretBox } from '../sspr/crypto.ts';
 import type { Clock } from '../clock.ts';
 import type { DeliveryConfig } from '../config/schema.ts';
 import { createTranslator, type Language, type Translator } from '../i18n/index.ts';
-import type { DeliveryRow, Store, Transaction } from '../store/index.ts';
+import type { TransactionHandle } from '../sspr/ports.ts';
+import type { DeliveryRow, Store } from '../store/index.ts';
 import { renderMessage, type Template, type TemplateParams } from './messages.ts';
 import { createOutboxTransport } from './outbox.ts';
 import { createDeliveryQueue, openBody, type EnqueueInput } from './queue.ts';
@@ -74,7 +75,7 @@ export function createDelivery(config: DeliveryConfig, deps: DeliveryDeps) {
     /** The text of a queued row (opened when sealed): for tests and support, never for pages or logs. */
     bodyOf: (row: Pick<DeliveryRow, 'id' | 'body'>) => openBody(deps.secretBox, row),
     /** Renders a template in `lang` and queues it (in `t`, the transaction of the causing step). */
-    enqueueMessage<K extends Template>(input: MessageInput<K>, t?: Transaction): Promise<string> {
+    enqueueMessage<K extends Template>(input: MessageInput<K>, t?: TransactionHandle): Promise<string> {
       const rendered = renderMessage(translator, input.lang, input.template, input.params, input.channel);
       const message: EnqueueInput = {
         channel: input.channel,

@@ -3,7 +3,8 @@ import { Op } from 'sequelize';
 import type { AuditSink } from '../audit/index.ts';
 import type { Clock } from '../clock.ts';
 import type { SecretBox } from '../sspr/crypto.ts';
-import type { DeliveryRow, Store, Transaction } from '../store/index.ts';
+import type { TransactionHandle } from '../sspr/ports.ts';
+import { transactionOf, type DeliveryRow, type Store, type Transaction } from '../store/index.ts';
 import { consoleLog, isPermanent, PermanentDeliveryError, type Channel, type LogFn, type Transport } from './transports.ts';
 
 export interface EnqueueInput {
@@ -229,7 +230,8 @@ export function createDeliveryQueue(options: DeliveryQueueOptions) {
      * exists exactly when the step commits. When the worker runs, it is kicked after the commit.
      * Returns the delivery id.
      */
-    async enqueue(input: EnqueueInput, t?: Transaction): Promise<string> {
+    async enqueue(input: EnqueueInput, t?: TransactionHandle): Promise<string> {
+      const tx = transactionOf(t);
       const now = clock.now();
       const id = randomUUID();
       await Delivery.create({
@@ -246,9 +248,9 @@ export function createDeliveryQueue(options: DeliveryQueueOptions) {
         lastError: null,
         sentAt: null,
         createdAt: now,
-      }, { transaction: t });
+      }, { transaction: tx });
       if (started) {
-        if (t) t.afterCommit(() => kick());
+        if (tx) tx.afterCommit(() => kick());
         else kick();
       }
       return id;

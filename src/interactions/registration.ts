@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Language } from '../i18n/index.ts';
+import type { Store } from '../store/index.ts';
 import { countGrantsElsewhere, endOtherSessions, listAccountSessions, type AccountSession } from '../store/sessions.ts';
 import type { SsprDeps } from '../sspr/context.ts';
 import { isSsprError, type SsprError, Throttled } from '../sspr/errors.ts';
@@ -30,6 +31,8 @@ export interface RegistrationRouteDeps {
   provider: Provider;
   kit: PageKit;
   sspr: SsprDeps;
+  /** Where our own sessions live (the SSPR deps only see a unit of work). */
+  store: Store;
   /** Built here unless the composition root passes one. */
   flows?: RegistrationFlow;
 }
@@ -84,7 +87,7 @@ function noStore(ctx: Context, next: Next): Promise<void> {
 }
 
 export function registrationRoutes(deps: RegistrationRouteDeps): Router {
-  const { provider, kit, sspr } = deps;
+  const { provider, kit, sspr, store } = deps;
   const flows = deps.flows ?? createRegistrationFlow(sspr);
   const router = new Router();
   const load = loadInteraction(provider, kit);
@@ -329,8 +332,8 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
       binding: `session:${session.uid}`,
       base: '/account/security',
       sessionId: session.jti,
-      sessions: await listAccountSessions(sspr.store, accountId, sspr.clock.now()),
-      grantsElsewhere: await countGrantsElsewhere(sspr.store, accountId, session.jti),
+      sessions: await listAccountSessions(store, accountId, sspr.clock.now()),
+      grantsElsewhere: await countGrantsElsewhere(store, accountId, session.jti),
     };
     const now = sspr.clock.now().getTime();
     const authTime = session.authTime();
@@ -380,8 +383,8 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
     await post(ctx, place, async () => {
       const keep = place.sessionId!;
       const login = (await sspr.directory.findById(place.accountId))?.login ?? place.accountId;
-      await sspr.store.transaction(async (t) => {
-        const { sessions } = await endOtherSessions(sspr.store, place.accountId, keep, t);
+      await store.transaction(async (t) => {
+        const { sessions } = await endOtherSessions(store, place.accountId, keep, t);
         await sspr.audit.record({
           activity: 'account.sessions_ended',
           result: 'success',

@@ -1,5 +1,5 @@
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
-import type { SsprDeps } from '../sspr/context.ts';
+import type { DomainDeps } from '../sspr/context.ts';
 import { evaluateAccount, isInScope, type AccountPolicy } from '../sspr/policy.ts';
 import type { DirectoryAccount } from '../sspr/ports.ts';
 
@@ -34,7 +34,7 @@ export function shareAccountWithPrompt(ctx: object, account: DirectoryAccount): 
  * A user who chose "Not now" (policy.canSkip) in this interaction is let through; the next sign-in
  * asks again.
  */
-export function registrationPrompt(sspr: SsprDeps): interactionPolicy.Prompt {
+export function registrationPrompt(sspr: DomainDeps): interactionPolicy.Prompt {
   const { Prompt, Check } = interactionPolicy;
   // Both checks (and the details) run for one request concurrently: evaluate once per request.
   const perRequest = new WeakMap<KoaContextWithOIDC, Promise<AccountPolicy | null>>();

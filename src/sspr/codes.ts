@@ -1,9 +1,8 @@
-import { Op } from 'sequelize';
 import type { Clock } from '../clock.ts';
-import type { Store, Transaction } from '../store/index.ts';
 import type { CodeHasher } from './crypto.ts';
 import { randomDigits, randomId } from './crypto.ts';
 import { CodeExpired, CodeInvalid, CodeUsed, TooManyAttempts } from './errors.ts';
+import type { CodeStore, TransactionHandle } from './ports.ts';
 
 /**
  * One-time codes sent by email or SMS. Only an HMAC of the code is stored (bound to flow + channel),
@@ -44,7 +43,7 @@ export interface CheckResult {
 }
 
 export interface CodeServiceOptions {
-  store: Store;
+  store: CodeStore;
   clock: Clock;
   hasher: CodeHasher;
   ttlMinutes: number;
@@ -61,84 +60,63 @@ export function createCodeService(options: CodeServiceOptions) {
   if (!(ttlMinutes > 0)) throw new RangeError('ttlMinutes must be positive');
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new RangeError('maxAttempts must be a positive integer');
   if (!Number.isInteger(length) || length < 6 || length > 8) throw new RangeError('length must be 6..8 (messages carry 6 to 8 digits)');
-  const { OneTimeCode } = store.models;
   const normalise = (code: string) => code.normalize('NFKC').replace(/[\s-]/g, '');
 
-  async function issue(input: IssueInput, t?: Transaction): Promise<{ code: string; expiresAt: Date }> {
+  async function issue(input: IssueInput, t?: TransactionHandle): Promise<{ code: string; expiresAt: Date }> {
     const now = clock.now();
     const code = randomDigits(length);
     const expiresAt = new Date(now.getTime() + ttlMinutes * 60_000);
-    const write = async (tx: Transaction) => {
-      // A newer code voids the older one, so only the code in the latest message works.
-      await OneTimeCode.update(
-        { usedAt: now },
-        { where: { flowId: input.flowId, channel: input.channel, usedAt: null }, transaction: tx },
-      );
-      await OneTimeCode.create({
-        id: randomId(),
-        purpose: input.purpose,
-        flowId: input.flowId,
-        accountId: input.accountId,
-        channel: input.channel,
-        target: input.target,
-        codeHash: hasher.hash(input.flowId, input.channel, code),
-        attempts: 0,
-        expiresAt,
-        usedAt: null,
-        createdAt: now,
-      }, { transaction: tx });
-    };
-    if (t) await write(t);
-    else await store.transaction(write);
+    // A newer code voids the older one (the store does both in one transaction), so only the code
+    // in the latest message works.
+    await store.replace({
+      id: randomId(),
+      purpose: input.purpose,
+      flowId: input.flowId,
+      accountId: input.accountId,
+      channel: input.channel,
+      target: input.target,
+      codeHash: hasher.hash(input.flowId, input.channel, code),
+      attempts: 0,
+      expiresAt,
+      usedAt: null,
+      createdAt: now,
+    }, t);
     return { code, expiresAt };
   }
 
-  async function check(input: CheckInput, t?: Transaction): Promise<CheckResult> {
+  async function check(input: CheckInput, t?: TransactionHandle): Promise<CheckResult> {
     const now = clock.now();
-    const latest = await OneTimeCode.findOne({
-      where: { flowId: input.flowId, channel: input.channel, usedAt: null },
-      order: [['createdAt', 'DESC']],
-      transaction: t,
-    });
+    const latest = await store.latestUnused(input.flowId, input.channel, t);
     if (!latest) {
       // Issuing leaves the newest code unused, so "only used codes here" means the code was consumed.
-      const any = await OneTimeCode.count({ where: { flowId: input.flowId, channel: input.channel }, transaction: t });
+      const any = await store.countIssued(input.flowId, input.channel, t);
       if (any > 0) throw new CodeUsed({ detail: 'every code of this flow and channel is used' });
       // Nothing was ever issued here: the same error as a wrong code, so this reveals nothing.
       throw new CodeInvalid({ detail: 'no code issued for this flow and channel', params: { attemptsLeft: maxAttempts - 1 } });
     }
     if (latest.expiresAt.getTime() <= now.getTime()) throw new CodeExpired({ detail: `code ${latest.id} expired at ${latest.expiresAt.toISOString()}` });
 
-    const [counted] = await OneTimeCode.update(
-      // The typed attribute wants a number; the literal makes the database do the arithmetic.
-      { attempts: store.sequelize.literal('attempts + 1') as unknown as number },
-      { where: { id: latest.id, usedAt: null, attempts: { [Op.lt]: maxAttempts } }, transaction: t },
-    );
-    if (counted !== 1) {
-      await latest.reload({ transaction: t });
-      if (latest.usedAt) throw new CodeUsed({ detail: `code ${latest.id} consumed concurrently` });
+    if (!(await store.countAttempt(latest.id, maxAttempts, t))) {
+      const after = await store.find(latest.id, t);
+      if (after?.usedAt) throw new CodeUsed({ detail: `code ${latest.id} consumed concurrently` });
       throw new TooManyAttempts({ detail: `code ${latest.id} has no attempts left`, params: { attemptsLeft: 0 } });
     }
     // Read back rather than trust our earlier read: concurrent guesses may have counted in between.
-    await latest.reload({ transaction: t });
-    const attemptsLeft = Math.max(0, maxAttempts - latest.attempts);
+    const counted = (await store.find(latest.id, t)) ?? latest;
+    const attemptsLeft = Math.max(0, maxAttempts - counted.attempts);
 
     if (!hasher.equals(hasher.hash(input.flowId, input.channel, normalise(input.code)), latest.codeHash)) {
       if (attemptsLeft === 0) throw new TooManyAttempts({ detail: `code ${latest.id}: last attempt was wrong`, params: { attemptsLeft: 0 } });
       throw new CodeInvalid({ detail: `code ${latest.id}: wrong code`, params: { attemptsLeft } });
     }
 
-    const [consumed] = await OneTimeCode.update(
-      { usedAt: now },
-      { where: { id: latest.id, usedAt: null }, transaction: t },
-    );
-    if (consumed !== 1) throw new CodeUsed({ detail: `code ${latest.id} consumed concurrently` });
+    if (!(await store.consume(latest.id, now, t))) throw new CodeUsed({ detail: `code ${latest.id} consumed concurrently` });
     return { ok: true, accountId: latest.accountId, target: latest.target, purpose: latest.purpose };
   }
 
   /** Deletes expired codes; returns how many. */
-  async function purgeExpired(t?: Transaction): Promise<number> {
-    return OneTimeCode.destroy({ where: { expiresAt: { [Op.lte]: clock.now() } }, transaction: t });
+  async function purgeExpired(t?: TransactionHandle): Promise<number> {
+    return store.purgeExpired(clock.now(), t);
   }
 
   return { issue, check, purgeExpired, maxAttempts, length, ttlMinutes };

@@ -1,7 +1,7 @@
 import type { Config } from '../config/schema.ts';
 import { ipKey } from './ip-key.ts';
 import { normaliseIdentifier, type Throttle, type ThrottleRule, type ThrottleState } from './throttle.ts';
-import type { Transaction } from '../store/index.ts';
+import type { TransactionHandle } from './ports.ts';
 
 /**
  * One rule table for every place a secret is guessed: the password (sign-in, re-authentication and
@@ -120,13 +120,13 @@ export function createGuessLimiter({ throttle, limits }: { throttle: Throttle; l
     keys,
 
     /** Counts one guess on every key, before it is checked; go on only when `allowed`. */
-    async count(kind: GuessKind, subject: GuessSubject, t?: Transaction): Promise<GuessCount> {
+    async count(kind: GuessKind, subject: GuessSubject, t?: TransactionHandle): Promise<GuessCount> {
       const items = keys(kind, subject);
       return summarise(items, await throttle.hitMany(items, t));
     },
 
     /** Whether a guess would be refused now, without counting one (pages before the guess). */
-    async peek(kind: GuessKind, subject: GuessSubject, t?: Transaction): Promise<GuessCount> {
+    async peek(kind: GuessKind, subject: GuessSubject, t?: TransactionHandle): Promise<GuessCount> {
       const items = keys(kind, subject);
       return summarise(items, await throttle.peekMany(items, t));
     },
@@ -136,7 +136,7 @@ export function createGuessLimiter({ throttle, limits }: { throttle: Throttle; l
      * ones): the account's and this client's counters go. A code only gives its own hit back: one
      * right code must not wipe the failures of another method still being guessed.
      */
-    async succeeded(kind: GuessKind, counted: Pick<GuessCount, 'keys'>, t?: Transaction): Promise<void> {
+    async succeeded(kind: GuessKind, counted: Pick<GuessCount, 'keys'>, t?: TransactionHandle): Promise<void> {
       if (kind === 'password') await throttle.clear(counted.keys.slice(0, 2), t);
       else await throttle.refund(counted.keys, t);
     },

@@ -1,9 +1,8 @@
 import type { Config } from '../config/schema.ts';
 import type { DeliveryPort } from '../delivery/index.ts';
 import { isLanguage, type Language } from '../i18n/index.ts';
-import type { Transaction } from '../store/index.ts';
-import type { MethodRepository, StoredMethod } from './methods/types.ts';
-import type { AccountDirectory, DirectoryAccount } from './ports.ts';
+import type { StoredMethod } from './methods/types.ts';
+import type { AccountDirectory, DirectoryAccount, MethodRepository, TransactionHandle } from './ports.ts';
 
 export interface NoticeDeps {
   config: Pick<Config, 'sspr' | 'language'>;
@@ -32,14 +31,14 @@ export function createNotices(deps: NoticeDeps) {
     ctx.lang ?? (isLanguage(account.language) ? account.language : config.language);
 
   /** Email and SMS methods only: TOTP has no channel to write to. */
-  async function channelsOf(accountId: string, t?: Transaction, only?: StoredMethod[]) {
+  async function channelsOf(accountId: string, t?: TransactionHandle, only?: StoredMethod[]) {
     const methods = only ?? (await methodRepo.listVerified(accountId, t));
     return methods.filter((m): m is StoredMethod & { type: 'email' | 'sms'; target: string } => (m.type === 'email' || m.type === 'sms') && !!m.target);
   }
 
   return {
     /** To every registered channel of the account (also one the policy no longer allows: the owner still reads it). */
-    async passwordChanged(account: DirectoryAccount, ctx: NoticeContext, t?: Transaction): Promise<number> {
+    async passwordChanged(account: DirectoryAccount, ctx: NoticeContext, t?: TransactionHandle): Promise<number> {
       if (!config.sspr.notify_users_on_reset) return 0;
       const channels = await channelsOf(account.id, t);
       for (const m of channels) {
@@ -52,7 +51,7 @@ export function createNotices(deps: NoticeDeps) {
     },
 
     /** When an administrator's password was reset: every other administrator's email methods. */
-    async adminPasswordReset(account: DirectoryAccount, ctx: NoticeContext, t?: Transaction): Promise<number> {
+    async adminPasswordReset(account: DirectoryAccount, ctx: NoticeContext, t?: TransactionHandle): Promise<number> {
       if (!account.isAdmin || !config.sspr.notify_admins_on_admin_reset) return 0;
       let sent = 0;
       for (const admin of (await directory.listAdmins()).filter((a) => a.id !== account.id)) {
@@ -68,7 +67,7 @@ export function createNotices(deps: NoticeDeps) {
     },
 
     /** The helpdesk forgot the user's methods: tell the channels that are being removed. */
-    async methodsReset(account: DirectoryAccount, removed: StoredMethod[], ctx: NoticeContext, t?: Transaction): Promise<number> {
+    async methodsReset(account: DirectoryAccount, removed: StoredMethod[], ctx: NoticeContext, t?: TransactionHandle): Promise<number> {
       const channels = await channelsOf(account.id, t, removed);
       for (const m of channels) {
         await delivery.enqueueMessage({

@@ -1,8 +1,10 @@
-import type { Transaction } from '../store/index.ts';
+import type { MethodType, StoredMethod } from './methods/types.ts';
 
 /**
- * The ports SSPR needs from its host. Our server implements them on Sequelize
- * (src/store/account-directory.ts); an embedding host implements AccountDirectory over its own users.
+ * The ports SSPR needs from its host. Our server implements them on Sequelize (src/store:
+ * account-directory.ts, flow-repository.ts, code-store.ts, throttle-store.ts, method-repository.ts);
+ * an embedding host implements AccountDirectory over its own users; tests run the flows on
+ * in-memory ports (test/support/memory-ports.ts). Nothing under src/sspr knows which.
  */
 
 /** An account as SSPR sees it. Contacts are profile claims, never registered recovery methods. */
@@ -27,8 +29,18 @@ export interface DirectoryAccount {
   credentialsEpoch: number;
 }
 
-/** Opaque to SSPR: the host's transaction, passed back into the host's own port calls. */
-export type TransactionHandle = Transaction | undefined;
+/**
+ * The host's transaction, opaque to SSPR: handed out by {@link UnitOfWork.transaction} and only ever
+ * passed back into port calls (directory, repositories, audit, delivery), which commit or roll back
+ * with it. `object` rather than a brand so a host's own transaction type (Sequelize's, ours) passes
+ * as one without a cast at every call; the store implementations narrow it back.
+ */
+export type TransactionHandle = object;
+
+/** Runs `fn` in one transaction: everything given `t` commits together, or nothing does. */
+export interface UnitOfWork {
+  transaction<T>(fn: (t: TransactionHandle) => Promise<T>): Promise<T>;
+}
 
 /**
  * The host's accounts, as oidc-sspr needs them: look-ups, password check and change, and "revoke
@@ -54,4 +66,139 @@ export interface AccountDirectory {
   markContactVerified?(id: string, kind: 'email' | 'phone', value: string, t?: TransactionHandle): Promise<void>;
   /** Remembers the user's page language for later messages. */
   rememberLanguage?(id: string, language: string): Promise<void>;
+}
+
+/** Which state machine a flow row belongs to. */
+export type FlowKind = 'reset' | 'registration';
+
+/** A stored flow: state and JSON data, keyed by an unguessable id (any instance can continue it). */
+export interface FlowRow {
+  id: string;
+  kind: FlowKind | (string & {});
+  state: string;
+  accountId: string | null;
+  /** The interaction (or, for /account/security, the provider session) the flow is bound to. */
+  interactionUid: string | null;
+  /** The flow's own JSON; compared as text by registration's compare-and-set. */
+  data: string;
+  expiresAt: Date;
+  createdAt?: Date;
+}
+
+/** What a step may change on a stored flow. */
+export type FlowChanges = Partial<Pick<FlowRow, 'state' | 'accountId' | 'data' | 'expiresAt'>>;
+
+/** Flows of both kinds (`flows` table). Every write that moves a flow is a compare-and-set. */
+export interface FlowRepository {
+  find(kind: FlowKind, id: string, t?: TransactionHandle): Promise<FlowRow | null>;
+  /** The newest flow of the account bound to `interactionUid` that is neither done nor expired at `now`. */
+  findOpen(kind: FlowKind, where: { accountId: string; interactionUid: string; now: Date }, t?: TransactionHandle): Promise<FlowRow | null>;
+  /** Stores a new flow; false when its id is taken (two posts of one page racing to create it). */
+  insert(row: FlowRow, t: TransactionHandle): Promise<boolean>;
+  /**
+   * Compare-and-set: applies `changes` only while the flow still has `expected.state` (and
+   * `expected.data`, when given); false when another request moved it first.
+   */
+  update(kind: FlowKind, id: string, expected: { state: string; data?: string }, changes: FlowChanges, t: TransactionHandle): Promise<boolean>;
+  /** Deletes the flows of `kind` that expired at or before `until`; returns how many. */
+  purgeExpired(kind: FlowKind, until: Date, t?: TransactionHandle): Promise<number>;
+}
+
+/** One issued one-time code: only its keyed hash is stored. */
+export interface CodeRow {
+  id: string;
+  purpose: string;
+  flowId: string;
+  accountId: string | null;
+  channel: string;
+  target: string | null;
+  codeHash: string;
+  attempts: number;
+  expiresAt: Date;
+  usedAt: Date | null;
+  createdAt: Date;
+}
+
+/** One-time codes (`one_time_codes`). Counting and consuming are conditional updates, never read-then-write. */
+export interface CodeStore {
+  /** Voids the unused codes of the code's flow and channel (used at `code.createdAt`) and stores it: in `t`, or in a transaction of its own. */
+  replace(code: CodeRow, t?: TransactionHandle): Promise<void>;
+  /** The newest unused code of a flow and channel. */
+  latestUnused(flowId: string, channel: string, t?: TransactionHandle): Promise<CodeRow | null>;
+  /** How many codes were ever issued for a flow and channel, used or not. */
+  countIssued(flowId: string, channel: string, t?: TransactionHandle): Promise<number>;
+  /** One more attempt, only while unused and below `maxAttempts`, in one statement; false when refused. */
+  countAttempt(id: string, maxAttempts: number, t?: TransactionHandle): Promise<boolean>;
+  /** The code as stored now (after concurrent attempts). */
+  find(id: string, t?: TransactionHandle): Promise<CodeRow | null>;
+  /** Marks it used, only while unused; false when another request consumed it first. */
+  consume(id: string, at: Date, t?: TransactionHandle): Promise<boolean>;
+  /** Deletes codes that expired at or before `now`; returns how many. */
+  purgeExpired(now: Date, t?: TransactionHandle): Promise<number>;
+}
+
+/** A throttle counter as stored (`throttles`). */
+export interface ThrottleCounter {
+  key: string;
+  count: number;
+  windowEndsAt: Date;
+  blockedUntil: Date | null;
+  strikes: number;
+}
+
+/** One key of a hit, with the values its rule gives the row if this hit opens a window or a block. */
+export interface ThrottleHit {
+  key: string;
+  /** End of a window opened by this hit. */
+  windowEndsAt: Date;
+  /** End of a block started by this hit. */
+  blockEndsAt: Date;
+  /** How long the row lives on after a block started by this hit (the block's end, or the strike memory). */
+  memoryEndsAt: Date;
+  /** The rule's max: the count a finished block of an escalating rule goes back to. */
+  max: number;
+  /** The count whose hit starts a block (max + 1); -1 for a rule without blocks. */
+  blocksAt: number;
+}
+
+/**
+ * Throttle counters. `hit` is the one atomic step everything rests on: for every key at once, in one
+ * statement, a window that is over starts again at 1; a blocked key counts on without moving its
+ * block; the first hit after a block (a live row of an escalating rule) goes back to `max`; the hit
+ * reaching `blocksAt` starts a block (`blockEndsAt`, `memoryEndsAt`, one more strike); any other hit
+ * adds one. Concurrent hits on several instances must count exactly.
+ */
+export interface ThrottleStore {
+  /** Counts one hit on each key (keys differ) at `now`; returns the rows as they are after it. */
+  hit(hits: readonly ThrottleHit[], now: Date, t?: TransactionHandle): Promise<ThrottleCounter[]>;
+  /** Moves the end of the block `strikes` of `key` started (a later block of an escalating rule is longer). */
+  lengthenBlock(key: string, strikes: number, until: Date, memoryEndsAt: Date, t?: TransactionHandle): Promise<void>;
+  /** The rows of these keys (absent keys have none). */
+  read(keys: readonly string[], t?: TransactionHandle): Promise<ThrottleCounter[]>;
+  /** One point back on each key whose window is live at `now` and that is not blocked. */
+  refund(keys: readonly string[], now: Date, t?: TransactionHandle): Promise<void>;
+  /** Deletes these keys. */
+  remove(keys: readonly string[], t?: TransactionHandle): Promise<void>;
+  /** Deletes every key starting with `prefix`; returns how many. */
+  removePrefix(prefix: string, t?: TransactionHandle): Promise<number>;
+  /** Every key containing `fragment` (a narrowing: the caller decides which touch a subject). */
+  keysContaining(fragment: string, t?: TransactionHandle): Promise<string[]>;
+  /** Deletes counters whose window and block are both over at `now`; returns how many. */
+  purgeExpired(now: Date, t?: TransactionHandle): Promise<number>;
+}
+
+/** Storage of registered methods and of the per-account SSPR facts (reconfirm date, last reset). */
+export interface MethodRepository {
+  listVerified(accountId: string, t?: TransactionHandle): Promise<StoredMethod[]>;
+  /** Stores a proven method; an existing method of the same type is replaced (one per type). */
+  saveVerified(input: { accountId: string; type: MethodType; target?: string | null; secretEnc?: string | null; lastTimeStep?: number | null }, t?: TransactionHandle): Promise<StoredMethod>;
+  remove(accountId: string, methodId: string, t?: TransactionHandle): Promise<StoredMethod | null>;
+  /** Compare-and-set: records `step` only when it is newer than the stored one; false = replay. */
+  advanceTimeStep(methodId: string, step: number, t?: TransactionHandle): Promise<boolean>;
+  /** Compare-and-set on the held secret: replaces `expected` by `next`; false when another request changed it first. */
+  replaceSecret(methodId: string, expected: string, next: string, t?: TransactionHandle): Promise<boolean>;
+  confirmedAt(accountId: string, t?: TransactionHandle): Promise<Date | null>;
+  setConfirmedAt(accountId: string, when: Date | null, t?: TransactionHandle): Promise<void>;
+  /** When the account's password was last reset (reports show it). */
+  setLastResetAt(accountId: string, when: Date, t?: TransactionHandle): Promise<void>;
 }

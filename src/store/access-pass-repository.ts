@@ -1,6 +1,7 @@
 import { DataTypes, Op, type Model, type ModelStatic, type Sequelize } from 'sequelize';
 import type { AccessPassRecord, AccessPassRepository } from '../sspr/access-pass.ts';
-import type { Store, Transaction } from './index.ts';
+import { transactionOf, type Store } from './index.ts';
+import type { TransactionHandle } from '../sspr/ports.ts';
 
 /** Table `access_passes` (migration 0008). */
 export type AccessPassRow = AccessPassRecord;
@@ -37,34 +38,34 @@ export function createAccessPassRepository(store: Store): AccessPassRepository {
   // A pass that has not ended yet: neither used, nor revoked, nor expired.
   const live = (now: Date) => ({ usedAt: null, revokedAt: null, expiresAt: { [Op.gt]: now } });
   return {
-    transaction: <T>(fn: (t: Transaction | undefined) => Promise<T>, t?: Transaction) => (t ? fn(t) : store.transaction(fn)),
+    transaction: <T>(fn: (t: TransactionHandle) => Promise<T>, t?: TransactionHandle) => (t ? fn(t) : store.transaction(fn)),
 
     async insert(pass, t) {
-      await AccessPass.create({ ...pass }, { transaction: t });
+      await AccessPass.create({ ...pass }, { transaction: transactionOf(t) });
     },
 
     async latest(accountId, t) {
       // Of passes issued in the same instant the unrevoked one is the newer: issuing revoked the other.
       const row = await AccessPass.findOne({
-        where: { accountId }, order: [['createdAt', 'DESC'], ['revokedAt', 'ASC NULLS FIRST'], ['id', 'DESC']], transaction: t,
+        where: { accountId }, order: [['createdAt', 'DESC'], ['revokedAt', 'ASC NULLS FIRST'], ['id', 'DESC']], transaction: transactionOf(t),
       });
       return row ? plain(row) : null;
     },
 
     async revokeLive(accountId, now, t) {
-      const [count] = await AccessPass.update({ revokedAt: now }, { where: { accountId, ...live(now) }, transaction: t });
+      const [count] = await AccessPass.update({ revokedAt: now }, { where: { accountId, ...live(now) }, transaction: transactionOf(t) });
       return count;
     },
 
     async consume(id, now, t) {
       // `usedAt: null` in the WHERE is the whole single-use guarantee: of concurrent updates the
       // database lets exactly one match (docs/security.md, mutation check).
-      const [count] = await AccessPass.update({ usedAt: now }, { where: { id, usedAt: null, revokedAt: null, expiresAt: { [Op.gt]: now } }, transaction: t });
+      const [count] = await AccessPass.update({ usedAt: now }, { where: { id, usedAt: null, revokedAt: null, expiresAt: { [Op.gt]: now } }, transaction: transactionOf(t) });
       return count === 1;
     },
 
     async deleteExpired(now, t) {
-      return AccessPass.destroy({ where: { expiresAt: { [Op.lte]: now } }, transaction: t });
+      return AccessPass.destroy({ where: { expiresAt: { [Op.lte]: now } }, transaction: transactionOf(t) });
     },
   };
 }

@@ -14,6 +14,7 @@ import { createThrottle, normaliseIdentifier } from '../sspr/throttle.ts';
 import type { AccountRow, Store, Transaction } from './index.ts';
 import { revokeAccountState } from './revoke.ts';
 import { remainingCodes } from '../sspr/methods/recovery-codes.ts';
+import { createThrottleStore } from './throttle-store.ts';
 
 /**
  * The administrator's operations on accounts and groups (what the admin CLI calls). Each change is
@@ -206,7 +207,7 @@ export type AccountService = ReturnType<typeof createAccountService>;
 export function createAccountService(deps: AccountServiceDeps) {
   const { store, hasher, clock, audit } = deps;
   const { Account, Group, Membership, RecoveryMethod } = store.models;
-  const throttle = createThrottle({ store, clock });
+  const throttle = createThrottle({ store: createThrottleStore(store), clock });
   const liftTouching = async (subjects: string[], t: Transaction) => (await throttle.liftTouching(subjects, t)).length;
   const region = deps.defaultRegion ?? 'NL';
 

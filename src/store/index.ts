@@ -3,6 +3,7 @@ import type { Sequelize, Transaction } from 'sequelize';
 import { openDatabase, type DatabaseOptions } from './db.ts';
 import { migrate } from './migrate.ts';
 import { defineModels, type Models } from './models.ts';
+import type { TransactionHandle } from '../sspr/ports.ts';
 
 export type { Transaction } from 'sequelize';
 export type * from './models.ts';
@@ -15,6 +16,14 @@ export interface Store {
   transaction<T>(fn: (t: Transaction) => Promise<T>): Promise<T>;
   /** Closes the database connections. */
   close(): Promise<void>;
+}
+
+/**
+ * The Sequelize transaction behind a handle SSPR passed back. Every handle SSPR holds came from
+ * `Store.transaction` (the flows' unit of work), so the narrowing is sound.
+ */
+export function transactionOf(t: TransactionHandle | undefined): Transaction | undefined {
+  return t as Transaction | undefined;
 }
 
 /** Opens the database, brings the schema up to date and defines the models. */

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { generate } from 'otplib';
 import { configSchema } from '../../src/config/schema.ts';
 import { createCodeService } from '../../src/sspr/codes.ts';
+import { createCodeStore } from '../../src/store/code-store.ts';
 import { createCodeHasher, randomDigits } from '../../src/sspr/crypto.ts';
 import type { App } from '../../src/app.ts';
 import { Browser, inputByAutocomplete, messageIds, type Page } from '../support/browser.ts';
@@ -110,7 +111,7 @@ describe('ASVS 5.0 V6.5 / V6.6 one-time codes', function () {
 
   it('V6.5.4 email and SMS codes have at least 6 random digits (≥ 20 bits), alone in the message', async () => {
     assert.ok(srv.app.sspr.codes.length >= 6);
-    assert.throws(() => createCodeService({ store: srv.app.store, clock, hasher: createCodeHasher(['k']), ttlMinutes: 10, length: 5 }), RangeError);
+    assert.throws(() => createCodeService({ store: createCodeStore(srv.app.store), clock, hasher: createCodeHasher(['k']), ttlMinutes: 10, length: 5 }), RangeError);
     const user = await userWithEmail();
     const since = smtp.received.length;
     await toCodePage(new Browser(), user.login, 'email', user.recovery);

@@ -12,7 +12,7 @@ import { Op } from 'sequelize';
 import { stringify } from 'yaml';
 import { systemClock } from '../../src/clock.ts';
 import type { ConfigInput } from '../../src/config/schema.ts';
-import { createMethodRepository } from '../../src/sspr/methods/repository.ts';
+import { createMethodRepository } from '../../src/store/method-repository.ts';
 import { createPasswordHasher } from '../../src/sspr/password-hash.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
 import { Browser, attr, findForm, inputByAutocomplete, messageIds, type Page } from '../support/browser.ts';

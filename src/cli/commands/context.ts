@@ -1,6 +1,6 @@
 import { createDelivery } from '../../delivery/index.ts';
 import { createSequelizeDirectory } from '../../store/account-directory.ts';
-import { createMethodRepository } from '../../sspr/methods/index.ts';
+import { createMethodRepository } from '../../store/method-repository.ts';
 import { createNotices } from '../../sspr/notices.ts';
 import { createPasswordPolicy } from '../../sspr/password-policy.ts';
 import { createSecretBox, type SecretBox } from '../../sspr/crypto.ts';

@@ -1,6 +1,6 @@
 import type { RequestContext } from '../../audit/index.ts';
 import type { Language } from '../../i18n/index.ts';
-import type { SsprDeps } from '../context.ts';
+import type { DomainDeps } from '../context.ts';
 import { PasswordRejected, Throttled } from '../errors.ts';
 import { createGuessLimiter } from '../guess-limits.ts';
 import { createNotices } from '../notices.ts';
@@ -23,7 +23,7 @@ export type PasswordChange = ReturnType<typeof createPasswordChange>;
  * the hash changes, every session, grant and token ends (a stolen session does not outlive the
  * change), the event is audited and the user is told on every registered channel.
  */
-export function createPasswordChange(sspr: SsprDeps) {
+export function createPasswordChange(sspr: DomainDeps) {
   const { directory, passwordPolicy, throttle, audit, store, clock, config, methodRepo, delivery } = sspr;
   const notices = createNotices({ config, delivery, methodRepo, directory });
   const guesses = createGuessLimiter({ throttle, limits: config.sspr.throttle });

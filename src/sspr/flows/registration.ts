@@ -1,14 +1,12 @@
-import { Op } from 'sequelize';
 import type { RequestContext } from '../../audit/index.ts';
 import type { MethodType } from '../../config/schema.ts';
 import type { Language } from '../../i18n/index.ts';
-import type { FlowRow, Transaction } from '../../store/index.ts';
-import type { SsprDeps } from '../context.ts';
+import type { DomainDeps } from '../context.ts';
 import { randomId } from '../crypto.ts';
 import { FlowExpired, FlowInvalid, MethodInvalidTarget, MethodNotAllowed, NotFound, Throttled, isSsprError } from '../errors.ts';
 import type { EnrolmentView, Method, StoredMethod, TargetMethod } from '../methods/types.ts';
 import { evaluateAccount, type AccountPolicy } from '../policy.ts';
-import type { DirectoryAccount } from '../ports.ts';
+import type { DirectoryAccount, FlowRow, TransactionHandle as Transaction } from '../ports.ts';
 import { createGuessLimiter, IP_FACTOR } from '../guess-limits.ts';
 import type { ThrottleRule, ThrottleState } from '../throttle.ts';
 
@@ -115,9 +113,9 @@ const KIND = 'registration';
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
 
-export function createRegistrationFlow(deps: SsprDeps) {
+export function createRegistrationFlow(deps: DomainDeps) {
   const { config, store, clock, directory, audit, methods, methodRepo, throttle, delivery } = deps;
-  const { Flow } = store.models;
+  const { flows } = deps;
   const ttlMs = config.sspr.flow_ttl_minutes * MINUTE;
   const helpdesk = config.sspr.helpdesk.url || config.sspr.helpdesk.email || null;
   const guesses = createGuessLimiter({ throttle, limits: config.sspr.throttle });
@@ -244,10 +242,10 @@ export function createRegistrationFlow(deps: SsprDeps) {
 
   /** Loads a live flow of this account; another account's or an unknown id is NotFound, an old one FlowExpired. */
   async function load(flowId: string, accountId: string, t?: Transaction): Promise<FlowRow> {
-    const row = await Flow.findOne({ where: { id: flowId, kind: KIND }, transaction: t });
+    const row = await flows.find(KIND, flowId, t);
     if (!row || row.accountId !== accountId) throw new NotFound({ detail: `registration flow ${flowId} not found for this account` });
     if (row.expiresAt.getTime() <= clock.now().getTime()) throw new FlowExpired({ detail: `registration flow ${flowId} expired` });
-    return row.get({ plain: true });
+    return row;
   }
 
   function expect(row: FlowRow, step: RegistrationStep): void {
@@ -260,12 +258,9 @@ export function createRegistrationFlow(deps: SsprDeps) {
   /** Saves state and data; every accepted step slides the expiry, so a slow but active user is not cut off. */
   async function save(row: FlowRow, state: RegistrationState, data: FlowData, t: Transaction): Promise<FlowRow> {
     const expiresAt = new Date(clock.now().getTime() + ttlMs);
-    const [n] = await Flow.update(
-      { state, data: JSON.stringify(data), expiresAt },
-      // Compare-and-set on the state read: a replayed or concurrent form cannot apply a step twice.
-      { where: { id: row.id, state: row.state, data: row.data }, transaction: t },
-    );
-    if (n !== 1) throw new FlowInvalid({ detail: `registration flow ${row.id} changed concurrently` });
+    // Compare-and-set on the state read: a replayed or concurrent form cannot apply a step twice.
+    const saved = await flows.update(KIND, row.id, { state: row.state, data: row.data }, { state, data: JSON.stringify(data), expiresAt }, t);
+    if (!saved) throw new FlowInvalid({ detail: `registration flow ${row.id} changed concurrently` });
     return { ...row, state, data: JSON.stringify(data), expiresAt };
   }
 
@@ -276,14 +271,11 @@ export function createRegistrationFlow(deps: SsprDeps) {
    */
   async function open(input: { accountId: string; binding: string; purpose: RegistrationPurpose } & StepInput): Promise<RegistrationView> {
     const st = await mustStatus(input.accountId);
-    const existing = await Flow.findOne({
-      where: { kind: KIND, accountId: input.accountId, interactionUid: input.binding, state: { [Op.ne]: 'done' }, expiresAt: { [Op.gt]: clock.now() } },
-      order: [['createdAt', 'DESC']],
-    });
-    if (existing) return view(existing.get({ plain: true }), st);
+    const existing = await flows.findOpen(KIND, { accountId: input.accountId, interactionUid: input.binding, now: clock.now() });
+    if (existing) return view(existing, st);
     const state: RegistrationState = input.purpose === 'sign_in' && st.policy.registrationDue === 'reconfirm_due' ? 'reconfirming' : 'choosing';
     const row = await store.transaction(async (t) => {
-      const created = await Flow.create({
+      const created: FlowRow = {
         id: randomId(),
         kind: KIND,
         state,
@@ -291,9 +283,10 @@ export function createRegistrationFlow(deps: SsprDeps) {
         interactionUid: input.binding,
         data: JSON.stringify({ purpose: input.purpose, pending: null, added: [] } satisfies FlowData),
         expiresAt: new Date(clock.now().getTime() + ttlMs),
-      }, { transaction: t });
+      };
+      if (!(await flows.insert(created, t))) throw new FlowInvalid({ detail: `registration flow id ${created.id} taken` });
       // Opening /account/security is not starting a registration: only the sign-in prompt is audited.
-      if (input.purpose !== 'sign_in') return created.get({ plain: true });
+      if (input.purpose !== 'sign_in') return created;
       await audit.record({
         activity: 'sspr.registration.started',
         result: 'info',
@@ -303,7 +296,7 @@ export function createRegistrationFlow(deps: SsprDeps) {
         targetAccountId: st.account.id,
         context: input.context,
       }, t);
-      return created.get({ plain: true });
+      return created;
     });
     return view(row, st);
   }

@@ -1,11 +1,9 @@
 import { createNotices } from '../notices.ts';
 import { createHash } from 'node:crypto';
-import { Op, UniqueConstraintError } from 'sequelize';
 import type { AuditInput, RequestContext } from '../../audit/index.ts';
 import { METHOD_TYPES, type MethodType } from '../../config/schema.ts';
 import type { Language } from '../../i18n/index.ts';
-import type { FlowRow, Transaction } from '../../store/index.ts';
-import type { SsprDeps } from '../context.ts';
+import type { DomainDeps } from '../context.ts';
 import { constantEquals, randomId } from '../crypto.ts';
 import {
   CodeInvalid, FlowExpired, FlowInvalid, MethodNotAllowed, PasswordRejected, Throttled, isSsprError, type SsprError,
@@ -14,7 +12,7 @@ import type { Method, MethodRepository, StoredMethod } from '../methods/types.ts
 
 type MethodKind = Method['kind'];
 import { evaluateAccount, type AccountPolicy } from '../policy.ts';
-import type { DirectoryAccount } from '../ports.ts';
+import type { DirectoryAccount, FlowRow, TransactionHandle as Transaction } from '../ports.ts';
 import { createGuessLimiter, IP_FACTOR, subjectKey, type GuessCount, type GuessSubject } from '../guess-limits.ts';
 import { keysFor, normaliseIdentifier, type ThrottleRule, type ThrottleState } from '../throttle.ts';
 
@@ -202,11 +200,10 @@ export type ResetFlowService = ReturnType<typeof createResetFlow>;
 /** What a step hands back to the route: the saved flow, or an error to show after the commit. */
 type Outcome = { flow: ResetFlowState; error?: undefined } | { flow: ResetFlowState; error: SsprError };
 
-export function createResetFlow(sspr: SsprDeps, options: ResetFlowOptions = {}) {
+export function createResetFlow(sspr: DomainDeps, options: ResetFlowOptions = {}) {
   const { store, clock, directory, audit, throttle, methods, config } = sspr;
   const { methodRepo } = sspr;
   const notices = createNotices({ config, delivery: sspr.delivery, methodRepo, directory });
-  const { Flow } = store.models;
   const policy = config.sspr;
   const tc = policy.throttle;
   const rules = {
@@ -256,20 +253,12 @@ export function createResetFlow(sspr: SsprDeps, options: ResetFlowOptions = {}) 
       // The first step stores the flow (start() wrote nothing). Its life starts here, with the first
       // thing the user submitted; two posts of one page race on the primary key.
       const expiresAt = new Date(clock.now().getTime() + policy.flow_ttl_minutes * MINUTE);
-      try {
-        await Flow.create({ ...next, expiresAt, kind: 'reset', data: JSON.stringify(next.data) }, { transaction: t });
-      } catch (err) {
-        if (err instanceof UniqueConstraintError) throw invalid(prev, `save to ${next.state} (concurrent step)`);
-        throw err;
-      }
+      if (!(await sspr.flows.insert({ ...next, expiresAt, kind: 'reset', data: JSON.stringify(next.data) }, t))) throw invalid(prev, `save to ${next.state} (concurrent step)`);
       return;
     }
     // Compare-and-set on the state: two tabs or a replayed form cannot both take the same step.
-    const [n] = await Flow.update(
-      { state: next.state, accountId: next.accountId, data: JSON.stringify(next.data) },
-      { where: { id: prev.id, kind: 'reset', state: prev.state }, transaction: t },
-    );
-    if (n !== 1) throw invalid(prev, `save to ${next.state} (concurrent step)`);
+    const saved = await sspr.flows.update('reset', prev.id, { state: prev.state }, { state: next.state, accountId: next.accountId, data: JSON.stringify(next.data) }, t);
+    if (!saved) throw invalid(prev, `save to ${next.state} (concurrent step)`);
   }
 
   /** Counts one hit on each key (one statement); refused when any is over. */
@@ -330,8 +319,8 @@ export function createResetFlow(sspr: SsprDeps, options: ResetFlowOptions = {}) 
   }
 
   async function loadRow(id: string, t?: Transaction): Promise<ResetFlowState | null> {
-    const row = await Flow.findOne({ where: { id, kind: 'reset' }, transaction: t });
-    return row ? toState(row.get({ plain: true })) : null;
+    const row = await sspr.flows.find('reset', id, t);
+    return row ? toState(row) : null;
   }
 
   /**
@@ -589,7 +578,7 @@ export function createResetFlow(sspr: SsprDeps, options: ResetFlowOptions = {}) 
 
     /** Deletes flows past their expiry; returns how many. */
     async purgeExpired(): Promise<number> {
-      return Flow.destroy({ where: { kind: 'reset', expiresAt: { [Op.lte]: clock.now() } } });
+      return sspr.flows.purgeExpired('reset', clock.now());
     },
   };
 }

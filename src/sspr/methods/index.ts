@@ -11,7 +11,6 @@ import type { Method, MethodRegistry, MethodRepository } from './types.ts';
 
 export type * from './types.ts';
 export type { TotpMethod } from './totp.ts';
-export { createMethodRepository } from './repository.ts';
 export { maskEmail, maskPhone } from './mask.ts';
 export { normaliseEmail } from './email.ts';
 export { normalisePhone } from './sms.ts';

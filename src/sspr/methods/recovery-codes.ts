@@ -1,5 +1,5 @@
 import { randomBytes, randomInt } from 'node:crypto';
-import type { Transaction } from '../../store/index.ts';
+import type { TransactionHandle as Transaction } from '../ports.ts';
 import { constantEquals, type KeyedHasher, type SecretBox } from '../crypto.ts';
 import { CodeInvalid } from '../errors.ts';
 import type { EnrolmentView, HeldSecretMethod, MethodRepository } from './types.ts';

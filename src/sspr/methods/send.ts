@@ -1,5 +1,5 @@
 import type { DeliveryPort } from '../../delivery/index.ts';
-import type { Transaction } from '../../store/index.ts';
+import type { TransactionHandle as Transaction } from '../ports.ts';
 import type { CodeService } from '../codes.ts';
 import type { SendCodeInput } from './types.ts';
 

@@ -1,7 +1,7 @@
 import type { MethodType } from '../../config/schema.ts';
 import type { RequestContext } from '../../audit/index.ts';
 import type { Language } from '../../i18n/index.ts';
-import type { Transaction } from '../../store/index.ts';
+import type { TransactionHandle as Transaction } from '../ports.ts';
 
 export type { MethodType };
 
@@ -19,21 +19,8 @@ export interface StoredMethod {
   verifiedAt: Date | null;
 }
 
-/** Storage of registered methods and of the per-account SSPR facts (reconfirm date, last reset). */
-export interface MethodRepository {
-  listVerified(accountId: string, t?: Transaction): Promise<StoredMethod[]>;
-  /** Stores a proven method; an existing method of the same type is replaced (one per type). */
-  saveVerified(input: { accountId: string; type: MethodType; target?: string | null; secretEnc?: string | null; lastTimeStep?: number | null }, t?: Transaction): Promise<StoredMethod>;
-  remove(accountId: string, methodId: string, t?: Transaction): Promise<StoredMethod | null>;
-  /** Compare-and-set: records `step` only when it is newer than the stored one; false = replay. */
-  advanceTimeStep(methodId: string, step: number, t?: Transaction): Promise<boolean>;
-  /** Compare-and-set on the held secret: replaces `expected` by `next`; false when another request changed it first. */
-  replaceSecret(methodId: string, expected: string, next: string, t?: Transaction): Promise<boolean>;
-  confirmedAt(accountId: string, t?: Transaction): Promise<Date | null>;
-  setConfirmedAt(accountId: string, when: Date | null, t?: Transaction): Promise<void>;
-  /** When the account's password was last reset (reports show it). */
-  setLastResetAt(accountId: string, when: Date, t?: Transaction): Promise<void>;
-}
+/** Storage moved to the ports; re-exported for the imports that still look here. */
+export type { MethodRepository } from '../ports.ts';
 
 export interface SendCodeInput {
   flowId: string;

@@ -2,9 +2,12 @@ import assert from 'node:assert/strict';
 import { createCodeService, type CodeService } from '../../../src/sspr/codes.ts';
 import { createCodeHasher } from '../../../src/sspr/crypto.ts';
 import { isSsprError, type SsprErrorCode } from '../../../src/sspr/errors.ts';
-import { openStore, type Store } from '../../../src/store/index.ts';
+import type { CodeRow, CodeStore, UnitOfWork } from '../../../src/sspr/ports.ts';
+import { createCodeStore } from '../../../src/store/code-store.ts';
+import { openStore } from '../../../src/store/index.ts';
 import { TestClock } from '../../support/clock.ts';
-import { createPostgresDatabase, createSqliteDatabase, postgresAvailable, type TestDatabase } from '../../support/db.ts';
+import { createPostgresDatabase, createSqliteDatabase, postgresAvailable } from '../../support/db.ts';
+import { emptyState, memoryCodeStore, memoryUnitOfWork } from '../../support/memory-ports.ts';
 
 const hasher = createCodeHasher(['test-encryption-key-0123456789']);
 
@@ -19,10 +22,47 @@ async function rejects(p: Promise<unknown>, code: SsprErrorCode, params?: Record
 /** A code that differs from `code` in every digit, so it can never be the right one by chance. */
 const wrong = (code: string) => [...code].map((d) => String((Number(d) + 1) % 10)).join('');
 
-for (const dialect of ['sqlite', 'postgres'] as const) {
+/** A store under test: ours on each database, and the in-memory one the flow tests run on. */
+interface Backend {
+  store: UnitOfWork;
+  codes: CodeStore;
+  /** The first stored code of a flow. */
+  row(flowId: string): Promise<Pick<CodeRow, 'codeHash' | 'attempts' | 'usedAt'> | null>;
+  flowIds(): Promise<string[]>;
+  wipe(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function backend(dialect: 'sqlite' | 'postgres' | 'memory'): Promise<Backend> {
+  if (dialect === 'memory') {
+    const state = emptyState();
+    return {
+      store: memoryUnitOfWork(state),
+      codes: memoryCodeStore(state),
+      row: async (flowId) => state.codes.find((c) => c.flowId === flowId) ?? null,
+      flowIds: async () => state.codes.map((c) => c.flowId),
+      wipe: async () => { state.codes = []; },
+      close: async () => undefined,
+    };
+  }
+  const db = dialect === 'sqlite' ? createSqliteDatabase() : await createPostgresDatabase();
+  const store = await openStore({ url: db.url });
+  const { OneTimeCode } = store.models;
+  return {
+    store,
+    codes: createCodeStore(store),
+    row: (flowId) => OneTimeCode.findOne({ where: { flowId } }),
+    flowIds: async () => (await OneTimeCode.findAll()).map((r) => r.flowId),
+    wipe: async () => { await OneTimeCode.destroy({ where: {} }); },
+    close: async () => { await store.close(); await db.drop(); },
+  };
+}
+
+// The same checks on every store: the in-memory one must count and consume as the SQL does.
+for (const dialect of ['sqlite', 'postgres', 'memory'] as const) {
   describe(`sspr/codes on ${dialect}`, function () {
-    let db: TestDatabase;
-    let store: Store;
+    let b: Backend | undefined;
+    let store: UnitOfWork;
     let clock: TestClock;
     let codes: CodeService;
     let n = 0;
@@ -35,13 +75,13 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         console.log('    skipped: no PostgreSQL answers on 127.0.0.1:5432');
         this.skip();
       }
-      db = dialect === 'sqlite' ? createSqliteDatabase() : await createPostgresDatabase();
-      store = await openStore({ url: db.url });
+      b = await backend(dialect);
+      store = b.store;
     });
-    after(async () => { await store?.close(); await db?.drop(); });
+    after(async () => { await b?.close(); });
     beforeEach(() => {
       clock = new TestClock(new Date('2026-03-01T10:00:00Z'));
-      codes = createCodeService({ store, clock, hasher, ttlMinutes: 10 });
+      codes = createCodeService({ store: b!.codes, clock, hasher, ttlMinutes: 10 });
       flow = `flow-${dialect}-${++n}`;
     });
 
@@ -56,7 +96,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
 
     it('stores only a hash of the code', async () => {
       const { code } = await issue();
-      const row = await store.models.OneTimeCode.findOne({ where: { flowId: flow } });
+      const row = await b!.row(flow);
       assert.ok(row);
       assert.equal(row.codeHash, hasher.hash(flow, 'email', code));
       assert.ok(!row.codeHash.includes(code));
@@ -75,7 +115,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       }
       await rejects(codes.check({ flowId: flow, channel: 'email', code: wrong(code) }), 'too_many_attempts');
       await rejects(codes.check({ flowId: flow, channel: 'email', code }), 'too_many_attempts');
-      const row = await store.models.OneTimeCode.findOne({ where: { flowId: flow } });
+      const row = await b!.row(flow);
       assert.equal(row?.attempts, 5);
       assert.equal(row?.usedAt, null);
     });
@@ -143,7 +183,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       // guesses beyond the cap are refused before comparing.
       assert.deepEqual([...byCode.keys()].filter((c) => c !== 'code_invalid' && c !== 'too_many_attempts'), []);
       assert.ok((byCode.get('too_many_attempts') ?? 0) >= 15, JSON.stringify([...byCode]));
-      const row = await store.models.OneTimeCode.findOne({ where: { flowId: flow } });
+      const row = await b!.row(flow);
       assert.equal(row?.attempts, 5);
     });
 
@@ -163,25 +203,24 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       await store.transaction(async (t) => {
         await rejects(codes.check({ flowId: flow, channel: 'email', code: wrong(code) }, t), 'code_invalid');
       });
-      const row = await store.models.OneTimeCode.findOne({ where: { flowId: flow } });
+      const row = await b!.row(flow);
       assert.equal(row?.attempts, 1);
     });
 
     it('purges expired codes only', async () => {
-      await store.models.OneTimeCode.destroy({ where: {} });
+      await b!.wipe();
       await issue('email', `${flow}-old`);
       clock.advance('5m');
       await issue('email', `${flow}-new`);
       clock.advance('6m');
       assert.equal(await codes.purgeExpired(), 1);
-      const left = await store.models.OneTimeCode.findAll();
-      assert.deepEqual(left.map((r) => r.flowId), [`${flow}-new`]);
+      assert.deepEqual(await b!.flowIds(), [`${flow}-new`]);
     });
 
     it('validates its options', () => {
-      assert.throws(() => createCodeService({ store, clock, hasher, ttlMinutes: 10, length: 4 }), /length/);
-      assert.throws(() => createCodeService({ store, clock, hasher, ttlMinutes: 0 }), /ttlMinutes/);
-      assert.throws(() => createCodeService({ store, clock, hasher, ttlMinutes: 10, maxAttempts: 0 }), /maxAttempts/);
+      assert.throws(() => createCodeService({ store: b!.codes, clock, hasher, ttlMinutes: 10, length: 4 }), /length/);
+      assert.throws(() => createCodeService({ store: b!.codes, clock, hasher, ttlMinutes: 0 }), /ttlMinutes/);
+      assert.throws(() => createCodeService({ store: b!.codes, clock, hasher, ttlMinutes: 10, maxAttempts: 0 }), /maxAttempts/);
     });
   });
 }

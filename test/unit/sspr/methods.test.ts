@@ -5,9 +5,11 @@ import type { DeliveryPort, MessageInput, Template } from '../../../src/delivery
 import { createCodeService } from '../../../src/sspr/codes.ts';
 import { createCodeHasher, createSecretBox } from '../../../src/sspr/crypto.ts';
 import { isSsprError, type SsprErrorCode } from '../../../src/sspr/errors.ts';
-import { createMethodRepository, createMethods, maskEmail, maskPhone, type MethodRepository } from '../../../src/sspr/methods/index.ts';
+import { createMethods, maskEmail, maskPhone, type MethodRepository } from '../../../src/sspr/methods/index.ts';
+import { createCodeStore } from '../../../src/store/code-store.ts';
 import { typedMethods } from '../../support/methods.ts';
 import { openStore, type Store } from '../../../src/store/index.ts';
+import { createMethodRepository } from '../../../src/store/method-repository.ts';
 import { TestClock } from '../../support/clock.ts';
 import { createSqliteDatabase, type TestDatabase } from '../../support/db.ts';
 
@@ -43,7 +45,7 @@ describe('sspr/methods', function () {
       async enqueueMessage(m: MessageInput<Template>) { sent.push(m); return `d${sent.length}`; },
       async enqueue() { return 'd'; },
     } as unknown as DeliveryPort; // a recording stand-in: the queue has its own tests
-    const codes = createCodeService({ store, clock, hasher: createCodeHasher(KEYS), ttlMinutes: 10 });
+    const codes = createCodeService({ store: createCodeStore(store), clock, hasher: createCodeHasher(KEYS), ttlMinutes: 10 });
     repo = createMethodRepository({ store, clock });
     methods = typedMethods(createMethods({ config, codes, delivery, secretBox: createSecretBox(KEYS), clock, methodRepo: repo }));
   });

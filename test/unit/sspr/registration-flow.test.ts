@@ -1,15 +1,10 @@
 import assert from 'node:assert/strict';
-import pino from 'pino';
 import { generate } from 'otplib';
-import { createApp, type App } from '../../../src/app.ts';
-import { configSchema, type ConfigInput } from '../../../src/config/schema.ts';
+import type { ConfigInput } from '../../../src/config/schema.ts';
 import { registrationPrompt } from '../../../src/provider/registration-prompt.ts';
 import { isSsprError, type SsprErrorCode } from '../../../src/sspr/errors.ts';
 import { createRegistrationFlow, type RegistrationFlow } from '../../../src/sspr/flows/registration.ts';
-import { TestClock } from '../../support/clock.ts';
-import { createSqliteDatabase, type TestDatabase } from '../../support/db.ts';
-import { TEST_HASHING, TEST_SECRETS } from '../../support/server.ts';
-import { seedUser } from '../../support/users.ts';
+import { createMemorySspr, type MemorySspr } from '../../support/memory-sspr.ts';
 
 const step = { context: { ip: '192.0.2.1', correlationId: 'c-1' }, lang: 'en' as const };
 
@@ -20,34 +15,22 @@ async function rejects(p: Promise<unknown>, code: SsprErrorCode): Promise<void> 
   });
 }
 
-/** The code in the newest queued message to `to` (the worker is not running: rows stay pending). */
-async function queuedCode(app: App, to: string): Promise<string> {
-  const rows = await app.store.models.Delivery.findAll({ where: { recipient: to }, order: [['createdAt', 'DESC']] });
-  return /(?<!\d)\d{6,8}(?!\d)/.exec(app.sspr.delivery.bodyOf(rows[0]))![0];
-}
-
-describe('sspr/flows/registration', function () {
-  let db: TestDatabase;
-  let app: App;
-  let clock: TestClock;
+// The domain on in-memory ports (test/support/memory-sspr.ts): no database, no HTTP. The pages
+// and both databases are covered by test/http and test/browser.
+describe('sspr/flows/registration (in-memory ports)', function () {
+  let m: MemorySspr;
   let flows: RegistrationFlow;
 
   async function boot(sspr: ConfigInput['sspr']) {
-    await app?.close();
-    await db?.drop();
-    db = createSqliteDatabase();
-    clock = new TestClock(new Date('2026-03-01T10:00:00Z'));
-    const config = configSchema.parse({ issuer: 'http://127.0.0.1:1', database: db.url, demo: false, secrets: TEST_SECRETS, password_hashing: TEST_HASHING, sspr });
-    app = await createApp({ config, clock, log: pino({ level: 'silent' }) });
-    flows = createRegistrationFlow(app.sspr);
+    m = await createMemorySspr(sspr);
+    flows = createRegistrationFlow(m.deps);
   }
-  after(async () => { await app?.close(); await db?.drop(); });
 
   describe('transitions', () => {
     before(() => boot({ enabled_for: 'all', methods_required: 1, methods: ['email', 'totp'] }));
 
     it('validates every step against the stored state', async () => {
-      const u = await seedUser(app, { login: 'ann' });
+      const u = m.seedUser({ login: 'ann' });
       const v = await flows.open({ accountId: u.id, binding: 'uid-1', purpose: 'sign_in', ...step });
       assert.equal(v.state, 'choosing');
       assert.equal((await flows.open({ accountId: u.id, binding: 'uid-1', purpose: 'sign_in', ...step })).id, v.id, 'one live flow per binding');
@@ -63,7 +46,7 @@ describe('sspr/flows/registration', function () {
       const sent = await flows.sendCode(v.id, u.id, { target: 'Ann@Example.org', ...step });
       assert.equal(sent.state, 'awaiting_code');
       assert.equal(sent.pending?.masked, 'a•••@example.org');
-      const done = await flows.verify(v.id, u.id, { code: await queuedCode(app, 'ann@example.org'), ...step });
+      const done = await flows.verify(v.id, u.id, { code: m.lastCode('ann@example.org'), ...step });
       assert.equal(done.state, 'choosing');
       assert.deepEqual(done.added, ['email']);
       assert.equal(done.canFinish, true);
@@ -73,26 +56,26 @@ describe('sspr/flows/registration', function () {
     });
 
     it('expires a flow after flow_ttl_minutes of inactivity', async () => {
-      const u = await seedUser(app, { login: 'eve' });
+      const u = m.seedUser({ login: 'eve' });
       const v = await flows.open({ accountId: u.id, binding: 'uid-2', purpose: 'sign_in', ...step });
-      clock.advance('16m');
+      m.clock.advance('16m');
       await rejects(flows.select(v.id, u.id, { type: 'email', ...step }), 'flow_expired');
       assert.notEqual((await flows.open({ accountId: u.id, binding: 'uid-2', purpose: 'sign_in', ...step })).id, v.id);
     });
 
     it('enrols TOTP: the secret stays sealed in the flow and a first code confirms it', async () => {
-      const u = await seedUser(app, { login: 'tia' });
+      const u = m.seedUser({ login: 'tia' });
       const v = await flows.open({ accountId: u.id, binding: 'uid-3', purpose: 'sign_in', ...step });
       const e = await flows.select(v.id, u.id, { type: 'totp', ...step });
       assert.equal(e.state, 'awaiting_secret');
-      const row = await app.store.models.Flow.findByPk(v.id);
+      const row = m.state.flows.get(v.id);
       assert.ok(!row!.data.includes(String(e.enrolment!.data.secret)), 'no clear secret in the flow row');
       await rejects(flows.verify(v.id, u.id, { code: '12345', ...step }), 'code_invalid');
-      const code = await generate({ secret: String(e.enrolment!.data.secret), epoch: Math.floor(clock.now().getTime() / 1000) });
+      const code = await generate({ secret: String(e.enrolment!.data.secret), epoch: Math.floor(m.clock.now().getTime() / 1000) });
       const ok = await flows.verify(v.id, u.id, { code, ...step });
       assert.deepEqual(ok.methods.map((m) => m.type), ['totp']);
-      const [m] = await app.sspr.methodRepo.listVerified(u.id);
-      assert.equal(m.lastTimeStep, Math.floor(clock.now().getTime() / 30_000));
+      const [method] = await m.deps.methodRepo.listVerified(u.id);
+      assert.equal(method.lastTimeStep, Math.floor(m.clock.now().getTime() / 30_000));
     });
   });
 
@@ -100,44 +83,42 @@ describe('sspr/flows/registration', function () {
     before(() => boot({ enabled_for: 'all', methods_required: 1, allow_skip: true }));
 
     it('tells the other registered channels when a method is added or removed, and never goes below the required count', async () => {
-      const u = await seedUser(app, { login: 'nia', phone: '0612345678' });
-      await app.sspr.methodRepo.saveVerified({ accountId: u.id, type: 'email', target: 'nia@example.org' });
+      const u = m.seedUser({ login: 'nia', phone: '0612345678' });
+      await m.deps.methodRepo.saveVerified({ accountId: u.id, type: 'email', target: 'nia@example.org' });
       const v = await flows.open({ accountId: u.id, binding: 'sess-1', purpose: 'self_service', ...step });
       await flows.select(v.id, u.id, { type: 'sms', ...step });
       await flows.sendCode(v.id, u.id, { target: '+31612345678', ...step });
-      await flows.verify(v.id, u.id, { code: await queuedCode(app, '+31612345678'), ...step });
-      const mails = await app.store.models.Delivery.findAll({ where: { recipient: 'nia@example.org' } });
-      assert.equal(mails.length, 1);
-      assert.match(mails[0].subject!, /recovery method was added/);
-      assert.equal((await app.store.models.Account.findByPk(u.id))!.phoneVerified, true, 'the profile number (typed nationally) was proven');
+      await flows.verify(v.id, u.id, { code: m.lastCode('+31612345678'), ...step });
+      assert.deepEqual(m.templatesTo('nia@example.org'), ['notice.method_added']);
+      assert.deepEqual(m.state.accounts.get(u.id)!.verified, ['phone:0612345678'], 'the profile number (typed nationally) was proven');
 
-      const methods = await app.sspr.methodRepo.listVerified(u.id);
+      const methods = await m.deps.methodRepo.listVerified(u.id);
       const st = await flows.removeMethod(u.id, methods.find((m) => m.type === 'email')!.id, step);
       assert.deepEqual(st.methods.map((m) => m.type), ['sms']);
       await rejects(flows.removeMethod(u.id, st.methods[0].id, step), 'method_not_allowed');
       await rejects(flows.removeMethod(u.id, 'no-such-method', step), 'not_found');
-      const removedNotices = await app.store.models.Delivery.findAll({ where: { recipient: ['nia@example.org', '+31612345678'] } });
-      assert.equal(removedNotices.filter((d) => /removed/.test(app.sspr.delivery.bodyOf(d))).length, 2, 'both channels hear of the removal');
+      const removedNotices = [...m.templatesTo('nia@example.org'), ...m.templatesTo('+31612345678')].filter((t) => t === 'notice.method_removed');
+      assert.equal(removedNotices.length, 2, 'both channels hear of the removal');
     });
 
     it('lets users (never admins) skip when allow_skip is on', async () => {
-      const u = await seedUser(app, { login: 'sid' });
+      const u = m.seedUser({ login: 'sid' });
       const v = await flows.open({ accountId: u.id, binding: 'uid-9', purpose: 'sign_in', ...step });
       assert.equal(v.policy.canSkip, true);
       assert.equal((await flows.skip(v.id, u.id, step)).state, 'done');
-      const admin = await seedUser(app, { login: 'boss', admin: true });
+      const admin = m.seedUser({ login: 'boss', admin: true });
       const a = await flows.open({ accountId: admin.id, binding: 'uid-10', purpose: 'sign_in', ...step });
       await rejects(flows.skip(a.id, admin.id, step), 'flow_invalid');
-      const events = await app.audit.query({ activity: 'sspr.registration.skipped' });
+      const events = m.state.audit.filter((e) => e.activity === 'sspr.registration.skipped');
       assert.equal(events.length, 1);
     });
 
     it('refuses a wrong re-entered password on /account/security and accepts the right one', async () => {
-      const u = await seedUser(app, { login: 'rea' });
+      const u = m.seedUser({ login: 'rea' });
       const v = await flows.open({ accountId: u.id, binding: 'sess-2', purpose: 'self_service', ...step });
       assert.equal(await flows.reauthenticate(v.id, u.id, 'wrong', step), false);
       assert.equal(await flows.reauthenticate(v.id, u.id, u.password, step), true);
-      assert.equal((await flows.get(v.id, u.id)).reauthAt?.getTime(), clock.now().getTime());
+      assert.equal((await flows.get(v.id, u.id)).reauthAt?.getTime(), m.clock.now().getTime());
     });
   });
 
@@ -145,7 +126,7 @@ describe('sspr/flows/registration', function () {
     before(() => boot({ enabled_for: 'all', methods_required: 1, reconfirm_after_days: 30, allow_skip: true }));
 
     async function reasons(accountId: string | undefined, result?: unknown): Promise<string[]> {
-      const prompt = registrationPrompt(app.sspr);
+      const prompt = registrationPrompt(m.deps);
       const ctx = { oidc: { session: { accountId }, result } };
       const out: string[] = [];
       for (const check of prompt.checks) {
@@ -156,14 +137,14 @@ describe('sspr/flows/registration', function () {
     }
 
     it('asks for missing methods, then for reconfirmation once it is due, and lets a skip through', async () => {
-      const u = await seedUser(app, { login: 'pam' });
+      const u = m.seedUser({ login: 'pam' });
       assert.deepEqual(await reasons(undefined), []);
       assert.deepEqual(await reasons(u.id), ['missing_recovery_methods']);
       assert.deepEqual(await reasons(u.id, { register: { skipped: true } }), []);
-      await app.sspr.methodRepo.saveVerified({ accountId: u.id, type: 'email', target: 'pam@example.org' });
-      await app.sspr.methodRepo.setConfirmedAt(u.id, clock.now());
+      await m.deps.methodRepo.saveVerified({ accountId: u.id, type: 'email', target: 'pam@example.org' });
+      await m.deps.methodRepo.setConfirmedAt(u.id, m.clock.now());
       assert.deepEqual(await reasons(u.id), []);
-      clock.advance('31d');
+      m.clock.advance('31d');
       assert.deepEqual(await reasons(u.id), ['reconfirm_due']);
       const v = await flows.open({ accountId: u.id, binding: 'uid-r', purpose: 'sign_in', ...step });
       assert.equal(v.state, 'reconfirming');

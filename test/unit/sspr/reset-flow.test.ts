@@ -1,16 +1,10 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { generate } from 'otplib';
-import type { App } from '../../../src/app.ts';
 import type { MethodType } from '../../../src/config/schema.ts';
 import { isSsprError, type SsprErrorCode } from '../../../src/sspr/errors.ts';
 import { advance, createResetFlow, type ResetFlowService, type ResetFlowState, type ResetRequest } from '../../../src/sspr/flows/reset.ts';
-import { TestClock } from '../../support/clock.ts';
-import { createSqliteDatabase, type TestDatabase } from '../../support/db.ts';
-import { startTestServer, type TestServer } from '../../support/server.ts';
-import { seedUser } from '../../support/users.ts';
-import { methodRegistry } from '../../../src/sspr/methods/index.ts';
-import { totpSecret, typedMethods } from '../../support/methods.ts';
+import { createMemorySspr, type MemorySspr } from '../../support/memory-sspr.ts';
+import { methodRegistry, type TotpMethod } from '../../../src/sspr/methods/index.ts';
 
 async function rejects(p: Promise<unknown> | (() => unknown), code: SsprErrorCode): Promise<void> {
   const run = typeof p === 'function' ? Promise.resolve().then(p) : p;
@@ -68,38 +62,21 @@ describe('sspr/flows/reset advance (pure transitions)', () => {
   });
 });
 
-describe('sspr/flows/reset service (SQLite, test clock)', function () {
-  let db: TestDatabase & { dir: string };
-  let srv: TestServer;
-  let app: App;
-  let clock: TestClock;
+// The domain on in-memory ports (test/support/memory-sspr.ts): no database, no HTTP. The pages
+// and both databases are covered by test/http/forgot-password*.test.ts and test/browser.
+describe('sspr/flows/reset service (in-memory ports, test clock)', function () {
+  let m: MemorySspr;
   let flows: ResetFlowService;
   let n = 0;
   let ipN = 0;
   let req: ResetRequest;
   const unique = (p: string) => `${p}${++n}`;
-  const codesByFlow = new Map<string, string>();
 
   before(async () => {
-    clock = new TestClock();
-    db = createSqliteDatabase();
     // Scope: only the `sspr` group (so out-of-scope accounts exist); admins are in scope anyway.
-    srv = await startTestServer({ database: db.url, clock, overrides: {
-      delivery: { outbox_dir: join(db.dir, 'outbox') },
-      sspr: { enabled_for: 'selected', groups: ['sspr'] },
-    } });
-    app = srv.app;
-    // The methods queue through this very object, so wrapping its property sees every code message.
-    const delivery = app.sspr.delivery;
-    const enqueue = delivery.enqueueMessage.bind(delivery);
-    delivery.enqueueMessage = (input, t) => {
-      const params = input.params as { code?: string };
-      if (params.code && input.correlationId) codesByFlow.set(input.correlationId, params.code);
-      return enqueue(input, t);
-    };
-    flows = createResetFlow(app.sspr, { startRule: { max: 3, windowMs: 3_600_000, blockMs: 0 } });
+    m = await createMemorySspr({ enabled_for: 'selected', groups: ['sspr'] }, new Date());
+    flows = createResetFlow(m.deps, { startRule: { max: 3, windowMs: 3_600_000, blockMs: 0 } });
   });
-  after(async () => { await srv?.close(); await db?.drop(); });
   // A fresh IP per test: the per-IP counters of one test do not reach into the next.
   beforeEach(() => { req = { ip: `192.0.2.${++ipN}`, lang: 'en' }; });
 
@@ -108,18 +85,19 @@ describe('sspr/flows/reset service (SQLite, test clock)', function () {
   }
 
   async function member(extra: { groups?: string[]; admin?: boolean } = {}) {
-    const user = await seedUser(app, { login: unique('u'), groups: extra.groups ?? ['sspr'], admin: extra.admin });
+    const user = m.seedUser({ login: unique('u'), groups: extra.groups ?? ['sspr'], admin: extra.admin });
     const recovery = `${user.login}@recovery.example.net`;
-    await app.sspr.methodRepo.saveVerified({ accountId: user.id, type: 'email', target: recovery });
+    await m.deps.methodRepo.saveVerified({ accountId: user.id, type: 'email', target: recovery });
     return { ...user, recovery };
   }
 
-  /** The code the flow's last code message carried (captured as it was queued: the worker scrubs sent bodies). */
+  /** The code the flow's last code message carried. */
   async function queuedCode(flowId: string): Promise<string> {
-    const code = codesByFlow.get(flowId);
-    assert.ok(code, 'a code message was queued');
+    const code = m.state.outbox.filter((o) => o.correlationId === flowId).flatMap((o) => ('params' in o && 'code' in o.params ? [o.params.code] : [])).at(-1);
+    assert.ok(typeof code === 'string', 'a code message was queued');
     return code;
   }
+  const messagesOf = (flowId: string, to?: string) => m.state.outbox.filter((o) => o.correlationId === flowId && (to === undefined || o.to === to));
 
   it('binds a flow to its cookie and to its interaction; expires it', async () => {
     const { flow, cookie } = await started();
@@ -134,25 +112,23 @@ describe('sspr/flows/reset service (SQLite, test clock)', function () {
     await rejects(flows.load(`${id}.${'A'.repeat(22)}`, null), 'flow_invalid');
     await rejects(flows.load(cookie, 'some-interaction'), 'flow_invalid');
     assert.ok(secret);
-    clock.advance(`${app.config.sspr.flow_ttl_minutes}m`);
+    m.clock.advance(`${m.config.sspr.flow_ttl_minutes}m`);
     await rejects(flows.load(cookie, null), 'flow_expired');
   });
 
   it('starting a flow writes nothing: the first row is written by the identifier step', async () => {
-    const { Flow } = app.store.models;
-    const before = await Flow.count();
+    const before = m.state.flows.size;
     const { flow, cookie } = await started();
-    assert.equal(await Flow.count(), before, 'start() stored nothing');
+    assert.equal(m.state.flows.size, before, 'start() stored nothing');
     const loaded = await flows.load(cookie, null);
     await flows.submitIdentifier(loaded, unique('nobody'), req);
-    assert.equal(await Flow.count(), before + 1);
+    assert.equal(m.state.flows.size, before + 1);
     await rejects(flows.submitIdentifier(loaded, unique('nobody'), req), 'flow_invalid');
     assert.equal(flow.id, loaded.id);
   });
 
   it('an out-of-scope account takes the same path as an unknown one: a code is issued, none sent, never past the code step', async () => {
     const outside = await member({ groups: [] });
-    const { Delivery, OneTimeCode } = app.store.models;
     for (const login of [outside.login, unique('nobody')]) {
       let { flow } = await started();
       flow = await flows.submitIdentifier(flow, login, req);
@@ -160,8 +136,8 @@ describe('sspr/flows/reset service (SQLite, test clock)', function () {
       flow = await flows.chooseMethod(flow, 'email', req);
       flow = await flows.submitTarget(flow, outside.recovery, req);
       assert.equal(flow.state, 'awaiting_code');
-      assert.equal(await OneTimeCode.count({ where: { flowId: flow.id } }), 1);
-      assert.equal(await Delivery.count({ where: { correlationId: flow.id } }), 0);
+      assert.equal(m.state.codes.filter((c) => c.flowId === flow.id).length, 1);
+      assert.equal(messagesOf(flow.id).length, 0);
       await rejects(flows.submitCode(flow, '123456', req), 'code_invalid');
       await rejects(flows.submitPassword(flow, { password: 'a fine new password 1', confirmation: 'a fine new password 1' }, req), 'flow_invalid');
     }
@@ -174,22 +150,23 @@ describe('sspr/flows/reset service (SQLite, test clock)', function () {
     flow = await flows.submitTarget(await flows.chooseMethod(flow, 'email', req), user.recovery, req);
     flow = await flows.submitCode(flow, await queuedCode(flow.id), req);
     assert.equal(flow.state, 'awaiting_password');
-    await app.store.models.Account.update({ disabled: true }, { where: { id: user.id } });
+    m.state.accounts.get(user.id)!.disabled = true;
     await rejects(flows.submitPassword(flow, { password: 'violet tractor lantern oboe', confirmation: 'violet tractor lantern oboe' }, req), 'flow_invalid');
-    assert.equal(await app.directory.verifyPassword(user.id, user.password), false, 'disabled: no password sign-in anyway');
-    await app.store.models.Account.update({ disabled: false }, { where: { id: user.id } });
-    assert.equal(await app.directory.verifyPassword(user.id, user.password), true, 'the password did not change');
+    assert.equal(await m.deps.directory.verifyPassword(user.id, user.password), false, 'disabled: no password sign-in anyway');
+    m.state.accounts.get(user.id)!.disabled = false;
+    assert.equal(await m.deps.directory.verifyPassword(user.id, user.password), true, 'the password did not change');
   });
 
   it('unknown and known identifiers do the same TOTP work, and a TOTP code is refused on replay', async () => {
     const user = await member({ admin: true });
-    const e = await totpSecret(app, 't');
-    await app.sspr.methodRepo.saveVerified({ accountId: user.id, type: 'totp', secretEnc: e.secretEnc });
+    const totp = m.deps.methods.of('totp') as TotpMethod;
+    const enrolled = await totp.enrol('t');
+    const e = { secret: String(enrolled.view.data.secret), secretEnc: enrolled.pending };
+    await m.deps.methodRepo.saveVerified({ accountId: user.id, type: 'totp', secretEnc: e.secretEnc });
     let verifications = 0;
-    const totp = typedMethods(app.sspr.methods).totp;
     const counted = { ...totp, prove: (...a: Parameters<typeof totp.prove>) => { verifications++; return totp.prove(...a); } };
-    const counting = createResetFlow({ ...app.sspr, methods: methodRegistry(app.sspr.methods.all.map((m) => (m.id === 'totp' ? counted : m))) });
-    const code = await generate({ secret: e.secret, epoch: Math.floor(clock.now().getTime() / 1000) });
+    const counting = createResetFlow({ ...m.deps, methods: methodRegistry(m.deps.methods.all.map((x) => (x.id === 'totp' ? counted : x))) });
+    const code = await generate({ secret: e.secret, epoch: Math.floor(m.clock.now().getTime() / 1000) });
     const run = async (login: string) => {
       let { flow } = await counting.start({ interactionUid: null, lang: 'en' });
       flow = await counting.chooseMethod(await counting.submitIdentifier(flow, login, req), 'totp', req);
@@ -210,29 +187,28 @@ describe('sspr/flows/reset service (SQLite, test clock)', function () {
       for (let i = 0; i < 3; i++) await flows.submitIdentifier((await started()).flow, login, { ...req, ip: `198.51.100.${i}` });
       await rejects(flows.submitIdentifier((await started()).flow, login, { ...req, ip: '198.51.100.9' }), 'throttled');
     }
-    clock.advance('61m');
+    m.clock.advance('61m');
     await flows.submitIdentifier((await started()).flow, user.login, req);
   });
 
   it('a reset changes the password and revokes, never touches the methods, forgets the identifier\'s counters, queues the notice', async () => {
     const user = await member();
-    const methodsBefore = await app.sspr.methodRepo.listVerified(user.id);
+    const methodsBefore = await m.deps.methodRepo.listVerified(user.id);
     let { flow } = await started();
     flow = await flows.submitIdentifier(flow, user.login, req);
     flow = await flows.submitTarget(await flows.chooseMethod(flow, 'email', req), user.recovery, req);
     await rejects(flows.submitCode(flow, '000000', req), 'code_invalid');
     const failKey = `reset_fail/acct:${user.id}`; // wrong codes count on the account once the id resolves
-    assert.equal((await app.sspr.throttle.peek(failKey, flows.rules.fail)).count, 1);
+    assert.equal((await m.deps.throttle.peek(failKey, flows.rules.fail)).count, 1);
     flow = await flows.submitCode(flow, await queuedCode(flow.id), req);
-    await app.store.models.OidcPayload.create({ model: 'Session', id: unique('s'), payload: '{}', grantId: null, userCode: null, uid: null, accountId: user.id, expiresAt: null, consumedAt: null });
+    const epoch = m.state.accounts.get(user.id)!.credentialsEpoch;
     const done = await flows.submitPassword(flow, { password: 'violet tractor lantern oboe', confirmation: 'violet tractor lantern oboe' }, req);
     assert.equal(done.state, 'done');
-    assert.equal(await app.directory.verifyPassword(user.id, 'violet tractor lantern oboe'), true);
-    assert.equal(await app.store.models.OidcPayload.count({ where: { accountId: user.id } }), 0, 'every session, grant and token revoked');
-    assert.deepEqual(await app.sspr.methodRepo.listVerified(user.id), methodsBefore, 'methods untouched');
-    assert.equal((await app.sspr.throttle.peek(failKey, flows.rules.fail)).count, 0, 'counters forgotten');
-    const notices = await app.store.models.Delivery.findAll({ where: { correlationId: flow.id, recipient: user.recovery } });
-    assert.equal(notices.length, 2, 'the code, then the notice');
+    assert.equal(await m.deps.directory.verifyPassword(user.id, 'violet tractor lantern oboe'), true);
+    assert.equal(m.state.accounts.get(user.id)!.credentialsEpoch, epoch + 1, 'every session, grant and token revoked');
+    assert.deepEqual(await m.deps.methodRepo.listVerified(user.id), methodsBefore, 'methods untouched');
+    assert.equal((await m.deps.throttle.peek(failKey, flows.rules.fail)).count, 0, 'counters forgotten');
+    assert.deepEqual(messagesOf(flow.id, user.recovery).map((o) => ('template' in o ? o.template : null)), ['code.reset', 'notice.password_changed'], 'the code, then the notice');
     await rejects(flows.submitPassword(done, { password: 'another fine password', confirmation: 'another fine password' }, req), 'flow_invalid');
   });
 });

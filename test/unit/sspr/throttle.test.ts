@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { createThrottle, keysFor, type Throttle, type ThrottleRule } from '../../../src/sspr/throttle.ts';
-import { openStore, type Store } from '../../../src/store/index.ts';
+import type { ThrottleStore, UnitOfWork } from '../../../src/sspr/ports.ts';
+import { openStore } from '../../../src/store/index.ts';
+import { createThrottleStore } from '../../../src/store/throttle-store.ts';
 import { TestClock } from '../../support/clock.ts';
-import { createPostgresDatabase, createSqliteDatabase, postgresAvailable, type TestDatabase } from '../../support/db.ts';
+import { createPostgresDatabase, createSqliteDatabase, postgresAvailable } from '../../support/db.ts';
+import { emptyState, memoryThrottleStore, memoryUnitOfWork } from '../../support/memory-ports.ts';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -28,10 +31,42 @@ describe('sspr/throttle keysFor', () => {
   });
 });
 
-for (const dialect of ['sqlite', 'postgres'] as const) {
+/** A store under test: ours on each database, and the in-memory one the flow tests run on. */
+interface Backend {
+  store: UnitOfWork;
+  throttles: ThrottleStore;
+  keys(): Promise<string[]>;
+  wipe(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function backend(dialect: 'sqlite' | 'postgres' | 'memory'): Promise<Backend> {
+  if (dialect === 'memory') {
+    const state = emptyState();
+    return {
+      store: memoryUnitOfWork(state),
+      throttles: memoryThrottleStore(state),
+      keys: async () => [...state.throttles.keys()].sort(),
+      wipe: async () => state.throttles.clear(),
+      close: async () => undefined,
+    };
+  }
+  const db = dialect === 'sqlite' ? createSqliteDatabase() : await createPostgresDatabase();
+  const store = await openStore({ url: db.url });
+  return {
+    store,
+    throttles: createThrottleStore(store),
+    keys: async () => (await store.models.Throttle.findAll({ order: [['key', 'ASC']] })).map((r) => r.key),
+    wipe: async () => { await store.models.Throttle.destroy({ where: {} }); },
+    close: async () => { await store.close(); await db.drop(); },
+  };
+}
+
+// The same rules on every store: the in-memory one must count, block and escalate as the SQL does.
+for (const dialect of ['sqlite', 'postgres', 'memory'] as const) {
   describe(`sspr/throttle on ${dialect}`, function () {
-    let db: TestDatabase;
-    let store: Store;
+    let b: Backend | undefined;
+    let store: UnitOfWork;
     let clock: TestClock;
     let throttle: Throttle;
     let n = 0;
@@ -43,13 +78,13 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         console.log('    skipped: no PostgreSQL answers on 127.0.0.1:5432');
         this.skip();
       }
-      db = dialect === 'sqlite' ? createSqliteDatabase() : await createPostgresDatabase();
-      store = await openStore({ url: db.url });
+      b = await backend(dialect);
+      store = b.store;
     });
-    after(async () => { await store?.close(); await db?.drop(); });
+    after(async () => { await b?.close(); });
     beforeEach(() => {
       clock = new TestClock(new Date('2026-03-01T10:00:00Z'));
-      throttle = createThrottle({ store, clock });
+      throttle = createThrottle({ store: b!.throttles, clock });
       key = `id:user-${dialect}-${++n}`;
     });
 
@@ -139,12 +174,12 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     });
 
     it('purges counters whose window and block are over', async () => {
-      await store.models.Throttle.destroy({ where: {} });
+      await b!.wipe();
       await throttle.hit('a', rule);
       for (let i = 0; i < 6; i++) await throttle.hit('b', rule);
       clock.advance('11m');
       assert.equal(await throttle.purgeExpired(), 1);
-      assert.deepEqual((await store.models.Throttle.findAll()).map((r) => r.key), ['b']);
+      assert.deepEqual(await b!.keys(), ['b']);
     });
 
     it('an escalating rule allows one guess after each block, and each further block lasts twice as long', async () => {

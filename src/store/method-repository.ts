@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Op } from 'sequelize';
-import type { Clock } from '../../clock.ts';
-import type { RecoveryMethodRow, Store, Transaction } from '../../store/index.ts';
-import { defineSsprModels } from '../../store/sspr-models.ts';
-import type { MethodRepository, MethodType, StoredMethod } from './types.ts';
+import type { Clock } from '../clock.ts';
+import type { MethodType, StoredMethod } from '../sspr/methods/types.ts';
+import type { MethodRepository, TransactionHandle } from '../sspr/ports.ts';
+import { transactionOf, type RecoveryMethodRow, type Store, type Transaction } from './index.ts';
+import { defineSsprModels } from './sspr-models.ts';
 
 function toStored(row: RecoveryMethodRow): StoredMethod {
   return {
@@ -18,21 +19,24 @@ function toStored(row: RecoveryMethodRow): StoredMethod {
 }
 
 /**
- * Registered methods (`recovery_methods`) and per-account SSPR facts (`sspr_profiles`) on Sequelize.
- * Only proven methods are stored: what is being registered lives in the flow until its code matches.
+ * Registered methods (`recovery_methods`) and per-account SSPR facts (`sspr_profiles`) on Sequelize
+ * models. Only proven methods are stored: what is being registered lives in the flow until its code matches.
  */
 export function createMethodRepository({ store, clock }: { store: Store; clock: Clock }): MethodRepository {
   const { RecoveryMethod } = store.models;
   const { SsprProfile } = defineSsprModels(store.sequelize);
   // Writes of several statements run in the caller's transaction, or in their own.
-  const inTx = <T>(t: Transaction | undefined, fn: (tx: Transaction) => Promise<T>) => (t ? fn(t) : store.transaction(fn));
+  const inTx = <T>(t: TransactionHandle | undefined, fn: (tx: Transaction) => Promise<T>) => {
+    const outer = transactionOf(t);
+    return outer ? fn(outer) : store.transaction(fn);
+  };
 
   return {
     async listVerified(accountId, t) {
       const rows = await RecoveryMethod.findAll({
         where: { accountId, verifiedAt: { [Op.ne]: null } },
         order: [['type', 'ASC'], ['verifiedAt', 'ASC']],
-        transaction: t,
+        transaction: transactionOf(t),
       });
       return rows.map((r) => toStored(r.get({ plain: true })));
     },
@@ -68,19 +72,19 @@ export function createMethodRepository({ store, clock }: { store: Store; clock: 
       // Conditional UPDATE: two requests with the same code cannot both win, on any isolation level.
       const [n] = await RecoveryMethod.update(
         { lastTimeStep: step },
-        { where: { id: methodId, [Op.or]: [{ lastTimeStep: null }, { lastTimeStep: { [Op.lt]: step } }] }, transaction: t },
+        { where: { id: methodId, [Op.or]: [{ lastTimeStep: null }, { lastTimeStep: { [Op.lt]: step } }] }, transaction: transactionOf(t) },
       );
       return n === 1;
     },
 
     async replaceSecret(methodId, expected, next, t) {
       // Conditional UPDATE, as advanceTimeStep: of two requests using codes of one set, one wins.
-      const [n] = await RecoveryMethod.update({ secretEnc: next }, { where: { id: methodId, secretEnc: expected }, transaction: t });
+      const [n] = await RecoveryMethod.update({ secretEnc: next }, { where: { id: methodId, secretEnc: expected }, transaction: transactionOf(t) });
       return n === 1;
     },
 
     async confirmedAt(accountId, t) {
-      const row = await SsprProfile.findByPk(accountId, { transaction: t });
+      const row = await SsprProfile.findByPk(accountId, { transaction: transactionOf(t) });
       return row?.confirmedAt ?? null;
     },
 

@@ -1,0 +1,168 @@
+import { QueryTypes } from 'sequelize';
+import type { ThrottleCounter, ThrottleStore, TransactionHandle } from '../sspr/ports.ts';
+import { fastSql } from './fast-sql.ts';
+import { transactionOf, type Store } from './index.ts';
+
+/**
+ * Throttle counters (`throttles`), all in plain SQL: the hit must be one atomic upsert
+ * (`INSERT … ON CONFLICT DO UPDATE … RETURNING`), which no model call expresses, so the rest of the
+ * table is plain SQL too. The statements every flow step runs (reads, clearing) take the fastSql
+ * path; the rest go through `sequelize.query` with named replacements, as they always did.
+ */
+
+interface RawRow { key: string; count: number | string; window_ends_at: Date | string; blocked_until: Date | string | null; strikes?: number | string }
+
+/** SQLite hands back the stored text ('YYYY-MM-DD HH:MM:SS.SSS +00:00'); PostgreSQL a Date. */
+function toDate(v: Date | string | null): Date | null {
+  if (v === null) return null;
+  if (v instanceof Date) return v;
+  const m = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2}(?:\.\d+)?)\s*(Z|[+-]\d{2}:?\d{2})?$/.exec(v.trim());
+  const d = m ? new Date(`${m[1]}T${m[2]}${m[3] ?? 'Z'}`) : new Date(v);
+  if (Number.isNaN(d.getTime())) throw new Error(`unreadable date in throttles: ${v}`);
+  return d;
+}
+
+function toCounter(row: RawRow): ThrottleCounter {
+  return {
+    key: row.key,
+    count: Number(row.count),
+    windowEndsAt: toDate(row.window_ends_at) as Date,
+    blockedUntil: toDate(row.blocked_until),
+    strikes: Number(row.strikes ?? 0),
+  };
+}
+
+function escapeLike(s: string): string {
+  return s.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/** `$1, $2, …` for a fastSql `IN (…)`. */
+const placeholders = (n: number) => Array.from({ length: n }, (_, i) => `$${i + 1}`).join(', ');
+
+export function createThrottleStore(store: Store): ThrottleStore {
+  const { sequelize } = store;
+  const postgres = sequelize.getDialect() === 'postgres';
+  // Parameters inside `CASE key WHEN … THEN :x` have no column to take a type from: PostgreSQL would
+  // read them as text, SQLite must not cast its date text at all.
+  const ts = (param: string) => (postgres ? `CAST(${param} AS TIMESTAMPTZ)` : param);
+
+  async function deleted(sql: string, replacements: Record<string, unknown>, t: TransactionHandle | undefined): Promise<number> {
+    // BULKDELETE makes both dialects answer with the number of deleted rows.
+    const n: unknown = await sequelize.query(sql, { replacements, type: QueryTypes.BULKDELETE, transaction: transactionOf(t) });
+    return Number(n);
+  }
+
+  async function remove(keys: readonly string[], t: TransactionHandle | undefined): Promise<void> {
+    if (keys.length === 0) return;
+    await fastSql(sequelize).run(`DELETE FROM throttles WHERE key IN (${placeholders(keys.length)})`, keys, transactionOf(t));
+  }
+
+  return {
+    async hit(hits, now, t) {
+      if (hits.length === 0) return [];
+      const replacements: Record<string, unknown> = { now };
+      const values: string[] = [];
+      hits.forEach((h, i) => {
+        Object.assign(replacements, {
+          [`k${i}`]: h.key, [`w${i}`]: h.windowEndsAt, [`b${i}`]: h.blockEndsAt, [`m${i}`]: h.memoryEndsAt, [`x${i}`]: h.max, [`o${i}`]: h.blocksAt,
+        });
+        values.push(`(:k${i}, 1, :w${i}, NULL, 0)`);
+      });
+      // One parameter per key: itself with one key, chosen by key with several.
+      const perKey = (name: string, date: boolean) => {
+        const p = (i: number) => (date ? ts(`:${name}${i}`) : `:${name}${i}`);
+        return hits.length === 1 ? p(0) : `(CASE throttles.key ${hits.map((_, i) => `WHEN :k${i} THEN ${p(i)}`).join(' ')} END)`;
+      };
+      const expired = 'throttles.window_ends_at <= :now';
+      const blocked = 'throttles.blocked_until > :now';
+      // A block that is over on a row still alive: only an escalating rule keeps the row past its block.
+      const afterBlock = 'throttles.blocked_until IS NOT NULL';
+      const starts = `throttles.count + 1 = ${perKey('o', false)}`;
+      // Old-row values (`throttles.*`) are read in every SET expression, on both databases, so the
+      // columns change together from one consistent snapshot of the row. The CASE branches are in the
+      // same order everywhere: window over, blocked, first hit after a block, the hit that blocks.
+      // The leading comment keeps Sequelize's SQLite driver from treating this as a plain INSERT
+      // (which would drop the RETURNING rows).
+      const rows = await sequelize.query<RawRow>(
+        `/* throttle hit */ INSERT INTO throttles (key, count, window_ends_at, blocked_until, strikes)
+         VALUES ${values.join(', ')}
+         ON CONFLICT (key) DO UPDATE SET
+           count = CASE
+             WHEN ${expired} THEN 1
+             WHEN ${blocked} THEN throttles.count + 1
+             WHEN ${afterBlock} THEN ${perKey('x', false)}
+             ELSE throttles.count + 1 END,
+           window_ends_at = CASE
+             WHEN ${expired} THEN excluded.window_ends_at
+             WHEN ${blocked} OR ${afterBlock} THEN throttles.window_ends_at
+             WHEN ${starts} THEN ${perKey('m', true)}
+             ELSE throttles.window_ends_at END,
+           blocked_until = CASE
+             WHEN ${expired} THEN NULL
+             WHEN ${blocked} THEN throttles.blocked_until
+             WHEN ${afterBlock} THEN NULL
+             WHEN ${starts} THEN ${perKey('b', true)}
+             ELSE throttles.blocked_until END,
+           strikes = CASE
+             WHEN ${expired} THEN 0
+             WHEN ${blocked} OR ${afterBlock} THEN throttles.strikes
+             WHEN ${starts} THEN throttles.strikes + 1
+             ELSE throttles.strikes END
+         RETURNING key, count, window_ends_at, blocked_until, strikes`,
+        { replacements, type: QueryTypes.SELECT, transaction: transactionOf(t) },
+      );
+      return rows.map(toCounter);
+    },
+
+    async lengthenBlock(key, strikes, until, memoryEndsAt, t) {
+      // Only the row of that block (same strikes): the statement that started it already refuses
+      // every concurrent hit, so this second write only moves the end.
+      await sequelize.query(
+        'UPDATE throttles SET blocked_until = :until, window_ends_at = :memory WHERE key = :key AND strikes = :strikes',
+        { replacements: { until, memory: memoryEndsAt, key, strikes }, transaction: transactionOf(t) },
+      );
+    },
+
+    async read(keys, t) {
+      if (keys.length === 0) return [];
+      // A prepared statement, not Sequelize's query layer: cheap enough for every step of a flow.
+      const rows = await fastSql(sequelize).all<RawRow>(
+        `SELECT key, count, window_ends_at, blocked_until FROM throttles WHERE key IN (${placeholders(keys.length)})`,
+        keys,
+        transactionOf(t),
+      );
+      return rows.map(toCounter);
+    },
+
+    async refund(keys, now, t) {
+      if (keys.length === 0) return;
+      await sequelize.query(
+        `UPDATE throttles SET count = CASE WHEN count > 0 THEN count - 1 ELSE 0 END
+         WHERE key IN (:keys) AND window_ends_at > :now AND (blocked_until IS NULL OR blocked_until <= :now)`,
+        { replacements: { keys: [...keys], now }, transaction: transactionOf(t) },
+      );
+    },
+
+    remove,
+
+    removePrefix(prefix, t) {
+      return deleted("DELETE FROM throttles WHERE key LIKE :pattern ESCAPE '\\'", { pattern: `${escapeLike(prefix)}%` }, t);
+    },
+
+    async keysContaining(fragment, t) {
+      // LIKE narrows (wildcards in the fragment only widen it); the caller decides.
+      const rows = await sequelize.query<{ key: string }>("SELECT key FROM throttles WHERE key LIKE :pattern ESCAPE '\\'", {
+        replacements: { pattern: `%${escapeLike(fragment)}%` }, type: QueryTypes.SELECT, transaction: transactionOf(t),
+      });
+      return rows.map((r) => r.key);
+    },
+
+    purgeExpired(now, t) {
+      return deleted(
+        'DELETE FROM throttles WHERE window_ends_at <= :now AND (blocked_until IS NULL OR blocked_until <= :now)',
+        { now },
+        t,
+      );
+    },
+  };
+}
