@@ -181,18 +181,18 @@ export function resetRoutes(deps: { provider: Provider; kit: PageKit; sspr: Sspr
   /**
    * STACK.md: the reset revokes the account's sessions. When the interaction points at one of them,
    * finishing it would fail ("session not found"), so it is detached (and the interaction sent back to
-   * the sign-in prompt) and saved first. Its grant id goes too: the revocation deletes every row
-   * carrying one of the account's grant ids, and the interaction row carries it.
+   * the sign-in prompt). This runs after the reset committed: a reset that fails leaves the
+   * interaction as it was. The revocation deleted the interaction row with the account's grants, and
+   * the credentials epoch refuses the session it pointed at anyway; saving the in-memory copy without
+   * session and grant writes the interaction back, pointing at nothing old.
    */
-  function detacher(ctx: Context) {
-    return async (accountId: string) => {
-      const interaction = interactionOf(ctx);
-      if (interaction.session?.accountId !== accountId) return;
-      interaction.session = undefined;
-      interaction.grantId = undefined;
-      interaction.prompt = { name: 'login', reasons: ['password_reset'], details: {} };
-      await interaction.save(Math.max(1, interaction.exp - epochTime(sspr.clock.now())));
-    };
+  async function detach(ctx: Context, accountId: string | null): Promise<void> {
+    const interaction = interactionOf(ctx);
+    if (accountId === null || interaction.session?.accountId !== accountId) return;
+    interaction.session = undefined;
+    interaction.grantId = undefined;
+    interaction.prompt = { name: 'login', reasons: ['password_reset'], details: {} };
+    await interaction.save(Math.max(1, interaction.exp - epochTime(sspr.clock.now())));
   }
 
   function routes(prefix: string, pre: Middleware[]) {
@@ -277,7 +277,8 @@ export function resetRoutes(deps: { provider: Provider; kit: PageKit; sspr: Sspr
       const password = field(form, 'new_password', { max: 4096, trim: false });
       const confirmation = field(form, 'confirm_password', { max: 4096, trim: false });
       await step(ctx, entry, flow, async () => {
-        await flows.submitPassword(flow, { password, confirmation }, request(ctx), entry.uid ? { detach: detacher(ctx) } : {});
+        const done = await flows.submitPassword(flow, { password, confirmation }, request(ctx));
+        if (entry.uid) await detach(ctx, done.accountId);
         ctx.status = 303;
         ctx.redirect(`${entry.base}/done`);
       }, (err) => {
