@@ -13,6 +13,7 @@ import { createDelivery, type LogFn, type Transport } from './delivery/index.ts'
 import { createTranslator } from './i18n/index.ts';
 import { accountPasswordRoutes } from './interactions/account-password.ts';
 import { createCsrf } from './interactions/csrf.ts';
+import { isAppError } from './errors.ts';
 import { PageError } from './interactions/errors.ts';
 import { securityHeaders } from './interactions/headers.ts';
 import { renderErrorPage, type PageKit } from './interactions/kit.ts';
@@ -130,13 +131,17 @@ export function onlyUnder(prefixes: readonly string[], routes: Routes): Routes {
   return Object.assign(guarded, { router: routes.router }) as Routes;
 }
 
-/** Logs the detail, shows the user a page with a stable code, never a stack trace. */
+/**
+ * The one error handler: an AppError (PageError, SsprError, …) that may be shown becomes a page with
+ * its stable code and message id; anything else is logged and becomes the generic page. The detail
+ * goes to the log, never a stack trace to the user.
+ */
 function errorPages(kit: PageKit) {
   return async function errorPagesMiddleware(ctx: Context, next: Next): Promise<void> {
     try {
       await next();
     } catch (err) {
-      if (err instanceof PageError) {
+      if (isAppError(err) && err.expose) {
         kit.log.info({ code: err.code, detail: err.detail, path: ctx.path }, 'request refused');
         renderErrorPage(ctx, kit, err);
         return;
