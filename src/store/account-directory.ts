@@ -29,7 +29,6 @@ interface RawAccount {
   is_admin: boolean | number;
   disabled: boolean | number;
   password_changed_at: Date | string | null;
-  methods_confirmed_at: Date | string | null;
   language: string | null;
   credentials_epoch: number | string;
   created_at: Date | string | null;
@@ -49,7 +48,7 @@ export function createSequelizeDirectory(store: Store, hasher: PasswordHasher, c
     ? 'SELECT json_group_array(g.name) FROM memberships m JOIN "groups" g ON g.id = m.group_id WHERE m.account_id = a.id'
     : 'SELECT coalesce(json_agg(g.name), \'[]\'::json) FROM memberships m JOIN "groups" g ON g.id = m.group_id WHERE m.account_id = a.id';
   const SELECT = `SELECT a.id, a.login, a.email, a.email_verified, a.phone, a.phone_verified, a.name, a.password_hash,
-      a.is_admin, a.disabled, a.password_changed_at, a.methods_confirmed_at, a.language, a.credentials_epoch, a.created_at, a.updated_at,
+      a.is_admin, a.disabled, a.password_changed_at, a.language, a.credentials_epoch, a.created_at, a.updated_at,
       (${groupNames}) AS group_names
     FROM accounts a`;
   // `lower(...)` exactly as indexed by migration 0004: both sides are index look-ups, not a scan.
@@ -76,7 +75,6 @@ export function createSequelizeDirectory(store: Store, hasher: PasswordHasher, c
       isAdmin: readBool(r.is_admin),
       disabled: readBool(r.disabled),
       passwordChangedAt: readDate(r.password_changed_at),
-      methodsConfirmedAt: readDate(r.methods_confirmed_at),
       language: r.language,
       credentialsEpoch: Number(r.credentials_epoch),
       createdAt: readDate(r.created_at) ?? undefined,

@@ -122,7 +122,7 @@ export interface UserView {
   /** Group names, sorted. */
   groups: string[];
   methods: MethodView[];
-  /** When the user last confirmed their methods (`methodsConfirmedAt`). */
+  /** When the user last confirmed their methods (`sspr_profiles.confirmed_at`, the one place that keeps it). */
   confirmedAt: Date | null;
   passwordChangedAt: Date | null;
   createdAt: Date | null;
@@ -270,7 +270,7 @@ export function createAccountService(deps: AccountServiceDeps) {
       disabled: a.disabled,
       groups: (groupsOf.get(a.id) ?? []).sort((x, y) => x.localeCompare(y)),
       methods: methodsOf.get(a.id) ?? [],
-      confirmedAt: confirmedOf.get(a.id) ?? a.methodsConfirmedAt,
+      confirmedAt: confirmedOf.get(a.id) ?? null,
       passwordChangedAt: a.passwordChangedAt,
       createdAt: a.createdAt ?? null,
     }));
@@ -312,7 +312,6 @@ export function createAccountService(deps: AccountServiceDeps) {
           isAdmin,
           disabled: false,
           passwordChangedAt: now,
-          methodsConfirmedAt: null,
           language: null,
         }, { transaction: t });
         await audit.record({ activity: 'admin.user_added', result: 'success', actor, target: login, targetAccountId: created.id, details: { admin: isAdmin } }, t);
@@ -390,7 +389,6 @@ export function createAccountService(deps: AccountServiceDeps) {
         // Notify first: the notice goes to the very channels that are about to be forgotten.
         await deps.notify?.({ kind: 'methods_reset', account: account.get({ plain: true }) }, t);
         const removed = await RecoveryMethod.destroy({ where: { accountId: account.id }, transaction: t });
-        await account.update({ methodsConfirmedAt: null }, { transaction: t });
         await defineSsprModels(store.sequelize).SsprProfile.update({ confirmedAt: null }, { where: { accountId: account.id }, transaction: t });
         const revoked = await revokeAccountState(store, account.id, t);
         await audit.record({ activity: 'admin.methods_reset', result: 'success', actor, target: account.login, targetAccountId: account.id, details: { removed, revoked } }, t);

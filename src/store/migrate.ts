@@ -6,6 +6,7 @@ import * as lowerIndexes from './migrations/0004-lower-indexes.ts';
 import * as partialPayloadIndexes from './migrations/0005-partial-payload-indexes.ts';
 import * as credentialsEpoch from './migrations/0006-credentials-epoch.ts';
 import * as throttleStrikes from './migrations/0007-throttle-strikes.ts';
+import * as confirmedAtInProfiles from './migrations/0009-confirmed-at-in-profiles.ts';
 
 /** Migrations in order; listed here (not globbed) so the built package finds them too. */
 const MIGRATIONS = [
@@ -16,6 +17,7 @@ const MIGRATIONS = [
   { name: '0005-partial-payload-indexes', ...partialPayloadIndexes },
   { name: '0006-credentials-epoch', ...credentialsEpoch },
   { name: '0007-throttle-strikes', ...throttleStrikes },
+  { name: '0009-confirmed-at-in-profiles', ...confirmedAtInProfiles },
 ];
 
 const MIGRATIONS_TABLE = 'schema_migrations';
