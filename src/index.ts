@@ -19,6 +19,8 @@ export type { SsprExtension, SsprOptions, SsprConfigInput, Routes } from './exte
 /** The host's accounts as oidc-sspr sees them: the one port every host implements. */
 export type { AccountDirectory } from './sspr/ports.ts';
 export type { DirectoryAccount, TransactionHandle } from './sspr/ports.ts';
+/** A host's sessions as `/account/security` lists them (the optional `listSessions`/`endOtherSessions`). */
+export type { DirectorySession, DirectorySessions } from './sspr/ports.ts';
 
 /** Password sign-in throttling for a host's own login route (`sspr.signInGuard`). */
 export type { SignInGuard } from './sspr/sign-in-guard.ts';

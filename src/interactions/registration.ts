@@ -2,8 +2,8 @@ import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Language } from '../i18n/index.ts';
-import { countGrantsElsewhere, endOtherSessions, listAccountSessions, type AccountSession } from '../store/sessions.ts';
 import type { SsprDeps } from '../sspr/context.ts';
+import type { DirectorySession } from '../sspr/ports.ts';
 import { isSsprError, type SsprError, Throttled } from '../sspr/errors.ts';
 import { createRegistrationFlow, type RegistrationFlow, type RegistrationView } from '../sspr/flows/registration.ts';
 import { formatTime } from '../delivery/messages.ts';
@@ -47,7 +47,7 @@ interface Place {
   clientId?: string;
   /** Only /account/security: the provider session this page is shown in, and the account's sessions. */
   sessionId?: string;
-  sessions?: AccountSession[];
+  sessions?: DirectorySession[];
   /** Only /account/security: grants this session does not use (other browsers, offline access). */
   grantsElsewhere?: number;
 }
@@ -308,19 +308,26 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
 
   // ── /account/security: the signed-in user's methods ──────────────────────────────────────────────
 
+  // Both or neither: listing sessions the page cannot end would offer a button that does nothing.
+  const { listSessions, endOtherSessions } = sspr.directory;
+  const sessionsPort = listSessions && endOtherSessions
+    ? { list: listSessions.bind(sspr.directory), endOthers: endOtherSessions.bind(sspr.directory) }
+    : null;
+
   async function accountPlace(ctx: Context): Promise<Place | null> {
     const signedIn = await currentSession(provider, sspr.directory, ctx);
     if (!signedIn) return null;
     const { session } = signedIn;
     const accountId = signedIn.account.id;
+    // Sessions are the host's (through the directory port); a host without them: no sessions section.
+    const listed = sessionsPort ? await sessionsPort.list(accountId, session.jti) : null;
     const place: Place = {
       kind: 'account',
       accountId,
       binding: `session:${session.uid}`,
       base: '/account/security',
       sessionId: session.jti,
-      sessions: await listAccountSessions(sspr.store, accountId, sspr.clock.now()),
-      grantsElsewhere: await countGrantsElsewhere(sspr.store, accountId, session.jti),
+      ...(listed ? { sessions: listed.sessions, grantsElsewhere: listed.grantsElsewhere } : {}),
     };
     const now = sspr.clock.now().getTime();
     const authTime = session.authTime();
@@ -367,11 +374,12 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
   router.post('/account/security/sessions/end-others', noStore, async (ctx) => {
     const place = await accountPlace(ctx);
     if (!place) throw new PageError(401, 'sign_in_required', 'registration:security.sign_in_required');
+    if (!sessionsPort) throw new PageError(404, 'not_found');
     await post(ctx, place, async () => {
       const keep = place.sessionId!;
       const login = (await sspr.directory.findById(place.accountId))?.login ?? place.accountId;
       await sspr.store.transaction(async (t) => {
-        const { sessions } = await endOtherSessions(sspr.store, place.accountId, keep, t);
+        const { sessions } = await sessionsPort.endOthers(place.accountId, keep, t);
         await sspr.audit.record({
           activity: 'account.sessions_ended',
           result: 'success',

@@ -27,6 +27,24 @@ export interface DirectoryAccount {
   credentialsEpoch: number;
 }
 
+/** One of an account's signed-in sessions, as `/account/security` lists them. */
+export interface DirectorySession {
+  /** The session's id in the host's provider storage (oidc-provider's `session.jti`): only compared, never shown. */
+  id: string;
+  signedInAt: Date | null;
+  expiresAt: Date | null;
+  /** Client ids the session has signed in to. */
+  clients: string[];
+}
+
+/** What {@link AccountDirectory.listSessions} answers. */
+export interface DirectorySessions {
+  /** Sessions that have not expired, most recent sign-in first. */
+  sessions: DirectorySession[];
+  /** Grants the asking session does not use: apps still holding access elsewhere, offline access included. */
+  grantsElsewhere: number;
+}
+
 /** Opaque to SSPR: the host's transaction, passed back into the host's own port calls. */
 export type TransactionHandle = Transaction | undefined;
 
@@ -54,4 +72,14 @@ export interface AccountDirectory {
   markContactVerified?(id: string, kind: 'email' | 'phone', value: string, t?: TransactionHandle): Promise<void>;
   /** Remembers the user's page language for later messages. */
   rememberLanguage?(id: string, language: string): Promise<void>;
+  /**
+   * The account's sessions in the host's provider storage, for `/account/security`. Optional, with
+   * {@link endOtherSessions}: a host that offers neither gets the page without its sessions section.
+   */
+  listSessions?(accountId: string, currentSessionId: string): Promise<DirectorySessions>;
+  /**
+   * "Sign out everywhere else", a credential event: moves the credentials epoch, stamps the kept
+   * session and the grants it uses with the new one, and ends every other session and grant.
+   */
+  endOtherSessions?(accountId: string, keepSessionId: string, t?: TransactionHandle): Promise<{ sessions: number }>;
 }

@@ -4,9 +4,12 @@ import type { PasswordHasher } from '../sspr/password-hash.ts';
 import type { AccountRow, Store, Transaction } from './index.ts';
 import { fastSql } from './fast-sql.ts';
 import { revokeAccountState } from './revoke.ts';
+import { countGrantsElsewhere, endOtherSessions, listAccountSessions } from './sessions.ts';
 import { dateParamFor, readBool, readDate } from './sql.ts';
 
 export interface SequelizeDirectory extends AccountDirectory {
+  listSessions: NonNullable<AccountDirectory['listSessions']>;
+  endOtherSessions: NonNullable<AccountDirectory['endOtherSessions']>;
   /** The stored row, for claims. */
   findRow(id: string): Promise<AccountRow | null>;
   /**
@@ -156,6 +159,18 @@ export function createSequelizeDirectory(store: Store, hasher: PasswordHasher, c
       if (kind === 'phone' && row.phone === value) {
         await Account.update({ phoneVerified: true }, { where: { id }, transaction: t as Transaction | undefined });
       }
+    },
+    // Sessions live in the same database (oidc_payloads), read and ended by src/store/sessions.ts.
+    async listSessions(accountId, currentSessionId) {
+      const [sessions, grantsElsewhere] = await Promise.all([
+        listAccountSessions(store, accountId, clock.now()),
+        countGrantsElsewhere(store, accountId, currentSessionId),
+      ]);
+      return { sessions, grantsElsewhere };
+    },
+    async endOtherSessions(accountId, keepSessionId, t) {
+      const given = t as Transaction | undefined;
+      return given ? endOtherSessions(store, accountId, keepSessionId, given) : store.transaction((own) => endOtherSessions(store, accountId, keepSessionId, own));
     },
     async rememberLanguage(id, language) {
       // On a sign-in (first one of an account, or after a language switch): a prepared statement.
