@@ -5,7 +5,7 @@ import type { Language } from '../i18n/index.ts';
 import type { SsprDeps } from '../sspr/context.ts';
 import type { DirectorySession } from '../sspr/ports.ts';
 import { isSsprError, type SsprError, Throttled } from '../sspr/errors.ts';
-import { createRegistrationFlow, type RegistrationFlow, type RegistrationView } from '../sspr/flows/registration.ts';
+import type { RegistrationFlow, RegistrationView } from '../sspr/flows/registration.ts';
 import { formatTime } from '../delivery/messages.ts';
 import { cookieNamesFor } from '../provider/cookie-names.ts';
 import { field, readForm } from './body.ts';
@@ -30,8 +30,8 @@ export interface RegistrationRouteDeps {
   provider: Provider;
   kit: PageKit;
   sspr: SsprDeps;
-  /** Built here unless the composition root passes one. */
-  flows?: RegistrationFlow;
+  /** From the composition root (src/compose.ts). */
+  flows: RegistrationFlow;
 }
 
 /** Where a flow's pages live and who it belongs to. */
@@ -84,8 +84,7 @@ function noStore(ctx: Context, next: Next): Promise<void> {
 }
 
 export function registrationRoutes(deps: RegistrationRouteDeps): Router {
-  const { provider, kit, sspr } = deps;
-  const flows = deps.flows ?? createRegistrationFlow(sspr);
+  const { provider, kit, sspr, flows } = deps;
   const router = new Router();
   const load = loadInteraction(provider, kit);
   const inPrompt = requirePrompt('register');

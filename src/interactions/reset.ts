@@ -5,7 +5,7 @@ import { METHOD_TYPES, type MethodType } from '../config/schema.ts';
 import { cookieNamesFor } from '../provider/cookie-names.ts';
 import type { SsprDeps } from '../sspr/context.ts';
 import { isSsprError, type PasswordRejected, type SsprError, type Throttled } from '../sspr/errors.ts';
-import { createResetFlow, pageOf, type ResetFlowState, type ResetRequest } from '../sspr/flows/reset.ts';
+import { pageOf, type ResetFlowService, type ResetFlowState, type ResetRequest } from '../sspr/flows/reset.ts';
 import { formatTime } from '../delivery/messages.ts';
 import { field, readForm } from './body.ts';
 import { createFlash, type Flash } from './flash.ts';
@@ -41,11 +41,11 @@ function entryOf(ctx: Context): Entry {
 /** Epoch seconds, for the provider's TTL arithmetic. */
 const epochTime = (d: Date) => Math.floor(d.getTime() / 1000);
 
-export function resetRoutes(deps: { provider: Provider; kit: PageKit; sspr: SsprDeps }): Router {
-  const { provider, kit, sspr } = deps;
+/** `flows` comes from the composition root (src/compose.ts), like every collaborator of a route. */
+export function resetRoutes(deps: { provider: Provider; kit: PageKit; sspr: SsprDeps; flows: ResetFlowService }): Router {
+  const { provider, kit, sspr, flows } = deps;
   const cookieNames = cookieNamesFor(sspr.config.issuer);
   const COOKIE = cookieNames.resetFlow;
-  const flows = createResetFlow(sspr);
   const router = new Router();
   const load = loadInteraction(provider, kit);
   const helpdesk = sspr.config.sspr.helpdesk;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createAuditLog } from '../../../src/audit/index.ts';
 import { createPasswordHasher } from '../../../src/sspr/password-hash.ts';
-import { AdminError, createAccountService, type AccountService, type AdminNotice } from '../../../src/store/accounts.ts';
+import { AdminError, createAccountService, type AccountService, type AdminNotice } from '../../../src/admin/accounts.ts';
 import { openStore, type Store } from '../../../src/store/index.ts';
 import { defineSsprModels } from '../../../src/store/sspr-models.ts';
 import { revokeAccountState } from '../../../src/store/revoke.ts';
