@@ -307,11 +307,17 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
 
   // ── /account/security: the signed-in user's methods ──────────────────────────────────────────────
 
-  // Both or neither: listing sessions the page cannot end would offer a button that does nothing.
-  const { listSessions, endOtherSessions } = sspr.directory;
-  const sessionsPort = listSessions && endOtherSessions
-    ? { list: listSessions.bind(sspr.directory), endOthers: endOtherSessions.bind(sspr.directory) }
-    : null;
+  /**
+   * The host's sessions through the directory port, looked up at each request. Both or neither:
+   * listing sessions the page cannot end would offer a button that does nothing.
+   */
+  function sessionsPort() {
+    const { directory } = sspr;
+    const { listSessions, endOtherSessions } = directory;
+    return listSessions && endOtherSessions
+      ? { list: listSessions.bind(directory), endOthers: endOtherSessions.bind(directory) }
+      : null;
+  }
 
   async function accountPlace(ctx: Context): Promise<Place | null> {
     const signedIn = await currentSession(provider, sspr.directory, ctx);
@@ -319,7 +325,8 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
     const { session } = signedIn;
     const accountId = signedIn.account.id;
     // Sessions are the host's (through the directory port); a host without them: no sessions section.
-    const listed = sessionsPort ? await sessionsPort.list(accountId, session.jti) : null;
+    const port = sessionsPort();
+    const listed = port ? await port.list(accountId, session.jti) : null;
     const place: Place = {
       kind: 'account',
       accountId,
@@ -373,12 +380,13 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
   router.post('/account/security/sessions/end-others', noStore, async (ctx) => {
     const place = await accountPlace(ctx);
     if (!place) throw new PageError(401, 'sign_in_required', 'registration:security.sign_in_required');
-    if (!sessionsPort) throw new PageError(404, 'not_found');
+    const port = sessionsPort();
+    if (!port) throw new PageError(404, 'not_found');
     await post(ctx, place, async () => {
       const keep = place.sessionId!;
       const login = (await sspr.directory.findById(place.accountId))?.login ?? place.accountId;
       await sspr.store.transaction(async (t) => {
-        const { sessions } = await sessionsPort.endOthers(place.accountId, keep, t);
+        const { sessions } = await port.endOthers(place.accountId, keep, t);
         await sspr.audit.record({
           activity: 'account.sessions_ended',
           result: 'success',

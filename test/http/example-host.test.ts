@@ -133,6 +133,26 @@ describe('example host: oidc-sspr added to an existing oidc-provider (HTTP)', fu
     earlier = { ...earlier, tokens: { ...earlier.tokens, refresh_token: refreshed.refresh_token ?? earlier.tokens.refresh_token } as client.TokenEndpointResponse };
   });
 
+  it('/account/security still works for a host whose directory offers no sessions: no sessions section, no sign-out elsewhere', async () => {
+    assert.ok(earlier, 'needs the sign-in of the first test');
+    const issuer = example.provider.issuer;
+    const directory = example.sspr.deps.directory;
+    const { listSessions, endOtherSessions } = directory;
+    // The same host without the two optional methods of its AccountDirectory port.
+    delete directory.listSessions;
+    delete directory.endOtherSessions;
+    try {
+      const page = await earlier.browser.get(`${issuer}/account/security`);
+      assert.equal(page.status, 200);
+      assert.doesNotMatch(page.html, /class="sessions"|sessions\/end-others/);
+      assert.match(page.html, /type="radio"|\/account\/security\/password/, 'the rest of the page is there');
+      const refused = await earlier.browser.request(`${issuer}/account/security/sessions/end-others`, { body: 'csrf=x&flow=y' });
+      assert.equal(refused.status, 404);
+    } finally {
+      Object.assign(directory, { listSessions, endOtherSessions });
+    }
+  });
+
   it("resets a forgotten password from the host's login page; the host's sessions and tokens end, the new password signs in", async () => {
     assert.ok(earlier, 'needs the sign-in of the previous test');
     const stillSignedIn = new Browser();
