@@ -21,6 +21,7 @@ import { packageRoot } from './paths.ts';
 import { purgeExpiredProviderState } from './provider/adapter.ts';
 import { createProvider, type Provider } from './provider/index.ts';
 import { loadOrCreateSigningKeys } from './provider/keys.ts';
+import type { AccountService } from './admin/accounts.ts';
 import type { SequelizeDirectory } from './store/account-directory.ts';
 import { openStore, type Store } from './store/index.ts';
 import type { SsprDeps } from './sspr/context.ts';
@@ -40,6 +41,8 @@ export interface App {
   config: Config;
   directory: SequelizeDirectory;
   hasher: PasswordHasher;
+  /** The administrator's operations (the CLI's), from the same composition root. */
+  admin: AccountService;
   audit: AuditLog;
   clock: Clock;
   log: Logger;
@@ -133,6 +136,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     config,
     directory,
     hasher,
+    admin: composed.admin,
     audit,
     clock,
     log,

@@ -47,6 +47,9 @@ export type { AuditEvent } from './audit/index.ts';
 export type { AuditResult } from './audit/index.ts';
 export type { Activity, RequestContext } from './audit/index.ts';
 
+/** The one error family: a stable `code`, an HTTP `status` and a user-safe `messageId` (ConfigError is one). */
+export { AppError, isAppError } from './errors.ts';
+export type { AppErrorOptions } from './errors.ts';
 export { ConfigError } from './config/load.ts';
 /** The zod schema of the `sspr:` policy (who is in scope, methods, codes, throttles). */
 export { ssprSchema } from './config/schema.ts';
