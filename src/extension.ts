@@ -71,7 +71,7 @@ export interface SsprExtension {
   /** The validated configuration, defaults filled in. */
   config: Config;
   /**
-   * oidc-sspr's internal services (methods, codes, flows, audit); our own server's CLI uses them.
+   * oidc-sspr's internal services (methods, codes, audit) as the composition root built them (src/compose.ts); tests and our own server read them.
    * @internal Not covered by semantic versioning.
    */
   deps: SsprDeps;
