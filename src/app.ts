@@ -9,7 +9,10 @@ import { recordPolicyChange } from './audit/policy-change.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config/schema.ts';
 import { demoClientOf, demoRoutes } from './demo/routes.ts';
-import { createSspr, onlyUnder, type AuditInput, type SsprExtension } from './index.ts';
+import { composeSspr } from './compose.ts';
+import { extensionFrom } from './extension.ts';
+import { createTranslator } from './i18n/index.ts';
+import { onlyUnder, type AuditInput, type SsprExtension } from './index.ts';
 import { PageError } from './interactions/errors.ts';
 import { securityHeaders } from './interactions/headers.ts';
 import { renderErrorPage } from './interactions/kit.ts';
@@ -18,10 +21,11 @@ import { packageRoot } from './paths.ts';
 import { purgeExpiredProviderState } from './provider/adapter.ts';
 import { createProvider, type Provider } from './provider/index.ts';
 import { loadOrCreateSigningKeys } from './provider/keys.ts';
-import { createSequelizeDirectory, type SequelizeDirectory } from './store/account-directory.ts';
+import type { AccountService } from './admin/accounts.ts';
+import type { SequelizeDirectory } from './store/account-directory.ts';
 import { openStore, type Store } from './store/index.ts';
 import type { SsprDeps } from './sspr/context.ts';
-import { createPasswordHasher, type PasswordHasher } from './sspr/password-hash.ts';
+import type { PasswordHasher } from './sspr/password-hash.ts';
 
 export interface AppOptions {
   config: Config;
@@ -37,6 +41,8 @@ export interface App {
   config: Config;
   directory: SequelizeDirectory;
   hasher: PasswordHasher;
+  /** The administrator's operations (the CLI's), from the same composition root. */
+  admin: AccountService;
   audit: AuditLog;
   clock: Clock;
   log: Logger;
@@ -47,24 +53,26 @@ export interface App {
 }
 
 /**
- * The composition root: the only place that wires modules together. SSPR comes in through the
- * public extension API (src/index.ts), exactly as an embedding host would use it.
+ * Our server: the provider, its pages and endpoints around the one composition root
+ * (src/compose.ts), whose extension (`extensionFrom`, the same builder `createSspr` ends in) brings
+ * SSPR in exactly as an embedding host gets it.
  */
 export async function createApp(options: AppOptions): Promise<App> {
   const { config } = options;
   const clock = options.clock ?? systemClock;
   const log = options.log ?? pino({ level: process.env.LOG_LEVEL ?? 'info' });
   const store = options.store ?? (await openStore({ url: config.database, warn: (m) => log.warn(m) }));
-  const hasher = createPasswordHasher(config.password_hashing);
-  const directory = createSequelizeDirectory(store, hasher, clock);
   // `/metrics` off (no token): nothing to count, so no per-request timing and no prom-client loaded.
   const metrics = config.metrics.token ? createMetrics() : undefined;
-  const extension = await createSspr({
-    directory, store, config, clock, log, accountSignInUrl: '/account/sign-in',
+  // The one composition root (shared with the CLI and createSspr); our accounts are its default directory.
+  const translator = createTranslator();
+  const composed = await composeSspr({
+    config, store, clock, log, translator,
     ...(metrics ? { onAuditEvent: (event: AuditInput) => metrics.observe(event) } : {}),
   });
+  const { directory, hasher, audit } = composed;
+  const extension = extensionFrom(composed, { translator, accountSignInUrl: '/account/sign-in' });
   const sspr = extension.deps;
-  const { audit } = sspr;
   const kit = extension.pageKit;
   await recordPolicyChange(store, audit, config.sspr);
 
@@ -128,6 +136,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     config,
     directory,
     hasher,
+    admin: composed.admin,
     audit,
     clock,
     log,

@@ -5,14 +5,16 @@ import type Provider from 'oidc-provider';
 import { interactionPolicy } from 'oidc-provider';
 import pino, { type Logger } from 'pino';
 import { Op, type Sequelize } from 'sequelize';
-import { createAuditLog, type AuditInput } from './audit/index.ts';
-import { systemClock, type Clock } from './clock.ts';
+import type { AuditInput } from './audit/index.ts';
+import type { Clock } from './clock.ts';
+import { composeSspr, type Composition } from './compose.ts';
 import { ConfigError, describeIssue } from './config/load.ts';
 import { configSchema, type Config, type ConfigInput } from './config/schema.ts';
-import { createDelivery, type LogFn, type Transport } from './delivery/index.ts';
-import { createTranslator } from './i18n/index.ts';
+import type { Transport } from './delivery/index.ts';
+import { createTranslator, type Translator } from './i18n/index.ts';
 import { accountPasswordRoutes } from './interactions/account-password.ts';
 import { createCsrf } from './interactions/csrf.ts';
+import { isAppError } from './errors.ts';
 import { PageError } from './interactions/errors.ts';
 import { securityHeaders } from './interactions/headers.ts';
 import { renderErrorPage, type PageKit } from './interactions/kit.ts';
@@ -27,22 +29,10 @@ import type { ProviderPages } from './provider/index.ts';
 import { registrationPrompt } from './provider/registration-prompt.ts';
 import { openStore, storeFromSequelize, type Store } from './store/index.ts';
 import { migrate } from './store/migrate.ts';
-import { createCodeStore } from './store/code-store.ts';
-import { createFlowRepository } from './store/flow-repository.ts';
-import { createMethodRepository } from './store/method-repository.ts';
-import { createThrottleStore } from './store/throttle-store.ts';
-import { createCodeService } from './sspr/codes.ts';
 import type { SsprDeps } from './sspr/context.ts';
-import { createCodeHasher, createSecretBox } from './sspr/crypto.ts';
-import { createMethods } from './sspr/methods/index.ts';
 import type { PasswordHasher } from './sspr/password-hash.ts';
-import { createPasswordPolicy } from './sspr/password-policy.ts';
 import type { AccountDirectory } from './sspr/ports.ts';
-import { createSignInGuard, type SignInGuard } from './sspr/sign-in-guard.ts';
-import { createThrottle } from './sspr/throttle.ts';
-import { createAccessPassService } from './sspr/access-pass.ts';
-import { createTemporaryAccessPassMethod } from './sspr/methods/temporary-access-pass.ts';
-import { createAccessPassRepository } from './store/access-pass-repository.ts';
+import type { SignInGuard } from './sspr/sign-in-guard.ts';
 
 /** The parts of our configuration an embedding host gives (same schema, same validation, same defaults). */
 export type SsprConfigInput = Pick<ConfigInput, 'sspr' | 'delivery' | 'password_policy' | 'language' | 'audit'> & {
@@ -81,7 +71,7 @@ export interface SsprExtension {
   /** The validated configuration, defaults filled in. */
   config: Config;
   /**
-   * oidc-sspr's internal services (methods, codes, flows, audit); our own server's CLI uses them.
+   * oidc-sspr's internal services (methods, codes, audit) as the composition root built them (src/compose.ts); tests and our own server read them.
    * @internal Not covered by semantic versioning.
    */
   deps: SsprDeps;
@@ -137,13 +127,17 @@ export function onlyUnder(prefixes: readonly string[], routes: Routes): Routes {
   return Object.assign(guarded, { router: routes.router }) as Routes;
 }
 
-/** Logs the detail, shows the user a page with a stable code, never a stack trace. */
+/**
+ * The one error handler: an AppError (PageError, SsprError, …) that may be shown becomes a page with
+ * its stable code and message id; anything else is logged and becomes the generic page. The detail
+ * goes to the log, never a stack trace to the user.
+ */
 function errorPages(kit: PageKit) {
   return async function errorPagesMiddleware(ctx: Context, next: Next): Promise<void> {
     try {
       await next();
     } catch (err) {
-      if (err instanceof PageError) {
+      if (isAppError(err) && err.expose) {
         kit.log.info({ code: err.code, detail: err.detail, path: ctx.path }, 'request refused');
         renderErrorPage(ctx, kit, err);
         return;
@@ -155,12 +149,12 @@ function errorPages(kit: PageKit) {
 }
 
 /**
- * Builds SSPR from its ports. Our own server is wired through this same function; a host with its
- * own oidc-provider and accounts uses it the same way (see examples/existing-provider).
+ * Builds SSPR from its ports. Our own server is wired through the same composition root
+ * (src/compose.ts) and {@link extensionFrom}; a host with its own oidc-provider and accounts uses it
+ * the same way (see examples/existing-provider).
  */
 export async function createSspr(options: SsprOptions): Promise<SsprExtension> {
   const config = parseConfig(options.config);
-  const clock = options.clock ?? systemClock;
   const log = options.log ?? pino({ level: process.env.LOG_LEVEL ?? 'info' });
   let store = options.store;
   if (!store && options.sequelize) {
@@ -173,44 +167,41 @@ export async function createSspr(options: SsprOptions): Promise<SsprExtension> {
     if (!options.database) throw new ConfigError('database: give a store, a Sequelize instance or a database URL');
     store = ownStore = await openStore({ url: options.database, warn: (m) => log.warn(m) });
   }
-  const audit = createAuditLog(store, clock, options.onAuditEvent);
+  const translator = createTranslator();
+  const composed = await composeSspr({
+    config, store, directory: options.directory, clock: options.clock, log, translator,
+    transports: options.transports, onAuditEvent: options.onAuditEvent,
+  });
+  return extensionFrom(composed, {
+    translator,
+    accountSignInUrl: options.accountSignInUrl,
+    onStop: async () => {
+      await ownStore?.close();
+      ownStore = undefined;
+    },
+  });
+}
+
+/**
+ * The extension over an existing composition: what {@link createSspr} returns, and what our own
+ * server builds from the composition it shares with the CLI.
+ */
+export function extensionFrom(
+  composed: Composition,
+  options: { translator?: Translator; accountSignInUrl?: string; onStop?: () => Promise<void> } = {},
+): SsprExtension {
+  const { config, store, clock, log, audit, delivery, signInGuard, flows, accessPasses } = composed;
+  const deps = composed.sspr;
+  const { codes } = deps;
   const kit: PageKit = {
     config,
     views: loadViews(join(packageRoot(), 'views')),
-    translator: createTranslator(),
+    translator: options.translator ?? createTranslator(),
     csrf: createCsrf(config.secrets.cookie_keys),
     log,
     accountSignInUrl: options.accountSignInUrl,
   };
-  const pinoLog: LogFn = (level, message, fields) => log[level](fields ?? {}, message);
-  const secretBox = createSecretBox(config.secrets.encryption_keys);
-  const delivery = createDelivery(config.delivery, { store, clock, audit, secretBox, translator: kit.translator, log: pinoLog, transports: options.transports });
-  const codes = createCodeService({ store: createCodeStore(store), clock, hasher: createCodeHasher(config.secrets.encryption_keys), ttlMinutes: config.sspr.code_ttl_minutes });
-  const methodRepo = createMethodRepository({ store, clock });
-  const accessPasses = createAccessPassService({
-    repository: createAccessPassRepository(store), clock, hasher: createCodeHasher(config.secrets.encryption_keys),
-    policy: config.sspr.temporary_access_pass, audit,
-  });
-  // The helpdesk's pass is a reset method only while the policy enables it.
-  const extra = config.sspr.temporary_access_pass.enabled ? [createTemporaryAccessPassMethod({ passes: accessPasses, audit })] : [];
-  const deps: SsprDeps = {
-    config,
-    store,
-    flows: createFlowRepository(store),
-    clock,
-    log,
-    directory: options.directory,
-    audit,
-    delivery,
-    codes,
-    throttle: createThrottle({ store: createThrottleStore(store), clock }),
-    secretBox,
-    methods: createMethods({ config, codes, delivery, secretBox, clock, methodRepo, extra }),
-    methodRepo,
-    passwordPolicy: await createPasswordPolicy(config.password_policy),
-  };
   const prompt = registrationPrompt(deps);
-  const signInGuard = createSignInGuard({ throttle: deps.throttle, audit, clock, limits: config.sspr.throttle });
 
   const withPages = (router: Router, prefixes: readonly string[]): Routes => {
     const outer = new Router();
@@ -256,14 +247,14 @@ export async function createSspr(options: SsprOptions): Promise<SsprExtension> {
     routes(provider) {
       checkProxy(provider);
       const router = new Router();
-      router.use(registrationRoutes({ provider, kit, sspr: deps, store }).routes());
-      router.use(resetRoutes({ provider, kit, sspr: deps }).routes());
-      router.use(accountPasswordRoutes({ provider, kit, sspr: deps }).routes());
+      router.use(registrationRoutes({ provider, kit, sspr: deps, flows: flows.registration }).routes());
+      router.use(resetRoutes({ provider, kit, sspr: deps, flows: flows.reset }).routes());
+      router.use(accountPasswordRoutes({ provider, kit, sspr: deps, change: flows.passwordChange }).routes());
       return withPages(router, ['/interaction/', '/reset', '/account/security']);
     },
     loginRoutes(provider, hasher) {
       checkProxy(provider);
-      return withPages(loginRoutes({ provider, kit, directory: options.directory, hasher, audit, guard: signInGuard }), ['/interaction/']);
+      return withPages(loginRoutes({ provider, kit, directory: composed.directory, hasher, audit, guard: signInGuard }), ['/interaction/']);
     },
     signInGuard,
     credentialsEpoch: credentialsEpochHooks,
@@ -281,8 +272,7 @@ export async function createSspr(options: SsprOptions): Promise<SsprExtension> {
       if (housekeeping) clearInterval(housekeeping);
       housekeeping = undefined;
       await delivery.stop();
-      await ownStore?.close();
-      ownStore = undefined;
+      await options.onStop?.();
     },
   };
 }

@@ -19,6 +19,8 @@ export type { SsprExtension, SsprOptions, SsprConfigInput, Routes } from './exte
 /** The host's accounts as oidc-sspr sees them: the one port every host implements. */
 export type { AccountDirectory } from './sspr/ports.ts';
 export type { DirectoryAccount, TransactionHandle } from './sspr/ports.ts';
+/** A host's sessions as `/account/security` lists them (the optional `listSessions`/`endOtherSessions`). */
+export type { DirectorySession, DirectorySessions } from './sspr/ports.ts';
 
 /** Password sign-in throttling for a host's own login route (`sspr.signInGuard`). */
 export type { SignInGuard } from './sspr/sign-in-guard.ts';
@@ -45,6 +47,9 @@ export type { AuditEvent } from './audit/index.ts';
 export type { AuditResult } from './audit/index.ts';
 export type { Activity, RequestContext } from './audit/index.ts';
 
+/** The one error family: a stable `code`, an HTTP `status` and a user-safe `messageId` (ConfigError is one). */
+export { AppError, isAppError } from './errors.ts';
+export type { AppErrorOptions } from './errors.ts';
 export { ConfigError } from './config/load.ts';
 /** The zod schema of the `sspr:` policy (who is in scope, methods, codes, throttles). */
 export { ssprSchema } from './config/schema.ts';

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import pino from 'pino';
 import { createApp } from './app.ts';
@@ -30,16 +30,14 @@ async function main(): Promise<void> {
   const app = await createApp({ config, log });
 
   if (config.demo && isSqlite(config) && (await app.store.models.Account.count()) === 0) {
-    const password = randomBytes(12).toString('base64url');
-    await app.store.models.Account.create({
-      id: randomUUID(),
-      login: 'demo',
-      email: 'demo@example.org',
-      name: 'Demo User',
-      passwordHash: await app.hasher.hash(password),
-      passwordChangedAt: app.clock.now(),
-    });
-    console.log(`\n  Demo account (shown once): user "demo", password "${password}"\n`);
+    // Through the admin service, like `user add`: the same checks, the same audit trail.
+    const password = randomBytes(18).toString('base64url');
+    try {
+      await app.admin.addUser({ login: 'demo', email: 'demo@example.org', name: 'Demo User', password }, 'system:demo');
+      console.log(`\n  Demo account (shown once): user "demo", password "${password}"\n`);
+    } catch (err) {
+      log.warn({ err }, 'demo account not created');
+    }
   }
 
   await app.listen(config.port, process.env.HOST ?? '127.0.0.1');

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AccountDirectory, DirectoryAccount, PasswordHasher } from 'oidc-sspr';
+import type { MemoryStorage } from './adapter.ts';
 
 interface StoredAccount extends DirectoryAccount {
   passwordHash: string;
@@ -12,12 +13,15 @@ interface StoredAccount extends DirectoryAccount {
 export class InMemoryAccounts {
   readonly byId = new Map<string, StoredAccount>();
   private readonly hasher: PasswordHasher;
-  /** Ends the account's sessions, grants and tokens in the host's oidc-provider storage. */
-  private readonly revoke: (accountId: string) => Promise<void>;
+  /** The host's oidc-provider storage: sessions, grants and tokens. */
+  private readonly storage: MemoryStorage;
+  /** Stamps a session or grant payload with an account's epoch (`sspr.credentialsEpoch.stamp`, given once sspr exists). */
+  private readonly stamp: (payload: object, account: DirectoryAccount) => void;
 
-  constructor(hasher: PasswordHasher, revoke: (accountId: string) => Promise<void>) {
+  constructor(hasher: PasswordHasher, storage: MemoryStorage, stamp: (payload: object, account: DirectoryAccount) => void) {
     this.hasher = hasher;
-    this.revoke = revoke;
+    this.storage = storage;
+    this.stamp = stamp;
   }
 
   async add(user: { login: string; password: string; email?: string; phone?: string; isAdmin?: boolean; groups?: string[] }): Promise<DirectoryAccount> {
@@ -68,7 +72,15 @@ export class InMemoryAccounts {
       revokeEverything: async (id) => {
         const account = this.byId.get(id);
         if (account) account.credentialsEpoch += 1;
-        await this.revoke(id);
+        await this.storage.revokeAccount(id);
+      },
+      // Optional: with these, /account/security lists the host's own sessions and can end the others.
+      listSessions: (accountId, currentSessionId) => this.storage.listSessions(accountId, currentSessionId),
+      endOtherSessions: async (accountId, keepSessionId) => {
+        const account = this.byId.get(accountId);
+        if (!account) return { sessions: 0 };
+        account.credentialsEpoch += 1; // a credential event: everything not re-stamped is refused at its next use
+        return this.storage.endOtherSessions(accountId, keepSessionId, (payload) => this.stamp(payload, account));
       },
     };
   }

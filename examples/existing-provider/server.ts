@@ -19,7 +19,8 @@ export interface ExampleOptions {
 export async function createExampleServer(options: ExampleOptions) {
   const hasher = createPasswordHasher({ memory_kib: 19456, time_cost: 2, parallelism: 1 });
   const storage = createMemoryAdapter();
-  const accounts = new InMemoryAccounts(hasher, storage.revokeAccount);
+  // The stamp is sspr's, built next from this very directory: only called once requests come in.
+  const accounts = new InMemoryAccounts(hasher, storage, (payload, account) => sspr.credentialsEpoch.stamp(payload, account));
 
   // oidc-sspr: build the extension from our account directory (plus a database for its own state).
   const sspr = await createSspr({ ...options.sspr, directory: accounts.directory() });

@@ -62,16 +62,16 @@ interface SsprFacts { confirmedAt: Date | null; lastResetAt: Date | null }
 
 /**
  * Per-account SSPR facts, read in bulk. The one place that knows where they live (`sspr_profiles`,
- * written by the method repository), so a move only changes this function. `confirmed_at` falls back
- * to the account column the CLI's `user show` still reads; the last reset falls back to the audit
- * trail, for resets made before `last_reset_at` was written.
+ * written by the method repository), so a move only changes this function. `confirmed_at` lives only
+ * there (migration 0009 moved the legacy account column's dates in); the last reset falls back to the
+ * audit trail, for resets made before `last_reset_at` was written.
  */
 async function loadSsprFacts(store: Store): Promise<Map<string, SsprFacts>> {
   const { SsprProfile } = defineSsprModels(store.sequelize);
   const { Account, AuditEvent } = store.models;
   const [profiles, accounts, resets] = await Promise.all([
     SsprProfile.findAll(),
-    Account.findAll({ attributes: ['id', 'methodsConfirmedAt'] }),
+    Account.findAll({ attributes: ['id'] }),
     AuditEvent.findAll({
       attributes: ['targetAccountId', 'time'],
       where: { activity: 'sspr.reset.completed', result: 'success', targetAccountId: { [Op.ne]: null } },
@@ -79,7 +79,7 @@ async function loadSsprFacts(store: Store): Promise<Map<string, SsprFacts>> {
   ]);
   const later = (a: Date | null, b: Date | null) => (a && (!b || a.getTime() >= b.getTime()) ? a : b);
   const facts = new Map<string, SsprFacts>();
-  for (const a of accounts) facts.set(a.id, { confirmedAt: a.methodsConfirmedAt, lastResetAt: null });
+  for (const a of accounts) facts.set(a.id, { confirmedAt: null, lastResetAt: null });
   for (const e of resets) {
     const f = facts.get(e.targetAccountId as string);
     if (f) f.lastResetAt = later(e.time, f.lastResetAt);
@@ -87,7 +87,7 @@ async function loadSsprFacts(store: Store): Promise<Map<string, SsprFacts>> {
   for (const p of profiles) {
     const f = facts.get(p.accountId);
     if (!f) continue;
-    f.confirmedAt = p.confirmedAt ?? f.confirmedAt;
+    f.confirmedAt = p.confirmedAt;
     f.lastResetAt = later(p.lastResetAt, f.lastResetAt);
   }
   return facts;

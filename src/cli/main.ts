@@ -2,8 +2,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from '../config/load.ts';
-import { AdminError } from '../store/accounts.ts';
+import { AppError } from '../errors.ts';
 import { registerAuditCommands } from './commands/audit.ts';
 import { registerConfigCommands } from './commands/config.ts';
 import { UsageError, type CliIo } from './commands/context.ts';
@@ -62,7 +61,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       io.stderr.write(`error: ${firstLine(err.message)}\n`);
       return 2;
     }
-    if (err instanceof AdminError || err instanceof ConfigError) {
+    // One error family: an admin refusal, a bad config or a domain refusal is one line, exit 1.
+    if (err instanceof AppError) {
       io.stderr.write(`error: ${firstLine(err.message)}\n`);
       return 1;
     }

@@ -5,12 +5,19 @@ import { z } from 'zod';
 import { configSchema, type Config } from './schema.ts';
 import { lazy } from '../lazy.ts';
 import { securePrivateFile } from '../file-modes.ts';
+import { AppError } from '../errors.ts';
 
 const yaml = lazy<typeof import('yaml')>('yaml');
 
 /** A bad configuration: `message` is one line naming the key path and the problem. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
+export class ConfigError extends AppError {
+  /** `message` names the key path and the problem, in one line for an operator (never a user). */
+  constructor(message: string) {
+    // 500: a misconfigured server, not the visitor's fault; `expose` is then false, so a page shows
+    // only the generic message.
+    super('config_invalid', 500, message, { messageId: 'errors:generic' });
+    this.name = 'ConfigError';
+  }
 }
 
 export type ValueSource = 'file' | 'default' | `env ${string}`;

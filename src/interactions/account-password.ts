@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { SsprDeps } from '../sspr/context.ts';
 import { isSsprError, PasswordRejected, Throttled } from '../sspr/errors.ts';
-import { createPasswordChange } from '../sspr/flows/password-change.ts';
+import type { PasswordChange } from '../sspr/flows/password-change.ts';
 import { formatTime } from '../delivery/messages.ts';
 import { cookieNamesFor } from '../provider/cookie-names.ts';
 import { field, readForm } from './body.ts';
@@ -18,9 +18,8 @@ import type { PageMessage } from './views.ts';
  * goes back to the form by redirect, so a reload does not post the current password again (another
  * guess counted on the account's sign-in budget).
  */
-export function accountPasswordRoutes(deps: { provider: Provider; kit: PageKit; sspr: SsprDeps }): Router {
-  const { provider, kit, sspr } = deps;
-  const change = createPasswordChange(sspr);
+export function accountPasswordRoutes(deps: { provider: Provider; kit: PageKit; sspr: SsprDeps; change: PasswordChange }): Router {
+  const { provider, kit, sspr, change } = deps;
   const router = new Router();
   const minLength = sspr.config.password_policy.min_length;
   const PAGE = '/account/security/password';

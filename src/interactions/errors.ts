@@ -1,16 +1,13 @@
-/** An error that reaches the user as a page (or JSON) with a stable code; `detail` goes to logs only. */
-export class PageError extends Error {
-  override name = 'PageError';
-  status: number;
-  code: string;
-  messageId: string;
-  detail?: string;
+import { AppError } from '../errors.ts';
+
+/**
+ * A refusal that belongs to the pages rather than the domain (a bad form, a stale CSRF token, an
+ * expired interaction): the same family as SsprError (src/errors.ts), so one handler shows both.
+ */
+export class PageError extends AppError {
   constructor(status: number, code: string, messageId = `errors:${code}`, detail?: string) {
-    super(code);
-    this.status = status;
-    this.code = code;
-    this.messageId = messageId;
-    this.detail = detail;
+    super(code, status, code, { messageId, ...(detail === undefined ? {} : { detail }) });
+    this.name = 'PageError';
   }
 }
 

@@ -4,7 +4,7 @@ import type { RequestContext } from '../audit/index.ts';
 import type { Config } from '../config/schema.ts';
 import type { Language, Translator } from '../i18n/index.ts';
 import type { Csrf } from './csrf.ts';
-import { PageError } from './errors.ts';
+import type { AppError } from '../errors.ts';
 import { resolveLanguage } from './language.ts';
 import type { PageMessage, Views } from './views.ts';
 
@@ -43,7 +43,7 @@ export function renderPage(
   ctx.body = kit.views.render(view, { ...rest, lang, t, title: t(titleKey) });
 }
 
-export function renderErrorPage(ctx: Context, kit: PageKit, err: PageError, extra: Record<string, unknown> = {}): void {
+export function renderErrorPage(ctx: Context, kit: PageKit, err: AppError, extra: Record<string, unknown> = {}): void {
   renderPage(ctx, kit, 'error', {
     titleKey: 'pages:error.title',
     status: err.status,

@@ -2,11 +2,10 @@ import Router from '@koa/router';
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Language } from '../i18n/index.ts';
-import type { Store } from '../store/index.ts';
-import { countGrantsElsewhere, endOtherSessions, listAccountSessions, type AccountSession } from '../store/sessions.ts';
 import type { SsprDeps } from '../sspr/context.ts';
+import type { DirectorySession } from '../sspr/ports.ts';
 import { isSsprError, type SsprError, Throttled } from '../sspr/errors.ts';
-import { createRegistrationFlow, type RegistrationFlow, type RegistrationView } from '../sspr/flows/registration.ts';
+import type { RegistrationFlow, RegistrationView } from '../sspr/flows/registration.ts';
 import { formatTime } from '../delivery/messages.ts';
 import { cookieNamesFor } from '../provider/cookie-names.ts';
 import { field, readForm } from './body.ts';
@@ -31,10 +30,8 @@ export interface RegistrationRouteDeps {
   provider: Provider;
   kit: PageKit;
   sspr: SsprDeps;
-  /** Where our own sessions live (the SSPR deps only see a unit of work). */
-  store: Store;
-  /** Built here unless the composition root passes one. */
-  flows?: RegistrationFlow;
+  /** From the composition root (src/compose.ts). */
+  flows: RegistrationFlow;
 }
 
 /** Where a flow's pages live and who it belongs to. */
@@ -50,7 +47,7 @@ interface Place {
   clientId?: string;
   /** Only /account/security: the provider session this page is shown in, and the account's sessions. */
   sessionId?: string;
-  sessions?: AccountSession[];
+  sessions?: DirectorySession[];
   /** Only /account/security: grants this session does not use (other browsers, offline access). */
   grantsElsewhere?: number;
 }
@@ -87,8 +84,7 @@ function noStore(ctx: Context, next: Next): Promise<void> {
 }
 
 export function registrationRoutes(deps: RegistrationRouteDeps): Router {
-  const { provider, kit, sspr, store } = deps;
-  const flows = deps.flows ?? createRegistrationFlow(sspr);
+  const { provider, kit, sspr, flows } = deps;
   const router = new Router();
   const load = loadInteraction(provider, kit);
   const inPrompt = requirePrompt('register');
@@ -321,19 +317,33 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
 
   // ── /account/security: the signed-in user's methods ──────────────────────────────────────────────
 
+  /**
+   * The host's sessions through the directory port, looked up at each request. Both or neither:
+   * listing sessions the page cannot end would offer a button that does nothing.
+   */
+  function sessionsPort() {
+    const { directory } = sspr;
+    const { listSessions, endOtherSessions } = directory;
+    return listSessions && endOtherSessions
+      ? { list: listSessions.bind(directory), endOthers: endOtherSessions.bind(directory) }
+      : null;
+  }
+
   async function accountPlace(ctx: Context): Promise<Place | null> {
     const signedIn = await currentSession(provider, sspr.directory, ctx);
     if (!signedIn) return null;
     const { session } = signedIn;
     const accountId = signedIn.account.id;
+    // Sessions are the host's (through the directory port); a host without them: no sessions section.
+    const port = sessionsPort();
+    const listed = port ? await port.list(accountId, session.jti) : null;
     const place: Place = {
       kind: 'account',
       accountId,
       binding: `session:${session.uid}`,
       base: '/account/security',
       sessionId: session.jti,
-      sessions: await listAccountSessions(store, accountId, sspr.clock.now()),
-      grantsElsewhere: await countGrantsElsewhere(store, accountId, session.jti),
+      ...(listed ? { sessions: listed.sessions, grantsElsewhere: listed.grantsElsewhere } : {}),
     };
     const now = sspr.clock.now().getTime();
     const authTime = session.authTime();
@@ -380,11 +390,13 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
   router.post('/account/security/sessions/end-others', noStore, async (ctx) => {
     const place = await accountPlace(ctx);
     if (!place) throw new PageError(401, 'sign_in_required', 'registration:security.sign_in_required');
+    const port = sessionsPort();
+    if (!port) throw new PageError(404, 'not_found');
     await post(ctx, place, async () => {
       const keep = place.sessionId!;
       const login = (await sspr.directory.findById(place.accountId))?.login ?? place.accountId;
-      await store.transaction(async (t) => {
-        const { sessions } = await endOtherSessions(store, place.accountId, keep, t);
+      await sspr.store.transaction(async (t) => {
+        const { sessions } = await port.endOthers(place.accountId, keep, t);
         await sspr.audit.record({
           activity: 'account.sessions_ended',
           result: 'success',

@@ -4,7 +4,7 @@ import type Provider from 'oidc-provider';
 import { cookieNamesFor } from '../provider/cookie-names.ts';
 import type { SsprDeps } from '../sspr/context.ts';
 import { isSsprError, type PasswordRejected, type SsprError, type Throttled } from '../sspr/errors.ts';
-import { createResetFlow, pageOf, type ResetFlowState, type ResetRequest } from '../sspr/flows/reset.ts';
+import { pageOf, type ResetFlowService, type ResetFlowState, type ResetRequest } from '../sspr/flows/reset.ts';
 import { formatTime } from '../delivery/messages.ts';
 import { field, readForm } from './body.ts';
 import { createFlash, type Flash } from './flash.ts';
@@ -40,11 +40,11 @@ function entryOf(ctx: Context): Entry {
 /** Epoch seconds, for the provider's TTL arithmetic. */
 const epochTime = (d: Date) => Math.floor(d.getTime() / 1000);
 
-export function resetRoutes(deps: { provider: Provider; kit: PageKit; sspr: SsprDeps }): Router {
-  const { provider, kit, sspr } = deps;
+/** `flows` comes from the composition root (src/compose.ts), like every collaborator of a route. */
+export function resetRoutes(deps: { provider: Provider; kit: PageKit; sspr: SsprDeps; flows: ResetFlowService }): Router {
+  const { provider, kit, sspr, flows } = deps;
   const cookieNames = cookieNamesFor(sspr.config.issuer);
   const COOKIE = cookieNames.resetFlow;
-  const flows = createResetFlow(sspr);
   const router = new Router();
   const load = loadInteraction(provider, kit);
   const helpdesk = sspr.config.sspr.helpdesk;
@@ -184,18 +184,18 @@ export function resetRoutes(deps: { provider: Provider; kit: PageKit; sspr: Sspr
   /**
    * STACK.md: the reset revokes the account's sessions. When the interaction points at one of them,
    * finishing it would fail ("session not found"), so it is detached (and the interaction sent back to
-   * the sign-in prompt) and saved first. Its grant id goes too: the revocation deletes every row
-   * carrying one of the account's grant ids, and the interaction row carries it.
+   * the sign-in prompt). This runs after the reset committed: a reset that fails leaves the
+   * interaction as it was. The revocation deleted the interaction row with the account's grants, and
+   * the credentials epoch refuses the session it pointed at anyway; saving the in-memory copy without
+   * session and grant writes the interaction back, pointing at nothing old.
    */
-  function detacher(ctx: Context) {
-    return async (accountId: string) => {
-      const interaction = interactionOf(ctx);
-      if (interaction.session?.accountId !== accountId) return;
-      interaction.session = undefined;
-      interaction.grantId = undefined;
-      interaction.prompt = { name: 'login', reasons: ['password_reset'], details: {} };
-      await interaction.save(Math.max(1, interaction.exp - epochTime(sspr.clock.now())));
-    };
+  async function detach(ctx: Context, accountId: string | null): Promise<void> {
+    const interaction = interactionOf(ctx);
+    if (accountId === null || interaction.session?.accountId !== accountId) return;
+    interaction.session = undefined;
+    interaction.grantId = undefined;
+    interaction.prompt = { name: 'login', reasons: ['password_reset'], details: {} };
+    await interaction.save(Math.max(1, interaction.exp - epochTime(sspr.clock.now())));
   }
 
   function routes(prefix: string, pre: Middleware[]) {
@@ -279,7 +279,8 @@ export function resetRoutes(deps: { provider: Provider; kit: PageKit; sspr: Sspr
       const password = field(form, 'new_password', { max: 4096, trim: false });
       const confirmation = field(form, 'confirm_password', { max: 4096, trim: false });
       await step(ctx, entry, flow, async () => {
-        await flows.submitPassword(flow, { password, confirmation }, request(ctx), entry.uid ? { detach: detacher(ctx) } : {});
+        const done = await flows.submitPassword(flow, { password, confirmation }, request(ctx));
+        if (entry.uid) await detach(ctx, done.accountId);
         ctx.status = 303;
         ctx.redirect(`${entry.base}/done`);
       }, (err) => {

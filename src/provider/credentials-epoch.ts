@@ -118,6 +118,11 @@ export interface CredentialsEpochHooks {
   loginFields(account: { credentialsEpoch: number }, checkedAt?: Date): { credentialsEpoch: number; ts: number };
   /** On the consent page, before `grant.save()`: the grant carries the epoch of the session that gave it. */
   stampGrant(grant: object, account: { credentialsEpoch: number }): void;
+  /**
+   * Stamps a stored session or grant payload with the account's (new) epoch: a host's
+   * `endOtherSessions` keeps the asking session and its grants this way while the epoch moves.
+   */
+  stamp(payload: object, account: { credentialsEpoch: number }): void;
 }
 
 export const credentialsEpochHooks: CredentialsEpochHooks = {
@@ -125,4 +130,5 @@ export const credentialsEpochHooks: CredentialsEpochHooks = {
   admits: (ctx, account, token) => admitsAccount(ctx, account.id, account.credentialsEpoch, token),
   loginFields: (account, checkedAt = new Date()) => ({ credentialsEpoch: account.credentialsEpoch, ts: Math.floor(checkedAt.getTime() / 1000) }),
   stampGrant: (grant, account) => stampEpoch(grant, account.credentialsEpoch),
+  stamp: (payload, account) => stampEpoch(payload, account.credentialsEpoch),
 };

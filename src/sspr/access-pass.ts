@@ -155,7 +155,15 @@ export function createAccessPassService(options: AccessPassServiceOptions) {
   const { repository, clock, hasher, policy, audit } = options;
   const hashOf = (accountId: string, typed: string) => hasher.hash(accountId, HASH_CHANNEL, normalisePass(typed));
   // Compared against when there is no pass, so that path does the same constant-time comparison.
-  const dummyHash = hasher.hash(NO_ACCOUNT, HASH_CHANNEL, 'no pass');
+  // Hashed up front, so an unknown account's check does one HMAC like a known one's; without keys
+  // (a CLI command that checks no pass) at first use instead, where the missing key is then named.
+  let dummy: string | null = null;
+  try {
+    dummy = hasher.hash(NO_ACCOUNT, HASH_CHANNEL, 'no pass');
+  } catch {
+    dummy = null;
+  }
+  const dummyHash = () => (dummy ??= hasher.hash(NO_ACCOUNT, HASH_CHANNEL, 'no pass'));
 
   function lifetime(minutes: number | undefined): number {
     const wanted = minutes ?? Math.min(DEFAULT_MINUTES, policy.max_minutes);
@@ -177,7 +185,7 @@ export function createAccessPassService(options: AccessPassServiceOptions) {
     const now = clock.now();
     const hash = hashOf(accountId ?? NO_ACCOUNT, typed);
     const latest = await repository.latest(accountId ?? NO_ACCOUNT, t);
-    const matches = hasher.equals(hash, latest?.passHash ?? dummyHash);
+    const matches = hasher.equals(hash, latest?.passHash ?? dummyHash());
     if (accountId === null) return { ok: false, reason: 'unknown_account' };
     if (!latest) return { ok: false, reason: 'no_pass' };
     if (!matches) return { ok: false, reason: 'wrong_pass' };

@@ -132,11 +132,18 @@ export interface KeyedHasher {
 }
 
 export function createKeyedHasher(encryptionKeys: readonly string[], purpose: string): KeyedHasher {
-  requireKeys(encryptionKeys);
-  const keys = encryptionKeys.map((k) => derive(k, `keyed-hash ${purpose}`));
+  // Derived at first use: a CLI command that hashes nothing runs without keys (src/compose.ts).
+  let keys: Buffer[] | null = null;
+  const derived = () => {
+    if (!keys) {
+      requireKeys(encryptionKeys);
+      keys = encryptionKeys.map((k) => derive(k, `keyed-hash ${purpose}`));
+    }
+    return keys;
+  };
   const mac = (key: Buffer, value: string) => createHmac('sha256', key).update(value, 'utf8').digest('hex');
   return {
-    hash: (value) => mac(keys[0]!, value),
-    hashAll: (value) => keys.map((key) => mac(key, value)),
+    hash: (value) => mac(derived()[0]!, value),
+    hashAll: (value) => derived().map((key) => mac(key, value)),
   };
 }

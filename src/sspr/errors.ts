@@ -1,33 +1,19 @@
+import { AppError, type AppErrorOptions } from '../errors.ts';
+
 /**
  * SSPR's errors: one stable snake_case `code` per thing a page or a test must tell apart, after
- * oidc-provider's lib/helpers/errors.js. `code` selects the message (views/i18n `error.<code>`),
- * `params` fill it in, `detail` is for logs only and never reaches a page, `expose` says whether the
- * message may be shown at all (`status < 500`).
+ * oidc-provider's lib/helpers/errors.js. Members of the one error family (src/errors.ts): `code`
+ * selects the message (`errors:sspr.<code>` unless a class names another), `params` fill it in,
+ * `detail` is for logs only and never reaches a page, `expose` says whether the message may be shown
+ * at all (`status < 500`).
  */
 
-export interface SsprErrorOptions {
-  /** For logs only. */
-  detail?: string;
-  /** Interpolation values for the page message; never secrets, addresses or numbers. */
-  params?: Record<string, unknown>;
-  cause?: unknown;
-}
+export type SsprErrorOptions = Omit<AppErrorOptions, 'messageId'>;
 
-export class SsprError extends Error {
-  code: string;
-  status: number;
-  expose: boolean;
-  detail?: string;
-  params?: Record<string, unknown>;
-
-  constructor(code: string, status: number, message: string, options: SsprErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+export class SsprError extends AppError {
+  constructor(code: string, status: number, message: string, options: SsprErrorOptions & { messageId?: string } = {}) {
+    super(code, status, message, { messageId: `errors:sspr.${code}`, ...options });
     this.name = 'SsprError';
-    this.code = code;
-    this.status = status;
-    this.expose = status < 500;
-    if (options.detail !== undefined) this.detail = options.detail;
-    if (options.params !== undefined) this.params = options.params;
   }
 
   /** What may cross the wire: never `detail`. */
@@ -37,12 +23,12 @@ export class SsprError extends Error {
 }
 
 /** A subclass per code; `static code` lets callers compare without building an instance. */
-function E<C extends string>(code: C, status: number, message: string, name: string) {
+function E<C extends string>(code: C, status: number, message: string, name: string, messageId?: string) {
   const Class = class extends SsprError {
     static readonly code: C = code;
     declare code: C;
     constructor(options: SsprErrorOptions = {}) {
-      super(code, status, message, options);
+      super(code, status, message, messageId === undefined ? options : { ...options, messageId });
       this.name = name;
     }
   };
@@ -62,7 +48,7 @@ export const MethodNotAllowed = E('method_not_allowed', 400, 'this method is not
 export const MethodInvalidTarget = E('method_invalid_target', 400, 'the address or number is not usable', 'MethodInvalidTarget');
 /** A valid number in an allowed country that is no handset: premium-rate, shared-cost, landline, VoIP, … */
 export const NumberNotMobile = E('number_not_mobile', 400, 'this number cannot receive SMS codes', 'NumberNotMobile');
-export const NotFound = E('not_found', 404, 'not found', 'NotFound');
+export const NotFound = E('not_found', 404, 'not found', 'NotFound', 'errors:not_found');
 
 const ThrottledBase = E('throttled', 429, 'too many requests; try again later', 'Throttled');
 /** Carries when the block ends; `now` comes from the caller's clock (no Date.now() in the domain). */

@@ -42,6 +42,25 @@ export interface UnitOfWork {
   transaction<T>(fn: (t: TransactionHandle) => Promise<T>): Promise<T>;
 }
 
+/** One of an account's signed-in sessions, as `/account/security` lists them. */
+export interface DirectorySession {
+  /** The session's id in the host's provider storage (oidc-provider's `session.jti`): only compared, never shown. */
+  id: string;
+  signedInAt: Date | null;
+  expiresAt: Date | null;
+  /** Client ids the session has signed in to. */
+  clients: string[];
+}
+
+/** What {@link AccountDirectory.listSessions} answers. */
+export interface DirectorySessions {
+  /** Sessions that have not expired, most recent sign-in first. */
+  sessions: DirectorySession[];
+  /** Grants the asking session does not use: apps still holding access elsewhere, offline access included. */
+  grantsElsewhere: number;
+}
+
+
 /**
  * The host's accounts, as oidc-sspr needs them: look-ups, password check and change, and "revoke
  * everything" after a reset. Our server implements it on Sequelize; examples/existing-provider over a Map.
@@ -66,6 +85,16 @@ export interface AccountDirectory {
   markContactVerified?(id: string, kind: 'email' | 'phone', value: string, t?: TransactionHandle): Promise<void>;
   /** Remembers the user's page language for later messages. */
   rememberLanguage?(id: string, language: string): Promise<void>;
+  /**
+   * The account's sessions in the host's provider storage, for `/account/security`. Optional, with
+   * {@link endOtherSessions}: a host that offers neither gets the page without its sessions section.
+   */
+  listSessions?(accountId: string, currentSessionId: string): Promise<DirectorySessions>;
+  /**
+   * "Sign out everywhere else", a credential event: moves the credentials epoch, stamps the kept
+   * session and the grants it uses with the new one, and ends every other session and grant.
+   */
+  endOtherSessions?(accountId: string, keepSessionId: string, t?: TransactionHandle): Promise<{ sessions: number }>;
 }
 
 /** Which state machine a flow row belongs to. */

@@ -4,9 +4,12 @@ import type { PasswordHasher } from '../sspr/password-hash.ts';
 import type { AccountRow, Store, Transaction } from './index.ts';
 import { fastSql } from './fast-sql.ts';
 import { revokeAccountState } from './revoke.ts';
+import { countGrantsElsewhere, endOtherSessions, listAccountSessions } from './sessions.ts';
 import { dateParamFor, readBool, readDate } from './sql.ts';
 
 export interface SequelizeDirectory extends AccountDirectory {
+  listSessions: NonNullable<AccountDirectory['listSessions']>;
+  endOtherSessions: NonNullable<AccountDirectory['endOtherSessions']>;
   /** The stored row, for claims. */
   findRow(id: string): Promise<AccountRow | null>;
   /**
@@ -29,7 +32,6 @@ interface RawAccount {
   is_admin: boolean | number;
   disabled: boolean | number;
   password_changed_at: Date | string | null;
-  methods_confirmed_at: Date | string | null;
   language: string | null;
   credentials_epoch: number | string;
   created_at: Date | string | null;
@@ -49,7 +51,7 @@ export function createSequelizeDirectory(store: Store, hasher: PasswordHasher, c
     ? 'SELECT json_group_array(g.name) FROM memberships m JOIN "groups" g ON g.id = m.group_id WHERE m.account_id = a.id'
     : 'SELECT coalesce(json_agg(g.name), \'[]\'::json) FROM memberships m JOIN "groups" g ON g.id = m.group_id WHERE m.account_id = a.id';
   const SELECT = `SELECT a.id, a.login, a.email, a.email_verified, a.phone, a.phone_verified, a.name, a.password_hash,
-      a.is_admin, a.disabled, a.password_changed_at, a.methods_confirmed_at, a.language, a.credentials_epoch, a.created_at, a.updated_at,
+      a.is_admin, a.disabled, a.password_changed_at, a.language, a.credentials_epoch, a.created_at, a.updated_at,
       (${groupNames}) AS group_names
     FROM accounts a`;
   // `lower(...)` exactly as indexed by migration 0004: both sides are index look-ups, not a scan.
@@ -76,7 +78,6 @@ export function createSequelizeDirectory(store: Store, hasher: PasswordHasher, c
       isAdmin: readBool(r.is_admin),
       disabled: readBool(r.disabled),
       passwordChangedAt: readDate(r.password_changed_at),
-      methodsConfirmedAt: readDate(r.methods_confirmed_at),
       language: r.language,
       credentialsEpoch: Number(r.credentials_epoch),
       createdAt: readDate(r.created_at) ?? undefined,
@@ -158,6 +159,18 @@ export function createSequelizeDirectory(store: Store, hasher: PasswordHasher, c
       if (kind === 'phone' && row.phone === value) {
         await Account.update({ phoneVerified: true }, { where: { id }, transaction: t as Transaction | undefined });
       }
+    },
+    // Sessions live in the same database (oidc_payloads), read and ended by src/store/sessions.ts.
+    async listSessions(accountId, currentSessionId) {
+      const [sessions, grantsElsewhere] = await Promise.all([
+        listAccountSessions(store, accountId, clock.now()),
+        countGrantsElsewhere(store, accountId, currentSessionId),
+      ]);
+      return { sessions, grantsElsewhere };
+    },
+    async endOtherSessions(accountId, keepSessionId, t) {
+      const given = t as Transaction | undefined;
+      return given ? endOtherSessions(store, accountId, keepSessionId, given) : store.transaction((own) => endOtherSessions(store, accountId, keepSessionId, own));
     },
     async rememberLanguage(id, language) {
       // On a sign-in (first one of an account, or after a language switch): a prepared statement.

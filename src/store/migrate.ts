@@ -7,6 +7,7 @@ import * as partialPayloadIndexes from './migrations/0005-partial-payload-indexe
 import * as credentialsEpoch from './migrations/0006-credentials-epoch.ts';
 import * as throttleStrikes from './migrations/0007-throttle-strikes.ts';
 import * as accessPasses from './migrations/0008-access-passes.ts';
+import * as confirmedAtInProfiles from './migrations/0009-confirmed-at-in-profiles.ts';
 
 /** Migrations in order; listed here (not globbed) so the built package finds them too. */
 const MIGRATIONS = [
@@ -18,6 +19,7 @@ const MIGRATIONS = [
   { name: '0006-credentials-epoch', ...credentialsEpoch },
   { name: '0007-throttle-strikes', ...throttleStrikes },
   { name: '0008-access-passes', ...accessPasses },
+  { name: '0009-confirmed-at-in-profiles', ...confirmedAtInProfiles },
 ];
 
 const MIGRATIONS_TABLE = 'schema_migrations';

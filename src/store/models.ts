@@ -13,7 +13,6 @@ export interface AccountRow {
   isAdmin: boolean;
   disabled: boolean;
   passwordChangedAt: Date | null;
-  methodsConfirmedAt: Date | null;
   language: string | null;
   /** Moved by every credential event; sessions and grants made under an older one are refused. */
   credentialsEpoch: number;
@@ -142,7 +141,6 @@ export function defineModels(sequelize: Sequelize): Models {
     isAdmin: bool(),
     disabled: bool(),
     passwordChangedAt: date(),
-    methodsConfirmedAt: date(),
     language: str(8),
     credentialsEpoch: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
   }, { ...common, tableName: 'accounts' }) as M<AccountRow>;

@@ -1,17 +1,11 @@
 import { Op } from 'sequelize';
 import { EPOCH_FIELD } from '../provider/credentials-epoch.ts';
+import type { DirectorySession } from '../sspr/ports.ts';
 import type { Store, Transaction } from './index.ts';
 import { moveCredentialsEpoch } from './revoke.ts';
 
-/** One of an account's single-sign-on sessions, as `/account/security` lists them. */
-export interface AccountSession {
-  /** The session's id (its cookie value): never shown, only compared. */
-  id: string;
-  signedInAt: Date | null;
-  expiresAt: Date | null;
-  /** Client ids the session has signed in to. */
-  clients: string[];
-}
+/** One of an account's single-sign-on sessions, as `/account/security` lists them (the port's shape). */
+export type AccountSession = DirectorySession;
 
 /** The parts of oidc-provider's Session payload read here. */
 interface SessionPayload {

@@ -106,6 +106,53 @@ describe('example host: oidc-sspr added to an existing oidc-provider (HTTP)', fu
     earlier = { browser, tokens };
   });
 
+  it("/account/security lists the host's own sessions (its AccountDirectory port) and signs out the other browser only", async () => {
+    assert.ok(earlier, 'needs the sign-in of the previous test');
+    const issuer = example.provider.issuer;
+    const listed = (html: string) => [...html.matchAll(/<ul class="sessions">([\s\S]*?)<\/ul>/g)].flatMap((m) => [...m[1].matchAll(/<li([^>]*)>/g)].map((li) => li[1]));
+    const phone = new Browser();
+    const started = await rp.start(phone);
+    const done = await consentIfAsked(phone, await signIn(phone, started.page, 'ann', PASSWORD));
+    const phoneTokens = await rp.finish(done.redirectedTo!, started.verifier, started.state);
+
+    const page = await earlier.browser.get(`${issuer}/account/security`);
+    assert.equal(page.status, 200);
+    const items = listed(page.html);
+    assert.equal(items.length, 2, "both of the host's sessions");
+    assert.equal(items.filter((attrs) => attrs.includes('data-current="true"')).length, 1);
+    assert.match(page.html, /test-app/);
+
+    const after = await earlier.browser.submit(page, {}, { actionPart: 'sessions/end-others' });
+    assert.deepEqual(messageIds(after.html), ['registration:sessions_ended']);
+    assert.equal(listed(after.html).length, 1, 'only this browser is left');
+    assert.equal((await phone.get(`${issuer}/account/security`)).status, 401);
+    await assert.rejects(client.refreshTokenGrant(rp.config, phoneTokens.refresh_token!), (err: { error?: string }) => err.error === 'invalid_grant');
+    // The kept session's grant was stamped with the new epoch: its refresh token still works.
+    const refreshed = await client.refreshTokenGrant(rp.config, earlier.tokens.refresh_token!);
+    assert.ok(refreshed.access_token);
+    earlier = { ...earlier, tokens: { ...earlier.tokens, refresh_token: refreshed.refresh_token ?? earlier.tokens.refresh_token } as client.TokenEndpointResponse };
+  });
+
+  it('/account/security still works for a host whose directory offers no sessions: no sessions section, no sign-out elsewhere', async () => {
+    assert.ok(earlier, 'needs the sign-in of the first test');
+    const issuer = example.provider.issuer;
+    const directory = example.sspr.deps.directory;
+    const { listSessions, endOtherSessions } = directory;
+    // The same host without the two optional methods of its AccountDirectory port.
+    delete directory.listSessions;
+    delete directory.endOtherSessions;
+    try {
+      const page = await earlier.browser.get(`${issuer}/account/security`);
+      assert.equal(page.status, 200);
+      assert.doesNotMatch(page.html, /class="sessions"|sessions\/end-others/);
+      assert.match(page.html, /type="radio"|\/account\/security\/password/, 'the rest of the page is there');
+      const refused = await earlier.browser.request(`${issuer}/account/security/sessions/end-others`, { body: 'csrf=x&flow=y' });
+      assert.equal(refused.status, 404);
+    } finally {
+      Object.assign(directory, { listSessions, endOtherSessions });
+    }
+  });
+
   it("resets a forgotten password from the host's login page; the host's sessions and tokens end, the new password signs in", async () => {
     assert.ok(earlier, 'needs the sign-in of the previous test');
     const stillSignedIn = new Browser();

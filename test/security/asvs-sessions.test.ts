@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
-import { createAccountService } from '../../src/store/accounts.ts';
+import { createAccountService } from '../../src/admin/accounts.ts';
 import { Browser } from '../support/browser.ts';
 import { createSqliteDatabase, type TestDatabase } from '../support/db.ts';
 import { consentIfAsked, relyingParty, signIn, type RelyingParty } from '../support/oidc.ts';

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
-import { createAccountService } from '../../src/store/accounts.ts';
+import { createAccountService } from '../../src/admin/accounts.ts';
 import { parkSignIn, resetPassword, resumeSignsIn, signedIn } from '../support/attacker.ts';
 import { attr, Browser } from '../support/browser.ts';
 import { captureCodes } from '../support/codes.ts';

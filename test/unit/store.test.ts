@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { SQLITE_BUSY_TIMEOUT_MS } from '../../src/store/db.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
+import * as confirmedAtInProfiles from '../../src/store/migrations/0009-confirmed-at-in-profiles.ts';
+import { defineSsprModels } from '../../src/store/sspr-models.ts';
 import { createPostgresDatabase, createSqliteDatabase, postgresAvailable, type TestDatabase } from '../support/db.ts';
 
 for (const dialect of ['sqlite', 'postgres'] as const) {
@@ -28,6 +30,21 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const again = await openStore({ url: db.url });
       assert.equal(await again.models.Account.count(), 1);
       await again.close();
+    });
+    it('migration 0009 moves the legacy accounts.methods_confirmed_at into sspr_profiles, the one place that keeps it', async () => {
+      const { SsprProfile } = defineSsprModels(store.sequelize);
+      const when = new Date('2026-01-02T03:04:05.000Z');
+      const older = new Date('2025-01-01T00:00:00.000Z');
+      await store.models.Account.bulkCreate([{ id: 'c1', login: 'carol' }, { id: 'd1', login: 'dave' }]);
+      // carol: only the legacy column; dave: a profile of his own, which wins over the legacy date.
+      await SsprProfile.create({ accountId: 'd1', confirmedAt: when, lastResetAt: null });
+      const legacy = store.dialect === 'sqlite' ? '2025-01-01 00:00:00.000 +00:00' : older.toISOString();
+      await store.sequelize.query('UPDATE accounts SET methods_confirmed_at = $1 WHERE id IN ($2, $3)', { bind: [legacy, 'c1', 'd1'] });
+      await confirmedAtInProfiles.up({ context: store.sequelize.getQueryInterface() });
+      assert.equal((await SsprProfile.findByPk('c1'))?.confirmedAt?.toISOString(), older.toISOString());
+      assert.equal((await SsprProfile.findByPk('d1'))?.confirmedAt?.toISOString(), when.toISOString());
+      const [rows] = await store.sequelize.query('SELECT count(*) AS n FROM accounts WHERE methods_confirmed_at IS NOT NULL');
+      assert.equal(Number((rows as Array<{ n: number | string }>)[0].n), 0);
     });
     if (dialect === 'sqlite') {
       it('uses WAL journal mode', async () => {

@@ -1,18 +1,13 @@
-import { createDelivery } from '../../delivery/index.ts';
-import { createSequelizeDirectory } from '../../store/account-directory.ts';
-import { createMethodRepository } from '../../store/method-repository.ts';
-import { createNotices } from '../../sspr/notices.ts';
-import { createPasswordPolicy } from '../../sspr/password-policy.ts';
-import { createSecretBox, type SecretBox } from '../../sspr/crypto.ts';
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
-import { createAuditLog, type AuditLog } from '../../audit/index.ts';
+import pino from 'pino';
+import type { AccountService } from '../../admin/accounts.ts';
+import type { AuditLog } from '../../audit/index.ts';
 import { systemClock, type Clock } from '../../clock.ts';
+import { composeSspr } from '../../compose.ts';
 import { isSqlite, loadConfig, type LoadedConfig } from '../../config/load.ts';
 import type { Config } from '../../config/schema.ts';
-import { createAccountService, type AccountService } from '../../store/accounts.ts';
 import { openStore, type Store } from '../../store/index.ts';
-import { createPasswordHasher } from '../../sspr/password-hash.ts';
 
 /** A mistake in how the command was called: exit code 2. */
 export class UsageError extends Error {
@@ -63,19 +58,6 @@ export function cliActor(env: NodeJS.ProcessEnv): string {
   return `cli:${name || 'unknown'}`;
 }
 
-/**
- * A PostgreSQL config without encryption_keys still serves every command that queues nothing; the
- * ones that notify users fail with one line naming the key.
- */
-function sealerFor(keys: string[]): Pick<SecretBox, 'seal' | 'open'> {
-  let box: SecretBox | undefined;
-  const get = () => {
-    if (keys.length === 0) throw new Error('secrets.encryption_keys: required to queue notices (OIDC_SSPR_ENCRYPTION_KEYS)');
-    return (box ??= createSecretBox(keys));
-  };
-  return { seal: (plaintext, aad) => get().seal(plaintext, aad), open: (sealed, aad) => get().open(sealed, aad) };
-}
-
 /** Loads the config, opens the store (running migrations), runs `fn`, and always closes the store. */
 export async function withSession<T>(io: CliIo, opts: GlobalOptions, fn: (s: CliSession) => Promise<T>): Promise<T> {
   let loaded = load(io, opts);
@@ -91,41 +73,11 @@ export async function withSession<T>(io: CliIo, opts: GlobalOptions, fn: (s: Cli
     throw new Error(`database ${redactUrl(config.database)}: ${err instanceof Error ? err.message : String(err)}`);
   }
   try {
-    const clock = systemClock;
-    const audit = createAuditLog(store, clock);
-    const passwordPolicy = await createPasswordPolicy(config.password_policy);
-    const hasher = createPasswordHasher(config.password_hashing);
-    // Notices are queued in the change's transaction; the server's delivery worker sends them.
-    const delivery = createDelivery(config.delivery, { store, clock, audit, secretBox: sealerFor(config.secrets.encryption_keys), log: () => {} });
-    const methodRepo = createMethodRepository({ store, clock });
-    const notices = createNotices({ config, delivery, methodRepo, directory: createSequelizeDirectory(store, hasher, clock) });
-    const accounts = createAccountService({
-      store,
-      clock,
-      audit,
-      hasher,
-      notify: async (notice, t) => {
-        const row = notice.account;
-        const account = {
-          id: row.id, login: row.login, email: row.email, phone: row.phone, name: row.name, isAdmin: row.isAdmin,
-          disabled: row.disabled, groups: [], language: row.language, passwordChangedAt: row.passwordChangedAt,
-          credentialsEpoch: row.credentialsEpoch,
-        };
-        const ctx = { time: clock.now() };
-        if (notice.kind === 'password_reset') {
-          await notices.passwordChanged(account, ctx, t);
-          await notices.adminPasswordReset(account, ctx, t);
-        } else {
-          await notices.methodsReset(account, await methodRepo.listVerified(account.id, t), ctx, t);
-        }
-      },
-      defaultRegion: config.delivery.sms.default_region,
-      // An admin-set password follows the same policy as a self-service one.
-      checkPassword: async (password, ctx) => {
-        const checked = passwordPolicy.check(password, { login: ctx.login, email: ctx.email ?? undefined });
-        return checked.ok ? [] : checked.failed;
-      },
-    });
+    // The same composition root as the server: the admin service, its notices and policy check.
+    // Notices are queued in the change's transaction; the server's delivery worker sends them. A
+    // PostgreSQL config without encryption_keys still serves every command that queues nothing.
+    const composed = await composeSspr({ config, store, clock: systemClock, log: pino({ level: 'silent' }) });
+    const { clock, audit, admin: accounts } = composed;
     return await fn({ loaded, config, store, clock, audit, accounts, actor: cliActor(io.env) });
   } finally {
     await store.close();

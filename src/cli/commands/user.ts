@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { METHOD_TYPES, type Config, type MethodType } from '../../config/schema.ts';
 import { evaluateAccount, type RegistrationDue } from '../../sspr/policy.ts';
-import type { UserView } from '../../store/accounts.ts';
+import type { UserView } from '../../admin/accounts.ts';
 import { globalsOf, iso, maskTarget, output, passwordFrom, withSession, yesNo, type CliIo } from './context.ts';
 import { registerTapCommand } from './tap.ts';
 

@@ -535,13 +535,12 @@ export function createResetFlow(sspr: DomainDeps, options: ResetFlowOptions = {}
     /**
      * Step 5: the new password, twice. Then in one transaction: new hash, every session/grant/token
      * revoked, the flow done, the audit event, the notices queued, the identifier's counters forgotten.
-     * `detach` runs after every check and before that transaction (the interaction's session, STACK.md).
+     * The route detaches the interaction's session after this commits (a failed reset changes nothing).
      */
     async submitPassword(
       flow: ResetFlowState,
       input: { password: string; confirmation: string },
       req: ResetRequest,
-      hooks: { detach?: (accountId: string) => Promise<void> } = {},
     ): Promise<ResetFlowState> {
       assertLive(flow, clock.now());
       if (flow.state !== 'awaiting_password' || flow.accountId === null) throw invalid(flow, 'submit password');
@@ -557,7 +556,6 @@ export function createResetFlow(sspr: DomainDeps, options: ResetFlowOptions = {}
       });
       if (!check.ok) throw new PasswordRejected({ failed: check.failed, detail: `reset flow ${flow.id}: ${check.failed.join(', ')}` });
       const next = advance(flow, { type: 'completed' }, clock.now());
-      await hooks.detach?.(account.id);
 
       await store.transaction(async (t) => {
         await save(flow, next, t);

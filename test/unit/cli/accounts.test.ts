@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { createAuditLog } from '../../../src/audit/index.ts';
 import { createPasswordHasher } from '../../../src/sspr/password-hash.ts';
-import { AdminError, createAccountService, type AccountService, type AdminNotice } from '../../../src/store/accounts.ts';
+import { AdminError, createAccountService, type AccountService, type AdminNotice } from '../../../src/admin/accounts.ts';
 import { openStore, type Store } from '../../../src/store/index.ts';
+import { defineSsprModels } from '../../../src/store/sspr-models.ts';
 import { revokeAccountState } from '../../../src/store/revoke.ts';
 import { TestClock } from '../../support/clock.ts';
 import { createPostgresDatabase, createSqliteDatabase, postgresAvailable, type TestDatabase } from '../../support/db.ts';
@@ -230,11 +231,12 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       it('resetMethods deletes the methods, clears the confirmation and notifies', async () => {
         const u = await bob();
         const other = await accounts.addUser({ login: 'zoe', password: 'pw' }, ACTOR);
-        const { RecoveryMethod, Account } = store.models;
+        const { RecoveryMethod } = store.models;
         for (const [id, accountId, type] of [['m1', u.id, 'email'], ['m2', u.id, 'totp'], ['m3', other.id, 'sms']]) {
           await RecoveryMethod.create({ id, accountId, type, target: null, secretEnc: null, lastTimeStep: null, verifiedAt: clock.now() });
         }
-        await Account.update({ methodsConfirmedAt: clock.now() }, { where: { id: u.id } });
+        await defineSsprModels(store.sequelize).SsprProfile.upsert({ accountId: u.id, confirmedAt: clock.now(), lastResetAt: null });
+        assert.ok((await accounts.getUser('bob')).confirmedAt);
         const r = await accounts.resetMethods('bob', ACTOR);
         assert.equal(r.removed, 2);
         const after = await accounts.getUser('bob');

@@ -78,7 +78,7 @@ describe('admin CLI: audit, reports, scope, keys (child process, seeded SQLite)'
       await Account.create({
         id: ids[login], login, email: `${login}@example.org`, emailVerified: false, phone: null, phoneVerified: false, name: null,
         passwordHash: 'argon2-hash-of-password', isAdmin: opts.admin === true, disabled: opts.disabled === true,
-        passwordChangedAt: daysAgo(300), methodsConfirmedAt: null, language: null,
+        passwordChangedAt: daysAgo(300), language: null,
       });
     };
     const method = (login: string, type: string, target: string | null, verifiedAt: Date | null) => RecoveryMethod.create({

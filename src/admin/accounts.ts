@@ -1,23 +1,26 @@
-import { defineSsprModels } from './sspr-models.ts';
 import { randomUUID } from 'node:crypto';
-import type { CountryCode } from 'libphonenumber-js';
-import { lazy } from '../lazy.ts';
-
-const phoneNumbers = lazy<typeof import('libphonenumber-js')>('libphonenumber-js');
-import { Op, col, fn, where } from 'sequelize';
+import { isIP } from 'node:net';
+import { col, fn, where } from 'sequelize';
 import type { AuditSink } from '../audit/index.ts';
 import type { Clock } from '../clock.ts';
 import type { PasswordHasher } from '../sspr/password-hash.ts';
-import { isIP } from 'node:net';
 import { ipKey } from '../sspr/ip-key.ts';
 import { createThrottle, normaliseIdentifier } from '../sspr/throttle.ts';
-import type { AccountRow, Store, Transaction } from './index.ts';
-import { revokeAccountState } from './revoke.ts';
-import { remainingCodes } from '../sspr/methods/recovery-codes.ts';
-import { createThrottleStore } from './throttle-store.ts';
+import type { AccountRow, Store, Transaction } from '../store/index.ts';
+import { revokeAccountState } from '../store/revoke.ts';
+import { defineSsprModels } from '../store/sspr-models.ts';
+import { AdminError } from './errors.ts';
+import { loadUserViews, type GroupView, type UserView } from './views.ts';
+import { normaliseEmail, normaliseGroupName, normaliseLogin, normaliseName, normalisePhone, requirePassword } from './normalise.ts';
+
+export { AdminError, type AdminErrorCode } from './errors.ts';
+export { normaliseLogin, normalisePhone } from './normalise.ts';
+export type { GroupView, MethodView, UserView } from './views.ts';
+import { createThrottleStore } from '../store/throttle-store.ts';
 
 /**
- * The administrator's operations on accounts and groups (what the admin CLI calls). Each change is
+ * The administrator's operations on accounts and groups (what the admin CLI calls). Domain rules
+ * (policy check, notices, audit) live here, outside src/store, which only keeps the data. Each change is
  * one transaction that also writes one audit event `admin.<verb>` (`admin.password_reset` for a
  * password set by an admin); a failed operation writes nothing.
  *
@@ -33,30 +36,6 @@ import { createThrottleStore } from './throttle-store.ts';
  * stored as E.164; one typed without `+country` is read in `defaultRegion`
  * (config `delivery.sms.default_region`).
  */
-
-export type AdminErrorCode =
-  | 'user_exists'
-  | 'user_not_found'
-  | 'group_exists'
-  | 'group_not_found'
-  | 'invalid_input'
-  | 'password_rejected';
-
-/** An admin operation refused; `message` is one line fit for an admin's terminal. */
-export class AdminError extends Error {
-  override name = 'AdminError';
-  readonly code: AdminErrorCode;
-  /** The input field at fault, for `invalid_input`. */
-  readonly field: string | undefined;
-  /** The password rules that failed, for `password_rejected`. */
-  readonly rules: string[];
-  constructor(code: AdminErrorCode, message: string, extra: { field?: string; rules?: string[] } = {}) {
-    super(message);
-    this.code = code;
-    this.field = extra.field;
-    this.rules = extra.rules ?? [];
-  }
-}
 
 /** What a password-policy check may look at besides the password itself. */
 export interface PasswordCheckContext {
@@ -103,103 +82,10 @@ export interface NewUser {
   password: string;
 }
 
-export interface MethodView {
-  id: string;
-  type: string;
-  /** Unmasked address or number; null for an authenticator app. Mask before showing. */
-  target: string | null;
-  /** Recovery codes only: how many are left. */
-  remaining?: number;
-  verifiedAt: Date | null;
-}
-
-export interface UserView {
-  id: string;
-  login: string;
-  email: string | null;
-  emailVerified: boolean;
-  phone: string | null;
-  phoneVerified: boolean;
-  name: string | null;
-  admin: boolean;
-  disabled: boolean;
-  /** Group names, sorted. */
-  groups: string[];
-  methods: MethodView[];
-  /** When the user last confirmed their methods (`methodsConfirmedAt`). */
-  confirmedAt: Date | null;
-  passwordChangedAt: Date | null;
-  createdAt: Date | null;
-}
-
-export interface GroupView {
-  id: string;
-  name: string;
-  members: number;
-}
-
 /** Outcome of an operation that may find nothing to do (still audited, with `changed: false`). */
 export interface ChangeResult {
   login: string;
   changed: boolean;
-}
-
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-
-function invalid(field: string, message: string): AdminError {
-  return new AdminError('invalid_input', `${field}: ${message}`, { field });
-}
-
-/** Trimmed, NFC, lowercased login; throws `invalid_input`. */
-export function normaliseLogin(input: string): string {
-  const login = input.normalize('NFC').trim().toLowerCase();
-  if (login.length === 0) throw invalid('login', 'must not be empty');
-  if (login.length > 190) throw invalid('login', 'must be at most 190 characters');
-  if (CONTROL.test(login)) throw invalid('login', 'must not contain control characters');
-  return login;
-}
-
-function normaliseGroupName(input: string): string {
-  const name = input.normalize('NFC').trim();
-  if (name.length === 0) throw invalid('group', 'must not be empty');
-  if (name.length > 190) throw invalid('group', 'must be at most 190 characters');
-  if (CONTROL.test(name)) throw invalid('group', 'must not contain control characters');
-  return name;
-}
-
-function normaliseEmail(input: string | null | undefined): string | null {
-  if (input == null) return null;
-  const email = input.normalize('NFC').trim();
-  if (email === '') return null;
-  if (email.length > 320 || !EMAIL.test(email) || CONTROL.test(email)) throw invalid('email', `"${email}" is not a valid email address`);
-  return email;
-}
-
-function normaliseName(input: string | null | undefined): string | null {
-  if (input == null) return null;
-  const name = input.normalize('NFC').trim();
-  if (name === '') return null;
-  if (name.length > 200) throw invalid('name', 'must be at most 200 characters');
-  if (CONTROL.test(name)) throw invalid('name', 'must not contain control characters');
-  return name;
-}
-
-/** E.164, reading a number without `+country` in `region`; throws `invalid_input`. */
-export function normalisePhone(input: string | null | undefined, region: string): string | null {
-  if (input == null) return null;
-  const raw = input.trim();
-  if (raw === '') return null;
-  const parsed = phoneNumbers().parsePhoneNumberFromString(raw, region.toUpperCase() as CountryCode);
-  if (!parsed || !parsed.isValid()) {
-    throw invalid('phone', `"${raw}" is not a valid phone number (numbers without +country are read as ${region.toUpperCase()})`);
-  }
-  return parsed.number;
-}
-
-function requirePassword(password: string): void {
-  if (typeof password !== 'string' || password.length === 0) throw invalid('password', 'must not be empty');
 }
 
 export type AccountService = ReturnType<typeof createAccountService>;
@@ -207,6 +93,8 @@ export type AccountService = ReturnType<typeof createAccountService>;
 export function createAccountService(deps: AccountServiceDeps) {
   const { store, hasher, clock, audit } = deps;
   const { Account, Group, Membership, RecoveryMethod } = store.models;
+  const { SsprProfile } = defineSsprModels(store.sequelize);
+  const views = (accounts: AccountRow[], t?: Transaction) => loadUserViews(store, accounts, t);
   const throttle = createThrottle({ store: createThrottleStore(store), clock });
   const liftTouching = async (subjects: string[], t: Transaction) => (await throttle.liftTouching(subjects, t)).length;
   const region = deps.defaultRegion ?? 'NL';
@@ -232,53 +120,6 @@ export function createAccountService(deps: AccountServiceDeps) {
     if (failed.length > 0) {
       throw new AdminError('password_rejected', `password rejected: ${failed.join(', ')}`, { field: 'password', rules: failed });
     }
-  }
-
-  /** Builds views for the given accounts with three queries in all. */
-  async function views(accounts: AccountRow[], t?: Transaction): Promise<UserView[]> {
-    if (accounts.length === 0) return [];
-    const ids = accounts.map((a) => a.id);
-    const restrict = accounts.length <= 500 ? { accountId: { [Op.in]: ids } } : {};
-    const [memberships, groups, methods, profiles] = await Promise.all([
-      Membership.findAll({ where: restrict, transaction: t }),
-      Group.findAll({ transaction: t }),
-      RecoveryMethod.findAll({ where: restrict, order: [['createdAt', 'ASC'], ['id', 'ASC']], transaction: t }),
-      defineSsprModels(store.sequelize).SsprProfile.findAll({ where: restrict, transaction: t }),
-    ]);
-    // SSPR keeps the reconfirmation date in its own profile table (it works for any host's accounts).
-    const confirmedOf = new Map(profiles.map((p) => [p.accountId, p.confirmedAt]));
-    const groupName = new Map(groups.map((g) => [g.id, g.name]));
-    const groupsOf = new Map<string, string[]>();
-    for (const m of memberships) {
-      const name = groupName.get(m.groupId);
-      if (name === undefined) continue;
-      const list = groupsOf.get(m.accountId) ?? [];
-      list.push(name);
-      groupsOf.set(m.accountId, list);
-    }
-    const methodsOf = new Map<string, MethodView[]>();
-    for (const m of methods) {
-      const list = methodsOf.get(m.accountId) ?? [];
-      const remaining = m.type === 'recovery_codes' ? { remaining: remainingCodes(m.secretEnc) } : {};
-      list.push({ id: m.id, type: m.type, target: m.target, ...remaining, verifiedAt: m.verifiedAt });
-      methodsOf.set(m.accountId, list);
-    }
-    return accounts.map((a) => ({
-      id: a.id,
-      login: a.login,
-      email: a.email,
-      emailVerified: a.emailVerified,
-      phone: a.phone,
-      phoneVerified: a.phoneVerified,
-      name: a.name,
-      admin: a.isAdmin,
-      disabled: a.disabled,
-      groups: (groupsOf.get(a.id) ?? []).sort((x, y) => x.localeCompare(y)),
-      methods: methodsOf.get(a.id) ?? [],
-      confirmedAt: confirmedOf.get(a.id) ?? a.methodsConfirmedAt,
-      passwordChangedAt: a.passwordChangedAt,
-      createdAt: a.createdAt ?? null,
-    }));
   }
 
   return {
@@ -317,7 +158,6 @@ export function createAccountService(deps: AccountServiceDeps) {
           isAdmin,
           disabled: false,
           passwordChangedAt: now,
-          methodsConfirmedAt: null,
           language: null,
         }, { transaction: t });
         await audit.record({ activity: 'admin.user_added', result: 'success', actor, target: login, targetAccountId: created.id, details: { admin: isAdmin } }, t);
@@ -395,8 +235,7 @@ export function createAccountService(deps: AccountServiceDeps) {
         // Notify first: the notice goes to the very channels that are about to be forgotten.
         await deps.notify?.({ kind: 'methods_reset', account: account.get({ plain: true }) }, t);
         const removed = await RecoveryMethod.destroy({ where: { accountId: account.id }, transaction: t });
-        await account.update({ methodsConfirmedAt: null }, { transaction: t });
-        await defineSsprModels(store.sequelize).SsprProfile.update({ confirmedAt: null }, { where: { accountId: account.id }, transaction: t });
+        await SsprProfile.update({ confirmedAt: null }, { where: { accountId: account.id }, transaction: t });
         const revoked = await revokeAccountState(store, account.id, t);
         await audit.record({ activity: 'admin.methods_reset', result: 'success', actor, target: account.login, targetAccountId: account.id, details: { removed, revoked } }, t);
         return { login: account.login, changed: removed > 0, removed };
