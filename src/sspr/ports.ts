@@ -1,4 +1,4 @@
-import type { MethodType, StoredMethod } from './methods/types.ts';
+import type { MethodType } from '../config/schema.ts';
 
 /**
  * The ports SSPR needs from its host. Our server implements them on Sequelize (src/store:
@@ -214,6 +214,20 @@ export interface ThrottleStore {
   keysContaining(fragment: string, t?: TransactionHandle): Promise<string[]>;
   /** Deletes counters whose window and block are both over at `now`; returns how many. */
   purgeExpired(now: Date, t?: TransactionHandle): Promise<number>;
+}
+
+/** A registered recovery method (its own record: never the profile's email/phone). */
+export interface StoredMethod {
+  id: string;
+  accountId: string;
+  type: MethodType;
+  /** Email address or E.164 number; null for methods proven with a held secret. */
+  target: string | null;
+  /** The held secret, sealed (authenticator app) or as keyed hashes (recovery codes); never shown after enrolment. */
+  secretEnc: string | null;
+  /** Last accepted TOTP time step: a code of that step or older is a replay. */
+  lastTimeStep: number | null;
+  verifiedAt: Date | null;
 }
 
 /** Storage of registered methods and of the per-account SSPR facts (reconfirm date, last reset). */

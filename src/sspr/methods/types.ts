@@ -5,19 +5,8 @@ import type { TransactionHandle as Transaction } from '../ports.ts';
 
 export type { MethodType };
 
-/** A registered recovery method (its own record: never the profile's email/phone). */
-export interface StoredMethod {
-  id: string;
-  accountId: string;
-  type: MethodType;
-  /** Email address or E.164 number; null for methods proven with a held secret. */
-  target: string | null;
-  /** The held secret, sealed (authenticator app) or as keyed hashes (recovery codes); never shown after enrolment. */
-  secretEnc: string | null;
-  /** Last accepted TOTP time step: a code of that step or older is a replay. */
-  lastTimeStep: number | null;
-  verifiedAt: Date | null;
-}
+export type { StoredMethod } from '../ports.ts';
+import type { StoredMethod } from '../ports.ts';
 
 /** Storage moved to the ports; re-exported for the imports that still look here. */
 export type { MethodRepository } from '../ports.ts';
