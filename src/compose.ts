@@ -14,6 +14,7 @@ import { createCodeHasher, createSecretBox, type CodeHasher, type SecretBox } fr
 import { createPasswordChange, type PasswordChange } from './sspr/flows/password-change.ts';
 import { createRegistrationFlow, type RegistrationFlow } from './sspr/flows/registration.ts';
 import { createResetFlow, type ResetFlowService } from './sspr/flows/reset.ts';
+import { createAccountSecurity, type AccountSecurity } from './sspr/account-security.ts';
 import { createMethods } from './sspr/methods/index.ts';
 import { createTemporaryAccessPassMethod } from './sspr/methods/temporary-access-pass.ts';
 import { createAccessPassService, type AccessPassService } from './sspr/access-pass.ts';
@@ -65,7 +66,7 @@ export interface Composition<D extends AccountDirectory = AccountDirectory> {
   /** The SSPR services as flows, prompt and routes take them. */
   sspr: SsprDeps;
   /** Built here only, handed to the routes: no route file creates its own. */
-  flows: { registration: RegistrationFlow; reset: ResetFlowService; passwordChange: PasswordChange };
+  flows: { registration: RegistrationFlow; accountSecurity: AccountSecurity; reset: ResetFlowService; passwordChange: PasswordChange };
   signInGuard: SignInGuard;
   /** The administrator's operations (the CLI); they work on our own accounts in `store`. */
   admin: AccountService;
@@ -142,6 +143,8 @@ export async function composeSspr<D extends AccountDirectory = SequelizeDirector
       return checked.ok ? [] : checked.failed;
     },
   });
+  const registration = createRegistrationFlow(sspr);
+  const flows = { registration, accountSecurity: createAccountSecurity(sspr, registration), reset: createResetFlow(sspr), passwordChange: createPasswordChange(sspr) };
   return {
     config,
     store,
@@ -154,7 +157,7 @@ export async function composeSspr<D extends AccountDirectory = SequelizeDirector
     notices,
     sspr,
     accessPasses,
-    flows: { registration: createRegistrationFlow(sspr), reset: createResetFlow(sspr), passwordChange: createPasswordChange(sspr) },
+    flows,
     signInGuard: createSignInGuard({ throttle: sspr.throttle, audit, clock, limits: config.sspr.throttle }),
     admin,
   };

@@ -247,7 +247,7 @@ export function extensionFrom(
     routes(provider) {
       checkProxy(provider);
       const router = new Router();
-      router.use(registrationRoutes({ provider, kit, sspr: deps, flows: flows.registration }).routes());
+      router.use(registrationRoutes({ provider, kit, sspr: deps, flows: flows.registration, security: flows.accountSecurity }).routes());
       router.use(resetRoutes({ provider, kit, sspr: deps, flows: flows.reset }).routes());
       router.use(accountPasswordRoutes({ provider, kit, sspr: deps, change: flows.passwordChange }).routes());
       return withPages(router, ['/interaction/', '/reset', '/account/security']);

@@ -5,6 +5,7 @@ import type { Language } from '../i18n/index.ts';
 import type { SsprDeps } from '../sspr/context.ts';
 import type { DirectorySession } from '../sspr/ports.ts';
 import { isSsprError, type SsprError, Throttled } from '../sspr/errors.ts';
+import type { AccountSecurity } from '../sspr/account-security.ts';
 import type { RegistrationFlow, RegistrationView } from '../sspr/flows/registration.ts';
 import { formatTime } from '../delivery/messages.ts';
 import { cookieNamesFor } from '../provider/cookie-names.ts';
@@ -32,6 +33,8 @@ export interface RegistrationRouteDeps {
   sspr: SsprDeps;
   /** From the composition root (src/compose.ts). */
   flows: RegistrationFlow;
+  /** Re-authentication and removing methods on /account/security. */
+  security: AccountSecurity;
 }
 
 /** Where a flow's pages live and who it belongs to. */
@@ -84,7 +87,7 @@ function noStore(ctx: Context, next: Next): Promise<void> {
 }
 
 export function registrationRoutes(deps: RegistrationRouteDeps): Router {
-  const { provider, kit, sspr, flows } = deps;
+  const { provider, kit, sspr, flows, security } = deps;
   const router = new Router();
   const load = loadInteraction(provider, kit);
   const inPrompt = requirePrompt('register');
@@ -381,7 +384,7 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
     if (!place) throw new PageError(401, 'sign_in_required', 'registration:security.sign_in_required');
     await post(ctx, place, async (_view, form) => {
       const methodId = field(form, 'method', { max: 64 });
-      await flows.removeMethod(place.accountId, methodId, step(ctx, place));
+      await security.removeMethod(place.accountId, methodId, step(ctx, place));
       ctx.status = 303;
       ctx.redirect(`${place.base}?m=removed`);
     }, { needsRecent: true });
@@ -417,7 +420,7 @@ export function registrationRoutes(deps: RegistrationRouteDeps): Router {
     if (!place) throw new PageError(401, 'sign_in_required', 'registration:security.sign_in_required');
     await post(ctx, place, async (view, form) => {
       const password = field(form, 'password', { max: 1024, trim: false });
-      const ok = await flows.reauthenticate(view.id, place.accountId, password, step(ctx, place));
+      const ok = await security.reauthenticate(view.id, place.accountId, password, step(ctx, place));
       if (!ok) return backWithError(ctx, place, 401, [{ id: 'registration:errors.wrong_password', type: 'error' }]);
       ctx.status = 303;
       ctx.redirect(`${place.base}?m=reauthenticated`);

@@ -7,7 +7,8 @@ import { FlowExpired, FlowInvalid, MethodInvalidTarget, MethodNotAllowed, NotFou
 import type { EnrolmentView, Method, StoredMethod, TargetMethod } from '../methods/types.ts';
 import { evaluateAccount, type AccountPolicy } from '../policy.ts';
 import type { DirectoryAccount, FlowRow, TransactionHandle as Transaction } from '../ports.ts';
-import { createGuessLimiter, IP_FACTOR } from '../guess-limits.ts';
+import { IP_FACTOR } from '../guess-limits.ts';
+import { createMethodNotices } from '../method-notices.ts';
 import type { ThrottleRule, ThrottleState } from '../throttle.ts';
 
 /**
@@ -118,7 +119,7 @@ export function createRegistrationFlow(deps: DomainDeps) {
   const { flows } = deps;
   const ttlMs = config.sspr.flow_ttl_minutes * MINUTE;
   const helpdesk = config.sspr.helpdesk.url || config.sspr.helpdesk.email || null;
-  const guesses = createGuessLimiter({ throttle, limits: config.sspr.throttle });
+  const tell = createMethodNotices({ methods, delivery, clock, helpdesk }).tell;
   const rules = {
     email_sends: sendRule(config.sspr.throttle.email_sends),
     sms_sends: sendRule(config.sspr.throttle.sms_sends),
@@ -436,7 +437,7 @@ export function createRegistrationFlow(deps: DomainDeps) {
         const profile = st.account[method.profileField];
         if (profile && sameContact(method, profile, got.target)) await directory.markContactVerified(accountId, method.profileField, profile, t);
       }
-      await notify(st.account, others, 'notice.method_added', pending.type, input, t);
+      await tell(st.account, others, 'notice.method_added', pending.type, input, t);
       await audit.record({
         activity: 'sspr.registration.method_verified',
         result: 'success',
@@ -459,24 +460,6 @@ export function createRegistrationFlow(deps: DomainDeps) {
     } catch (err) {
       if (err instanceof MethodInvalidTarget) return false;
       throw err;
-    }
-  }
-
-  async function notify(
-    account: DirectoryAccount,
-    to: StoredMethod[],
-    template: 'notice.method_added' | 'notice.method_removed',
-    method: MethodType,
-    input: StepInput,
-    t: Transaction,
-  ): Promise<void> {
-    const time = clock.now();
-    for (const m of to) {
-      // Only methods with an address or number can be told.
-      const channel = methods.get(m.type);
-      if (m.target === null || channel?.kind !== 'target') continue;
-      const params = { login: account.login, time, name: account.name, helpdesk, method };
-      await delivery.enqueueMessage({ channel: channel.channel, to: m.target, lang: input.lang, accountId: account.id, correlationId: input.context.correlationId ?? null, template, params }, t);
     }
   }
 
@@ -540,68 +523,11 @@ export function createRegistrationFlow(deps: DomainDeps) {
     return view(saved, st);
   }
 
-  /**
-   * Password re-entry on /account/security ("signed in within the last 10 minutes, else the password
-   * again"). Wrong passwords count against the sign-in failure limits (own `reauth:` keys) and are
-   * audited like failed sign-ins; true when the password was right.
-   */
-  async function reauthenticate(flowId: string, accountId: string, password: string, input: StepInput): Promise<boolean> {
-    const row = await load(flowId, accountId);
-    const st = await mustStatus(accountId);
-    // Counted before the check, on the account's sign-in budget (guess-limits.ts).
-    const counted = await guesses.count('password', { identifier: st.account.login, accountId, ip: input.context.ip ?? 'unknown' });
-    if (!counted.allowed) {
-      const now = clock.now();
-      throw new Throttled({ until: counted.until ?? now, now, detail: 'registration reauth throttled', params: { kind: 'reauth' } });
-    }
-    const ok = password.length > 0 && await directory.verifyPassword(accountId, password);
-    const event = {
-      actor: st.account.login,
-      target: st.account.login,
-      targetAccountId: accountId,
-      context: input.context,
-      reason: ok ? 'reauthentication' : 'wrong_password',
-      details: { reauthentication: true },
-    };
-    if (!ok) {
-      await audit.record({ ...event, activity: 'auth.sign_in.failed', result: 'failure' });
-      return false;
-    }
-    await store.transaction(async (t) => {
-      await save(row, row.state as RegistrationState, { ...parse(row), reauthAt: clock.now().getTime() }, t);
-      await guesses.succeeded('password', counted, t);
-      await audit.record({ ...event, activity: 'auth.sign_in.succeeded', result: 'success' }, t);
-    });
-    return true;
+  /** Records a password re-entry on /account/security in the flow ("signed in within the last 10 minutes"). */
+  async function markReauthenticated(flowId: string, accountId: string, t: Transaction): Promise<void> {
+    const row = await load(flowId, accountId, t);
+    await save(row, row.state as RegistrationState, { ...parse(row), reauthAt: clock.now().getTime() }, t);
   }
 
-  /** Removes a method, never below what the policy requires while the account is in scope. */
-  async function removeMethod(accountId: string, methodId: string, input: StepInput): Promise<AccountStatus> {
-    const st = await mustStatus(accountId);
-    const method = st.methods.find((m) => m.id === methodId);
-    if (!method) throw new NotFound({ detail: `method ${methodId} not found for this account` });
-    const rest = st.methods.filter((m) => m.id !== methodId);
-    const after = evaluate(st.account, rest, st.confirmedAt);
-    if (st.policy.inScope && after.verifiedTypes.length < after.methodsRequired) {
-      throw new MethodNotAllowed({ detail: 'removal would leave too few methods', params: { reason: 'below_required', required: after.methodsRequired } });
-    }
-    await store.transaction(async (t) => {
-      const removed = await methodRepo.remove(accountId, methodId, t);
-      if (!removed) throw new NotFound({ detail: `method ${methodId} removed concurrently` });
-      // Tell every channel, the removed one included: if this was not the owner, they hear of it.
-      await notify(st.account, st.methods, 'notice.method_removed', method.type, input, t);
-      await audit.record({
-        activity: 'sspr.registration.method_removed',
-        result: 'success',
-        actor: st.account.login,
-        target: st.account.login,
-        targetAccountId: accountId,
-        context: input.context,
-        details: { method: method.type },
-      }, t);
-    });
-    return mustStatus(accountId);
-  }
-
-  return { status, open, get, select, sendCode, resend, back, verify, finish, reconfirm, skip, removeMethod, reauthenticate };
+  return { status, mustStatus, open, get, select, sendCode, resend, back, verify, finish, reconfirm, skip, markReauthenticated };
 }

@@ -3,6 +3,7 @@ import { generate } from 'otplib';
 import type { ConfigInput } from '../../../src/config/schema.ts';
 import { registrationPrompt } from '../../../src/provider/registration-prompt.ts';
 import { isSsprError, type SsprErrorCode } from '../../../src/sspr/errors.ts';
+import { createAccountSecurity, type AccountSecurity } from '../../../src/sspr/account-security.ts';
 import { createRegistrationFlow, type RegistrationFlow } from '../../../src/sspr/flows/registration.ts';
 import { createMemorySspr, type MemorySspr } from '../../support/memory-sspr.ts';
 
@@ -20,10 +21,12 @@ async function rejects(p: Promise<unknown>, code: SsprErrorCode): Promise<void> 
 describe('sspr/flows/registration (in-memory ports)', function () {
   let m: MemorySspr;
   let flows: RegistrationFlow;
+  let security: AccountSecurity;
 
   async function boot(sspr: ConfigInput['sspr']) {
     m = await createMemorySspr(sspr);
     flows = createRegistrationFlow(m.deps);
+    security = createAccountSecurity(m.deps, flows);
   }
 
   describe('transitions', () => {
@@ -93,10 +96,10 @@ describe('sspr/flows/registration (in-memory ports)', function () {
       assert.deepEqual(m.state.accounts.get(u.id)!.verified, ['phone:0612345678'], 'the profile number (typed nationally) was proven');
 
       const methods = await m.deps.methodRepo.listVerified(u.id);
-      const st = await flows.removeMethod(u.id, methods.find((m) => m.type === 'email')!.id, step);
+      const st = await security.removeMethod(u.id, methods.find((m) => m.type === 'email')!.id, step);
       assert.deepEqual(st.methods.map((m) => m.type), ['sms']);
-      await rejects(flows.removeMethod(u.id, st.methods[0].id, step), 'method_not_allowed');
-      await rejects(flows.removeMethod(u.id, 'no-such-method', step), 'not_found');
+      await rejects(security.removeMethod(u.id, st.methods[0].id, step), 'method_not_allowed');
+      await rejects(security.removeMethod(u.id, 'no-such-method', step), 'not_found');
       const removedNotices = [...m.templatesTo('nia@example.org'), ...m.templatesTo('+31612345678')].filter((t) => t === 'notice.method_removed');
       assert.equal(removedNotices.length, 2, 'both channels hear of the removal');
     });
@@ -116,8 +119,8 @@ describe('sspr/flows/registration (in-memory ports)', function () {
     it('refuses a wrong re-entered password on /account/security and accepts the right one', async () => {
       const u = m.seedUser({ login: 'rea' });
       const v = await flows.open({ accountId: u.id, binding: 'sess-2', purpose: 'self_service', ...step });
-      assert.equal(await flows.reauthenticate(v.id, u.id, 'wrong', step), false);
-      assert.equal(await flows.reauthenticate(v.id, u.id, u.password, step), true);
+      assert.equal(await security.reauthenticate(v.id, u.id, 'wrong', step), false);
+      assert.equal(await security.reauthenticate(v.id, u.id, u.password, step), true);
       assert.equal((await flows.get(v.id, u.id)).reauthAt?.getTime(), m.clock.now().getTime());
     });
   });
