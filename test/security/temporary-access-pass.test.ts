@@ -107,6 +107,17 @@ describe('security: Temporary Access Pass', function () {
     assert.equal(after.length, before.length + 1, 'the pass was checked (and audited) for the unknown id too');
   });
 
+  it('wrong passes are guesses like wrong codes: past failed_verifications.max even the right pass is not checked', async () => {
+    const user = await seedUser(srv.app, { login: `tap-user-${++n}` });
+    const { pass } = await tap(user.login);
+    const max = srv.config.sspr.throttle.failed_verifications.max;
+    for (let i = 0; i < max; i++) assert.deepEqual(refusedAs(await resetWithPass(user.login, 'zzzz-zzzz-zzzz', 'x')), ['errors:sspr.code_invalid']);
+    const blocked = await resetWithPass(user.login, pass, 'x');
+    assert.ok(refusedAs(blocked).some((id) => /throttled/.test(id)), refusedAs(blocked).join(','));
+    const used = await srv.app.store.sequelize.query("SELECT used_at FROM access_passes WHERE used_at IS NOT NULL AND account_id = :id", { replacements: { id: user.id } });
+    assert.equal((used[0] as unknown[]).length, 0, 'the right pass was not checked, nor used up');
+  });
+
   it('ten concurrent resets with one one-time pass: exactly one passes', async () => {
     const user = await seedUser(srv.app, { login: `tap-user-${++n}` });
     const { pass } = await tap(user.login);
