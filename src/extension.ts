@@ -4,7 +4,7 @@ import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
 import { interactionPolicy } from 'oidc-provider';
 import pino, { type Logger } from 'pino';
-import { Op, type Sequelize } from 'sequelize';
+import type { Sequelize } from 'sequelize';
 import type { AuditInput } from './audit/index.ts';
 import type { Clock } from './clock.ts';
 import { composeSspr, type Composition } from './compose.ts';
@@ -190,7 +190,7 @@ export function extensionFrom(
   composed: Composition,
   options: { translator?: Translator; accountSignInUrl?: string; onStop?: () => Promise<void> } = {},
 ): SsprExtension {
-  const { config, store, clock, log, audit, delivery, signInGuard, flows, accessPasses } = composed;
+  const { config, clock, log, audit, delivery, signInGuard, flows, accessPasses } = composed;
   const deps = composed.sspr;
   const { codes } = deps;
   const kit: PageKit = {
@@ -228,7 +228,8 @@ export function extensionFrom(
       await deps.throttle.purgeExpired();
       await accessPasses.purgeExpired();
       // Finished and abandoned registration/reset flows: kept a day for support questions.
-      await store.models.Flow.destroy({ where: { expiresAt: { [Op.lt]: new Date(clock.now().getTime() - 86_400_000) } } });
+      const dayAgo = new Date(clock.now().getTime() - 86_400_000);
+      for (const kind of ['reset', 'registration'] as const) await deps.flows.purgeExpired(kind, dayAgo);
     } catch (err) {
       log.warn({ err }, 'housekeeping failed');
     }

@@ -1,8 +1,7 @@
-import { randomInt } from 'node:crypto';
 import type { AuditInput, AuditSink, RequestContext } from '../audit/index.ts';
 import type { Clock } from '../clock.ts';
 import type { CodeHasher } from './crypto.ts';
-import { randomId } from './crypto.ts';
+import { normaliseReadable, randomId, READABLE_ALPHABET, readableSecret } from './crypto.ts';
 import type { TransactionHandle } from './ports.ts';
 
 /**
@@ -27,8 +26,8 @@ import type { TransactionHandle } from './ports.ts';
  * audit })` — the same key as the CLI, or no pass it printed verifies. Call `purgeExpired()` hourly.
  */
 
-/** Lower-case letters and digits without the look-alikes i, l, o, 0, 1: read aloud or copied by hand. */
-export const PASS_ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789';
+/** The pass's characters (src/sspr/crypto.ts), the same as recovery codes'. */
+export const PASS_ALPHABET = READABLE_ALPHABET;
 /** 12 characters of 31 (≈ 59 bits): far past online guessing under the reset's throttle. */
 export const PASS_LENGTH = 12;
 const GROUP = 4;
@@ -127,15 +126,11 @@ export class AccessPassError extends Error {
 }
 
 /** Case, spaces and dashes (any Unicode dash) are ignored, so `ABCD EFGH–JKMN` is the same pass. */
-export function normalisePass(typed: string): string {
-  return typed.normalize('NFKC').toLowerCase().replace(/[\s\p{Pd}_]/gu, '');
-}
+export const normalisePass = normaliseReadable;
 
-/** `PASS_LENGTH` characters from the CSPRNG; randomInt draws without modulo bias. */
+/** `PASS_LENGTH` characters in groups of four: `abcd-efgh-jkmn`. */
 export function generatePass(): string {
-  let raw = '';
-  for (let i = 0; i < PASS_LENGTH; i++) raw += PASS_ALPHABET[randomInt(0, PASS_ALPHABET.length)];
-  return raw.match(new RegExp(`.{1,${GROUP}}`, 'g'))?.join('-') ?? raw;
+  return readableSecret(PASS_LENGTH, GROUP);
 }
 
 /** The audit event for a checked pass: `sspr.tap.used` or `sspr.tap.refused` with its reason. */

@@ -147,3 +147,21 @@ export function createKeyedHasher(encryptionKeys: readonly string[], purpose: st
     hashAll: (value) => derived().map((key) => mac(key, value)),
   };
 }
+
+/** Lower-case letters and digits without the look-alikes i, l, o, 0, 1: read aloud or copied by hand. */
+export const READABLE_ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789';
+
+/**
+ * A secret people copy by hand (recovery codes, helpdesk passes): `length` characters of
+ * {@link READABLE_ALPHABET} from the CSPRNG (randomInt: no modulo bias), in groups of `group` joined by dashes.
+ */
+export function readableSecret(length: number, group: number): string {
+  let raw = '';
+  for (let i = 0; i < length; i++) raw += READABLE_ALPHABET[randomInt(0, READABLE_ALPHABET.length)];
+  return raw.match(new RegExp(`.{1,${group}}`, 'g'))?.join('-') ?? raw;
+}
+
+/** What people type back: case, spaces and dashes (any Unicode dash) ignored. */
+export function normaliseReadable(typed: string): string {
+  return typed.normalize('NFKC').toLowerCase().replace(/[\s\p{Pd}_]/gu, '');
+}

@@ -1,4 +1,5 @@
 import { DataTypes, type Model, type ModelStatic, type Sequelize } from 'sequelize';
+import type { CodeRow, FlowRow as PortFlowRow } from '../sspr/ports.ts';
 
 /** Row shapes, in the code's camelCase; columns are snake_case (`underscored`). */
 export interface AccountRow {
@@ -43,30 +44,10 @@ export interface RecoveryMethodRow {
   createdAt?: Date;
   updatedAt?: Date;
 }
-export interface OneTimeCodeRow {
-  id: string;
-  purpose: string;
-  flowId: string;
-  accountId: string | null;
-  channel: string;
-  target: string | null;
-  codeHash: string;
-  attempts: number;
-  expiresAt: Date;
-  usedAt: Date | null;
-  createdAt?: Date;
-}
-export interface FlowRow {
-  id: string;
-  kind: string;
-  state: string;
-  accountId: string | null;
-  interactionUid: string | null;
-  data: string;
-  expiresAt: Date;
-  createdAt?: Date;
-  updatedAt?: Date;
-}
+/** The port's code row (src/sspr/ports.ts), as the model reads it. */
+export type OneTimeCodeRow = Omit<CodeRow, 'createdAt'> & { createdAt?: Date };
+/** The port's flow row (src/sspr/ports.ts), with the timestamp the model keeps. */
+export type FlowRow = PortFlowRow & { updatedAt?: Date };
 export interface ThrottleRow { key: string; count: number; windowEndsAt: Date; blockedUntil: Date | null; strikes: number }
 export interface AuditEventRow {
   id: string;

@@ -183,19 +183,25 @@ export function createResetFlow(sspr: DomainDeps, options: ResetFlowOptions = {}
   }
 
   /** The account behind a flow, with its policy, or null when it can lead nowhere (re-read on every step). */
-  async function eligible(accountId: string | null, t?: Transaction): Promise<Eligible | null> {
-    // An unknown flow looks up an id that matches nothing: the same queries either way.
-    return eligibleAccount(await directory.findById(accountId ?? ''), t);
+  /**
+   * Where an account stands for a reset, from one set of reads (re-read on every step):
+   * - `eligible`: enabled, in scope and capable — its registered methods can prove it;
+   * - `reachable`: enabled and in scope, methods or not — a whole-proof method (the helpdesk's pass) can.
+   * Unknown accounts run the same queries on an id that matches nothing.
+   */
+  async function standing(account: DirectoryAccount | null): Promise<{ eligible: Eligible | null; reachable: DirectoryAccount | null }> {
+    const stored = await methodRepo.listVerified(account?.id ?? '');
+    const confirmedAt = await methodRepo.confirmedAt(account?.id ?? '');
+    if (!account || account.disabled) return { eligible: null, reachable: null };
+    const p = evaluateAccount({ account, methods: stored, confirmedAt, policy, now: clock.now() });
+    if (!p.inScope) return { eligible: null, reachable: null };
+    const eligible = p.capable ? { account, policy: p, methods: stored.filter((m) => p.verifiedTypes.includes(m.type)) } : null;
+    return { eligible, reachable: account };
   }
 
-  async function eligibleAccount(account: DirectoryAccount | null, t?: Transaction): Promise<Eligible | null> {
-    // Unknown accounts run the same queries on an id that matches nothing.
-    const stored = await methodRepo.listVerified(account?.id ?? '', t);
-    const confirmedAt = await methodRepo.confirmedAt(account?.id ?? '', t);
-    if (!account) return null;
-    const p = evaluateAccount({ account, methods: stored, confirmedAt, policy, now: clock.now() });
-    if (account.disabled || !p.inScope || !p.capable) return null;
-    return { account, policy: p, methods: stored.filter((m) => p.verifiedTypes.includes(m.type)) };
+  /** The standing of the account behind a flow (an unknown flow looks up an id that matches nothing). */
+  async function standingOf(accountId: string | null) {
+    return standing(await directory.findById(accountId ?? ''));
   }
 
   /** The flow a secret names before its first step is stored. */
@@ -228,17 +234,6 @@ export function createResetFlow(sspr: DomainDeps, options: ResetFlowOptions = {}
     return [...types, ...methods.all.filter((m) => !m.registrable).map((m) => m.id)];
   }
 
-  /**
-   * The account behind a flow when a whole-proof method (the helpdesk's pass) may reset it: it exists,
-   * is enabled and in scope, registered methods or not. The same queries for every id.
-   */
-  async function reachable(accountId: string | null): Promise<DirectoryAccount | null> {
-    const account = await directory.findById(accountId ?? '');
-    const stored = await methodRepo.listVerified(account?.id ?? '');
-    const confirmedAt = await methodRepo.confirmedAt(account?.id ?? '');
-    if (!account || account.disabled) return null;
-    return evaluateAccount({ account, methods: stored, confirmedAt, policy, now: clock.now() }).inScope ? account : null;
-  }
   const wholeProofOffered = () => methods.all.some((m) => m.provesAll);
 
   return {
@@ -279,9 +274,10 @@ export function createResetFlow(sspr: DomainDeps, options: ResetFlowOptions = {}
       assertLive(flow, clock.now());
       const identifier = normaliseIdentifier(rawIdentifier);
       const found = identifier ? await directory.findByIdentifier(identifier) : null;
-      const ok = await eligibleAccount(found);
+      const here = await standing(found);
+      const ok = here.eligible;
       // Without enough methods (or any), only the helpdesk's pass can lead anywhere: the flow keeps the account for it.
-      const passOnly = wholeProofOffered() ? await reachable(found?.id ?? null) : null;
+      const passOnly = wholeProofOffered() ? here.reachable : null;
       const accountId = ok?.account.id ?? passOnly?.id ?? null;
       const reason = !found ? 'unknown_user' : found.disabled ? 'account_disabled' : ok ? null : 'not_eligible';
       const methodsRequired = ok ? ok.policy.methodsRequired : policy.methods_required;
@@ -329,7 +325,7 @@ export function createResetFlow(sspr: DomainDeps, options: ResetFlowOptions = {}
       const type = method.id;
       await assertNotBlocked(flow, req);
       const target = method.normaliseTarget(input); // MethodInvalidTarget: the same for every identifier
-      const ok = await eligible(flow.accountId);
+      const ok = (await standingOf(flow.accountId)).eligible;
       const match = ok?.methods.find((m) => m.type === type && m.target === target) ?? null;
       const next = advance(flow, { type: 'code_issued', masked: method.mask(target) }, clock.now());
       const limit = method.sendLimit;
@@ -370,9 +366,10 @@ export function createResetFlow(sspr: DomainDeps, options: ResetFlowOptions = {}
       if (flow.state !== 'awaiting_code' || !method) throw invalid(flow, 'submit code');
       const type = method.id;
       await assertNotBlocked(flow, req);
-      const ok = await eligible(flow.accountId);
+      const here = await standingOf(flow.accountId);
+      const ok = here.eligible;
       // A whole-proof method needs the account only reachable (no methods needed); the others, eligible.
-      const holder = method.provesAll ? await reachable(flow.accountId) : ok?.account ?? null;
+      const holder = method.provesAll ? here.reachable : ok?.account ?? null;
       const stored = method.provesAll ? null : (ok?.methods.find((m) => m.type === type) ?? null);
 
       const outcome = await store.transaction(async (t): Promise<Outcome> => {
@@ -440,8 +437,9 @@ export function createResetFlow(sspr: DomainDeps, options: ResetFlowOptions = {}
       await assertNotBlocked(flow, req);
       // Disabled, out of scope or no longer capable since the codes: never past this point. After the
       // helpdesk's pass the account needs no methods: the next sign-in asks for them.
-      const ok = await eligible(flow.accountId);
-      const account = flow.data.complete ? await reachable(flow.accountId) : ok && new Set(flow.data.verified).size >= ok.policy.methodsRequired ? ok.account : null;
+      const here = await standingOf(flow.accountId);
+      const ok = here.eligible;
+      const account = flow.data.complete ? here.reachable : ok && new Set(flow.data.verified).size >= ok.policy.methodsRequired ? ok.account : null;
       if (!account) throw invalid(flow, 'account no longer eligible');
       const current = await directory.verifyPassword(account.id, input.password);
       const check = sspr.passwordPolicy.check(input.password, {

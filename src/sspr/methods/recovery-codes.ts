@@ -1,14 +1,14 @@
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { TransactionHandle as Transaction } from '../ports.ts';
-import { constantEquals, type KeyedHasher, type SecretBox } from '../crypto.ts';
+import { constantEquals, normaliseReadable, readableSecret, type KeyedHasher, type SecretBox } from '../crypto.ts';
 import { CodeInvalid } from '../errors.ts';
 import type { EnrolmentView, HeldSecretMethod, MethodRepository } from './types.ts';
 
 /** Binds the sealed codes of a pending enrolment to their purpose. */
 const AAD = 'recovery-codes-pending';
 const COUNT = 10;
-/** No 0/o, 1/l/i: codes are read off paper. 31 symbols × 10 ≈ 49.5 bits a code, throttled like every guess. */
-const ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789';
+/** Read off paper (READABLE_ALPHABET, no look-alikes): 31 symbols × 10 ≈ 49.5 bits a code, throttled like every guess. */
+const LENGTH = 10;
 const GROUP = 5;
 
 /** What the method stores: a salt and the keyed hashes of the codes not used yet. */
@@ -24,15 +24,11 @@ export interface RecoveryCodesDeps {
   methodRepo: Pick<MethodRepository, 'replaceSecret'>;
 }
 
-function newCode(): string {
-  let raw = '';
-  for (let i = 0; i < GROUP * 2; i++) raw += ALPHABET[randomInt(0, ALPHABET.length)];
-  return `${raw.slice(0, GROUP)}-${raw.slice(GROUP)}`;
-}
+const newCode = () => readableSecret(LENGTH, GROUP);
 
 /** What people type: any case, with or without the spaces and dashes that group it. */
 export function normaliseRecoveryCode(typed: string): string {
-  return typed.normalize('NFKC').toLowerCase().replace(/[\s-]/g, '').slice(0, 64);
+  return normaliseReadable(typed).slice(0, 64);
 }
 
 /** How many codes of a stored set are left (`user show`, /account/security). */
