@@ -125,7 +125,9 @@ export function resetRoutes(deps: { provider: Provider; kit: PageKit; sspr: Sspr
   function redirectToState(ctx: Context, entry: Entry, flow: ResetFlowState): void {
     const page = pageOf(flow.state);
     ctx.status = 303;
-    ctx.redirect(page === 'identifier' ? entry.base : `${entry.base}/${page}`);
+    // A language link that landed on another step keeps its language.
+    const lang = ctx.method === 'GET' && typeof ctx.query.lang === 'string' ? `?${new URLSearchParams({ lang: ctx.query.lang })}` : '';
+    ctx.redirect(`${page === 'identifier' ? entry.base : `${entry.base}/${page}`}${lang}`);
   }
 
   function restart(ctx: Context, entry: Entry): void {
