@@ -1,5 +1,6 @@
 import type { Context, Next } from 'koa';
 import type Provider from 'oidc-provider';
+import { isLanguage, type Language } from '../i18n/index.ts';
 import { cookieNamesFor } from '../provider/cookie-names.ts';
 import { clientInfo, type ClientInfo } from './client-info.ts';
 import type { PageKit } from './kit.ts';
@@ -65,7 +66,12 @@ export function loadInteraction(provider: Provider, kit: PageKit) {
     // consent): each prompt is a new interaction, so the first one's id rides along in the result.
     const carried = (details.lastSubmission as Record<string, unknown> | undefined)?.correlation_id;
     ctx.state.correlationId ??= typeof carried === 'string' && carried ? carried : details.uid;
-    language(ctx, kit, details.params.ui_locales);
+    // The app's ui_locales decide, until the person picks the other language with the page's links:
+    // that choice is kept in the interaction (and carried into its next prompts), so the following
+    // pages of this sign-in stay in it instead of falling back to ui_locales.
+    const picked = ctx.method === 'GET' && isLanguage(ctx.query.lang) ? ctx.query.lang : null;
+    if (picked) await rememberInInteraction(details, { sspr_lang: picked });
+    language(ctx, kit, picked ?? chosenLanguage(details) ?? details.params.ui_locales);
     await next();
   };
 }
@@ -86,15 +92,28 @@ export function rememberedLogin(interaction: InteractionDetails): string {
 }
 
 export async function rememberLogin(interaction: InteractionDetails, login: string): Promise<void> {
-  if (!login || rememberedLogin(interaction) === login) return;
-  interaction.lastSubmission = { ...(interaction.lastSubmission ?? {}), sspr_login: login.slice(0, 320) };
+  if (login) await rememberInInteraction(interaction, { sspr_login: login.slice(0, 320) });
+}
+
+/** The language the person picked on this sign-in's pages, if any. */
+function chosenLanguage(interaction: InteractionDetails): Language | null {
+  const v = (interaction.lastSubmission as Record<string, unknown> | undefined)?.sspr_lang;
+  return isLanguage(v) ? v : null;
+}
+
+async function rememberInInteraction(interaction: InteractionDetails, values: Record<string, string>): Promise<void> {
+  const earlier = (interaction.lastSubmission ?? {}) as Record<string, unknown>;
+  if (Object.entries(values).every(([k, v]) => earlier[k] === v)) return;
+  interaction.lastSubmission = { ...earlier, ...values };
   await interaction.save(Math.max(1, interaction.exp - Math.floor(Date.now() / 1000)));
 }
 
 /** Finishes this prompt and sends the browser back to the provider (303, like interactionFinished). */
 export async function finishPrompt(provider: Provider, ctx: Context, result: Record<string, unknown>, merge = true): Promise<void> {
   const correlationId = ctx.state.correlationId as string | undefined;
-  const carried = correlationId ? { ...result, correlation_id: correlationId } : result;
+  const picked = ctx.state.interaction ? chosenLanguage(ctx.state.interaction as InteractionDetails) : null;
+  // The correlation id and a picked language ride along into the next prompt (a new interaction).
+  const carried = { ...result, ...(correlationId ? { correlation_id: correlationId } : {}), ...(picked && !('error' in result) ? { sspr_lang: picked } : {}) };
   // What provider.interactionResult does, on the interaction this request already loaded and checked
   // (loadInteraction): it would load it again, with a second cookie check and a database read.
   const interaction = ctx.state.interaction as (InteractionDetails & { result?: unknown }) | undefined;
