@@ -172,7 +172,16 @@ describe('issue 18: pages a person finishes without help (sign-in and reset, HTT
     assert.ok(/\breadonly\b/.test(username[1]) || attr(username[1], 'type') === 'hidden');
     assert.equal([...form.matchAll(/autocomplete="new-password"/g)].length, 2);
 
+    const noticesFrom = smtp.received.length;
     const back = await b.submit(passwordPage, { new_password: NEW_PASSWORD, confirm_password: NEW_PASSWORD });
+    // The "password changed" notice gives its time in the configured zone (Europe/Amsterdam), named.
+    let notice = '';
+    await waitFor(() => {
+      const m = smtp.received.slice(noticesFrom).find((r) => r.to.includes(user.recovery) && /was changed/.test(r.headers.subject ?? ''));
+      if (m) notice = m.text;
+      return m !== undefined;
+    });
+    assert.match(notice, /changed on \d{1,2} \w+ \d{4} at \d{2}:\d{2} (CET|CEST)\./);
     assert.match(back.url, /\/interaction\/[\w-]+\?reset=done$/);
     assert.equal(attr(input(back.html, 'login'), 'value'), user.login, 'back on sign-in with the name filled in');
     for (const h of b.history) assert.ok(!h.includes(encodeURIComponent(user.login)) && !h.includes(user.login), `no login in ${h}`);
