@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import * as client from 'openid-client';
 import { Browser, attr, inputByAutocomplete, link, messageIds, type Page } from '../support/browser.ts';
 import { TestClock } from '../support/clock.ts';
 import { createSqliteDatabase, type TestDatabase } from '../support/db.ts';
@@ -211,6 +212,34 @@ describe('issue 18: pages a person finishes without help (sign-in and reset, HTT
     const forged = new Browser();
     forged.cookies = b.cookies.map((c) => (c.name === 'oidc_sspr_ended' ? { ...c, value: c.value.replace(/^finished/, 'cancelled') } : c));
     assert.match((await forged.get(loginUrl)).html, /data-error-code="session_expired"/);
+  });
+
+  it('signing out names the app and offers a way back to it; after the logout POST the language links GET', async () => {
+    const user = await userWithEmail();
+    const rp = await relyingParty(srv.issuer);
+    const b = new Browser();
+    const { page, verifier, state } = await rp.start(b);
+    const done = await consentIfAsked(b, await signIn(b, page, user.login, user.password));
+    const tokens = await rp.finish(done.redirectedTo!, verifier, state);
+    const question = await b.get(client.buildEndSessionUrl(rp.config, { id_token_hint: tokens.id_token! }).toString());
+    assert.match(question.html, /name="logout" value="yes"/);
+    // "No, stay signed in" ends the app's session only: the page names the app and links back to it.
+    const out = await b.submit(question, {});
+    assert.equal(out.status, 200);
+    assert.match(out.html, /You have been signed out of Expense Tracker\./);
+    assert.match(out.html, /<a href="https:\/\/expenses\.example\.org\/" class="way-on">Back to Expense Tracker<\/a>/);
+    const nl = await b.get(new URL(languageLink(out.html, 'nl'), srv.issuer).toString());
+    assert.ok(nl.status < 500 && nl.status !== 404, `${nl.status} ${nl.url}`);
+    assert.match(nl.html, /<html lang="nl">/);
+    // Signed out everywhere (oidc-provider names no app then): the page says what to do next.
+    const again = await rp.start(b);
+    // Still signed in at the provider: straight to the consent page.
+    const done2 = await consentIfAsked(b, again.page);
+    const tokens2 = await rp.finish(done2.redirectedTo!, again.verifier, again.state);
+    const question2 = await b.get(client.buildEndSessionUrl(rp.config, { id_token_hint: tokens2.id_token! }).toString());
+    const everywhere = await b.submit(question2, { logout: 'yes' });
+    // (In Dutch now: the language picked above is remembered.)
+    assert.match(everywhere.html, /U bent afgemeld\.[\s\S]*U kunt dit tabblad nu sluiten\./);
   });
 
   it('a cancelled sign-in says so when the user comes back to it (nl)', async () => {
