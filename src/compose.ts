@@ -104,7 +104,7 @@ export async function composeSspr<D extends AccountDirectory = SequelizeDirector
   const secretBox = withKeys<SecretBox>(keys, createSecretBox);
   const codeHasher = withKeys<CodeHasher>(keys, createCodeHasher);
   const pinoLog: LogFn = (level, message, fields) => log[level](fields ?? {}, message);
-  const delivery = createDelivery(config.delivery, { store, clock, audit, secretBox, translator: options.translator, log: pinoLog, transports: options.transports });
+  const delivery = createDelivery(config.delivery, { store, clock, audit, secretBox, translator: options.translator, log: pinoLog, transports: options.transports, timeZone: config.timezone });
   const codes = createCodeService({ store: createCodeStore(store), clock, hasher: codeHasher, ttlMinutes: config.sspr.code_ttl_minutes });
   const passwordPolicy = await createPasswordPolicy(config.password_policy);
   const methodRepo = createMethodRepository({ store, clock });

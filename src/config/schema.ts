@@ -10,6 +10,15 @@ const methodType = z.enum(['email', 'sms', 'totp', 'recovery_codes']);
 export type MethodType = z.infer<typeof methodType>;
 export const METHOD_TYPES: readonly MethodType[] = methodType.options;
 
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const throttleSchema = z
   .object({
     failed_verifications: z
@@ -133,7 +142,9 @@ const clientSchema = z
     grant_types: z.array(z.enum(['authorization_code', 'refresh_token'])).default(['authorization_code', 'refresh_token']),
     response_types: z.array(z.literal('code')).default(['code']),
     first_party: z.boolean().default(false).describe('true: no consent page for this client'),
-    client_name: z.string().optional(),
+    client_name: z.string().min(1).max(100).optional().describe('what users read on the sign-in and consent pages (else the client_id)'),
+    logo_uri: z.url().optional().describe('a logo shown beside the client name'),
+    client_uri: z.url().optional().describe("the app's home page, linked from its name"),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -201,6 +212,11 @@ export const configSchema = z
       .describe('with proxy: how many trusted proxies stand in front; the client is the right-most X-Forwarded-For hop none of them wrote'),
     database: z.string().min(1).default('sqlite:../data/oidc-sspr.sqlite'),
     language: z.enum(['en', 'nl']).default('en'),
+    timezone: z
+      .string()
+      .default('')
+      .refine((tz) => tz === '' || isTimeZone(tz), 'not an IANA time zone (e.g. Europe/Amsterdam)')
+      .describe("IANA zone for times in messages and pages (empty: the server's)"),
     demo: z.boolean().default(true),
     secrets: z
       .object({

@@ -1,7 +1,12 @@
 import type { Context, Next } from 'koa';
 
-/** No script at all on our pages; styles and images from ourselves (QR codes are inline SVG). */
-const CSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'";
+/**
+ * No script at all on our pages; styles and images from ourselves (QR codes are inline SVG), plus the
+ * one origin of an app's registered logo (`ctx.state.imgOrigin`, set by the page that shows it).
+ */
+const csp = (imgOrigin?: string) =>
+  `default-src 'none'; style-src 'self'; img-src 'self' data:${imgOrigin ? ` ${imgOrigin}` : ''}; form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'`;
+const ORIGIN = /^https?:\/\/[a-z0-9.:[\]-]+$/i;
 
 /** Security headers for every page we render; interaction pages are never cached. */
 export async function securityHeaders(ctx: Context, next: Next): Promise<void> {
@@ -13,7 +18,8 @@ export async function securityHeaders(ctx: Context, next: Next): Promise<void> {
   await next();
   // Only our own pages: oidc-provider's form_post page needs its inline script.
   if (ctx.state.page === true) {
-    ctx.set('Content-Security-Policy', CSP);
+    const imgOrigin = typeof ctx.state.imgOrigin === 'string' && ORIGIN.test(ctx.state.imgOrigin) ? ctx.state.imgOrigin : undefined;
+    ctx.set('Content-Security-Policy', csp(imgOrigin));
     ctx.set('Cache-Control', 'no-store');
     ctx.set('Pragma', 'no-cache');
   }

@@ -60,6 +60,8 @@ function configuredClients(config: Config): ClientMetadata[] {
     grant_types: c.grant_types,
     response_types: c.response_types,
     ...(c.client_name ? { client_name: c.client_name } : {}),
+    ...(c.logo_uri ? { logo_uri: c.logo_uri } : {}),
+    ...(c.client_uri ? { client_uri: c.client_uri } : {}),
   }));
 }
 

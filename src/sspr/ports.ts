@@ -162,6 +162,8 @@ export interface CodeStore {
   find(id: string, t?: TransactionHandle): Promise<CodeRow | null>;
   /** Marks it used, only while unused; false when another request consumed it first. */
   consume(id: string, at: Date, t?: TransactionHandle): Promise<boolean>;
+  /** Whether an older code of this flow and channel, voided by a newer one, has this hash (optional: "replaced by a newer code"). */
+  isReplaced?(flowId: string, channel: string, codeHash: string, t?: TransactionHandle): Promise<boolean>;
   /** Deletes codes that expired at or before `now`; returns how many. */
   purgeExpired(now: Date, t?: TransactionHandle): Promise<number>;
 }

@@ -170,8 +170,8 @@ describe('page, error and message language (HTTP)', function () {
     const back = await b.get(`${env.srv.issuer}/reset?lang=en`);
     assert.match(back.html, /<html lang="en">/);
     assert.match((await b.get(`${env.srv.issuer}/reset`)).html, /<html lang="en">/);
-    // The language switcher links on every page carry ?lang=.
-    assert.match(later.html, /href="\?lang=en"/);
+    // The language switcher links on every page carry ?lang=, on the page's own address (a GET).
+    assert.match(later.html, /href="\/reset\?lang=en"/);
   });
 
   it('an unknown ?lang= or cookie value is ignored', async () => {

@@ -25,6 +25,7 @@ export default {
     sms_intro: 'Type the phone number you registered for password reset. If it matches, we send a code to it by SMS.',
     email_label: 'Email address',
     sms_label: 'Phone number',
+    sms_hint: 'With the country code, for example {{example}}.',
     submit: 'Send code',
   },
   code: {
@@ -42,11 +43,14 @@ export default {
     label_temporary_access_pass: 'Temporary Access Pass',
     submit: 'Verify',
     no_code: "Didn't get a code? Contact your helpdesk",
+    resend: 'Send a new code',
+    resent: 'If {{masked}} is registered for your account, a new code is on its way. Only the newest code works.',
     other_method: 'Choose another method',
   },
   password: {
     title: 'Choose a new password',
     intro: 'Use at least {{min}} characters; a few unrelated words make a strong password that is easy to remember. It must differ from your current password and your user name.',
+    username: 'User name',
     new: 'New password',
     repeat: 'New password again',
     submit: 'Reset password',
@@ -55,6 +59,8 @@ export default {
     title: 'Password changed',
     text: 'Your password has been changed. You can now sign in with your new password.',
     sign_in: 'Your password has been changed. Sign in with your new password.',
+    sign_in_link: 'Sign in',
+    return: 'Return to the app you were using and sign in there with your new password.',
   },
   start_again: 'Start again',
 } as const;
