@@ -265,7 +265,7 @@ describe('page, error and message language (HTTP)', function () {
       const chooseAgain = await b.submit(totp, { action: 'back' }, { actionPart: '/verify' });
       const target = await b.submit(chooseAgain, { method: 'email' }, { actionPart: '/method' });
       const badTarget = await b.submit(target, { email: 'not-an-address' }, { actionPart: '/target' });
-      assert.deepEqual(messageIds(badTarget.html), ['errors:sspr.method_invalid_target']);
+      assert.deepEqual(messageIds(badTarget.html), ['registration:errors.email_invalid']);
       let since = env.smtp.received.length;
       const codePage = await b.submit(badTarget, { email: u.email! }, { actionPart: '/target' });
       const registration = await codeMail(env, u.email!, since);

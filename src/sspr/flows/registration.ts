@@ -68,6 +68,8 @@ export interface MethodSummary {
   /** Codes left, for methods that are a set of single-use codes. */
   remaining?: number;
   verifiedAt: Date | null;
+  /** False when removing it would leave fewer types than the policy requires (the page says why instead). */
+  removable: boolean;
 }
 
 export interface AccountStatus {
@@ -92,8 +94,15 @@ export interface RegistrationView {
   /** The profile's own address/number for the selected type, to prefill the form (the user's own data). */
   suggestion: string | null;
   added: MethodType[];
-  /** Types this user may register now (allowed by policy; a registered type may be replaced). */
+  /**
+   * Types this user may add now: allowed by policy and not registered yet. A registered type is
+   * changed from its own entry (`replaces`), never offered again as if it were new.
+   */
   choices: MethodType[];
+  /** Registered methods the selected step would replace (one method per type, see method-repository). */
+  replaces: { type: MethodType; masked: string | null } | null;
+  /** The code field of the selected method: digits only, and its own length. */
+  proofInput: { digits: boolean; maxLength: number } | null;
   /** Enough distinct verified types to finish (or nothing is required: not in scope). */
   canFinish: boolean;
   reauthAt: Date | null;
@@ -210,6 +219,7 @@ export function createRegistrationFlow(deps: DomainDeps) {
       : null;
     const selected = data.selected ? methods.get(data.selected) : undefined;
     const profileField = selected?.kind === 'target' ? selected.profileField : undefined;
+    const replaced = data.selected && row.state !== 'choosing' ? st.methods.find((m) => m.type === data.selected) : undefined;
     const v: RegistrationView = {
       id: row.id,
       state: row.state as RegistrationState,
@@ -218,13 +228,15 @@ export function createRegistrationFlow(deps: DomainDeps) {
       login: st.account.login,
       expiresAt: row.expiresAt,
       policy,
-      methods: st.methods.map((m) => ({ id: m.id, type: m.type, ...describe(m), verifiedAt: m.verifiedAt })),
+      methods: st.methods.map((m) => ({ id: m.id, type: m.type, ...describe(m), verifiedAt: m.verifiedAt, removable: !removalBlocked(st, m.id) })),
       pending,
       selected: data.selected ?? null,
       suggestion: profileField ? st.account[profileField] : null,
       selectedInput: profileField,
       added: data.added,
-      choices: policy.allowedMethods,
+      choices: policy.allowedMethods.filter((type) => !st.methods.some((m) => m.type === type)),
+      replaces: replaced ? { type: replaced.type, masked: describe(replaced).masked } : null,
+      proofInput: selected?.proofInput ?? null,
       canFinish: !policy.inScope || policy.verifiedTypes.length >= policy.methodsRequired,
       reauthAt: data.reauthAt ? new Date(data.reauthAt) : null,
     };
@@ -233,6 +245,16 @@ export function createRegistrationFlow(deps: DomainDeps) {
       v.enrolment = await enrolling.show(data.pending.secret, st.account.login);
     }
     return v;
+  }
+
+  /**
+   * Whether removing `methodId` would leave an account in scope with fewer distinct types than it
+   * needs. Checked when the page is drawn (no Remove offered) and again when the removal is asked for.
+   */
+  function removalBlocked(st: AccountStatus, methodId: string): { required: number } | null {
+    if (!st.policy.inScope) return null;
+    const after = evaluate(st.account, st.methods.filter((m) => m.id !== methodId), st.confirmedAt);
+    return after.verifiedTypes.length < after.methodsRequired ? { required: after.methodsRequired } : null;
   }
 
   async function mustStatus(accountId: string, t?: Transaction): Promise<AccountStatus> {
@@ -529,5 +551,5 @@ export function createRegistrationFlow(deps: DomainDeps) {
     await save(row, row.state as RegistrationState, { ...parse(row), reauthAt: clock.now().getTime() }, t);
   }
 
-  return { status, mustStatus, open, get, select, sendCode, resend, back, verify, finish, reconfirm, skip, markReauthenticated };
+  return { status, mustStatus, removalBlocked, open, get, select, sendCode, resend, back, verify, finish, reconfirm, skip, markReauthenticated };
 }
