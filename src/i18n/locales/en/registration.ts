@@ -104,7 +104,7 @@ export default {
     change_secret: 'Set up again',
     change_codes: 'Make a new set',
     change_label_target: 'Change {{method}}',
-    change_label_secret: 'Set up {{method}} again',
+    change_label_secret: 'Set up again: {{method}}',
     change_label_codes: 'Make a new set of recovery codes',
     sign_in_required: 'Sign in to an app that uses this service first, then come back to this page.',
     reauth_intro: 'For your security, enter your password again to change your recovery methods.',

@@ -105,7 +105,7 @@ export default {
     change_codes: 'Nieuwe set maken',
     change_label_target: '{{method}} wijzigen',
     change_label_secret: '{{method}} opnieuw instellen',
-    change_label_codes: 'Nieuwe set herstelcodes maken',
+    change_label_codes: 'Nieuwe set maken: herstelcodes',
     sign_in_required: 'Meld u eerst aan bij een app die deze dienst gebruikt en kom daarna terug naar deze pagina.',
     reauth_intro: 'Vul voor uw veiligheid opnieuw uw wachtwoord in om uw herstelmethoden te wijzigen.',
     password_label: 'Wachtwoord',
