@@ -89,7 +89,12 @@ describe('browser: registration and security info pages of issue 18 (Chromium)',
           await page.getByRole('button', { name: T.verify, exact: true }).click();
           await page.getByRole('alert').first().waitFor();
           assert.equal(await code.getAttribute('aria-invalid'), 'true');
-          const described = await code.evaluate((el) => (el.getAttribute('aria-describedby') ?? '').split(' ').map((id) => document.getElementById(id)?.textContent ?? '').join(' '));
+          // The text of what aria-describedby points at (the tests compile without the DOM typings).
+          type Node = { getAttribute(n: string): string | null; ownerDocument: { getElementById(id: string): { textContent: string | null } | null } };
+          const described = await code.evaluate((el: unknown) => {
+            const node = el as Node;
+            return (node.getAttribute('aria-describedby') ?? '').split(' ').map((id: string) => node.ownerDocument.getElementById(id)?.textContent ?? '').join(' ');
+          });
           assert.match(described, lang === 'en' ? /not right|incorrect|wrong/i : /klopt niet|onjuist|verkeerd/i, described);
           await shots.check(page, 'totp-wrong-code');
           await scan('totp-wrong-code');
