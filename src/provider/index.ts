@@ -8,6 +8,7 @@ import { claimsFor } from './claims.ts';
 import { cookieNamesFor } from './cookie-names.ts';
 import { admitsAccount, carryCredentialsEpoch, epochOf, grantIsCurrent, stampEpoch } from './credentials-epoch.ts';
 import { shareAccountWithPrompt } from './registration-prompt.ts';
+import { carrySessionDevice } from './session-device.ts';
 
 export type { Provider };
 
@@ -42,7 +43,8 @@ function accountClient(config: Config): ClientMetadata {
     redirect_uris: [`${config.issuer}/account/callback`],
     grant_types: ['authorization_code'],
     response_types: ['code'],
-    client_name: 'oidc-sspr',
+    // What people read where the app is named (the sessions list, the sign-in page).
+    client_name: 'Security info',
   };
 }
 
@@ -165,6 +167,7 @@ export function createProvider(options: ProviderOptions): Provider {
 
   const provider = new Provider(config.issuer, configuration);
   carryCredentialsEpoch(provider);
+  carrySessionDevice(provider);
   provider.proxy = config.proxy;
   // Koa reads X-Forwarded-For from the left, where the client writes whatever it likes. Keeping only
   // the last `proxy_hops` entries leaves the address our own outermost proxy saw first in line, so a

@@ -50,6 +50,10 @@ export interface DirectorySession {
   expiresAt: Date | null;
   /** Client ids the session has signed in to. */
   clients: string[];
+  /** The User-Agent it signed in with, when recorded (pages show browser and OS, parsed). */
+  userAgent?: string | null;
+  /** The network it signed in from, coarsened (`192.0.2.x`, `2001:db8:1::/48`), when recorded. */
+  network?: string | null;
 }
 
 /** What {@link AccountDirectory.listSessions} answers. */

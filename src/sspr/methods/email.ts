@@ -34,7 +34,8 @@ export function createEmailMethod(deps: CodeChannelDeps): TargetMethod {
     channel: 'email',
     registrable: true,
     provesAll: false,
-    proofInput: { digits: true, maxLength: 16 },
+    // The code's own length (codes.ts issues 6 to 8 digits, per configuration).
+    proofInput: { digits: true, maxLength: deps.codes.length },
     sendLimit: 'email_sends',
     profileField: 'email',
     describe: (stored) => ({ masked: stored.target === null ? null : maskEmail(stored.target) }),
