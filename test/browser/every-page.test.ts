@@ -122,6 +122,7 @@ export const STEPS: Step[] = [
     w.codeSince = since;
     await submit(w.page, '/target');
   } },
+  { id: 'register-email-code-wrong', go: (w) => typeCode(w.page, '00000000', '/verify') },
   { id: 'register-email-added', async go(w) {
     const { code } = await mailedCode(w.env, w.user.email!, w.codeSince ?? 0);
     await typeCode(w.page, code, '/verify');
@@ -200,6 +201,10 @@ export const STEPS: Step[] = [
   { id: 'reset-password', async go(w) {
     const { code } = await mailedCode(w.env, w.user.email!, w.codeSince ?? 0);
     await typeCode(w.page, code, '/code');
+  } },
+  { id: 'reset-password-rejected', async go(w) {
+    for (const field of await w.page.locator('input[autocomplete="new-password"]').all()) await field.fill('short');
+    await submit(w.page, '/password');
   } },
   { id: 'reset-done', async go(w) {
     const next = password(w.lang, 3);
@@ -345,12 +350,14 @@ async function startEnv(): Promise<BrowserEnv> {
   const callback = await startCallbackServer();
   const db = createSqliteDatabase();
   const port = await freePort();
-  const issuer = `http://127.0.0.1:${port}`;
+  // A host name, not 127.0.0.1: WebAuthn refuses IP addresses, and passkey pages belong in this walk too.
+  const issuer = `http://localhost:${port}`;
   const client = { client_id: 'browser-app', client_secret: 'browser-app-secret-0123456789' };
-  const srv = await startTestServer({
+  const started = await startTestServer({
     database: db.url,
     port,
     overrides: {
+      issuer,
       demo: true,
       clients: [
         { ...client, redirect_uris: [callback.url], post_logout_redirect_uris: [callback.url.replace(/cb$/, '')] },
@@ -364,6 +371,7 @@ async function startEnv(): Promise<BrowserEnv> {
       },
     },
   });
+  const srv = { ...started, issuer };
   const oidc = await openid.discovery(new URL(srv.issuer), client.client_id, client.client_secret, undefined, { execute: [openid.allowInsecureRequests] });
   const browser = await launchChromium();
   return {
