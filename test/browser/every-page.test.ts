@@ -159,7 +159,8 @@ export const STEPS: Step[] = [
   } },
   { id: 'account-remove', async go(w) {
     // A confirmation page where there is one; else the list after removing (the authenticator app).
-    const remove = w.page.locator('li[data-method="totp"] form[action*="remove"] button[type="submit"]');
+    // Remove is a button of a form or a link to the confirmation.
+    const remove = w.page.locator('li[data-method="totp"]').locator('form[action*="remove"] button[type="submit"], a[href*="/remove"]');
     await navigate(w.page, () => remove.first().click());
   } },
   { id: 'logout', async go(w) {
