@@ -60,7 +60,9 @@
       run(form, function (options) { return W.startAuthentication({ optionsJSON: options }); });
     });
     // Conditional UI: the browser offers the account's passkeys in the username field's autofill.
-    if (form.hasAttribute('data-conditional') && document.querySelector('input[autocomplete$="webauthn"]')) {
+    // Not right after a refused passkey: an authenticator that answers at once would loop.
+    var refused = document.querySelector('[data-message-id^="passkey:"]');
+    if (form.hasAttribute('data-conditional') && !refused && document.querySelector('input[autocomplete$="webauthn"]')) {
       W.browserSupportsWebAuthnAutofill().then(function (ok) {
         if (!ok) return null;
         return optionsFor(form).then(function (options) {

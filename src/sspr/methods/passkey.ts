@@ -158,7 +158,10 @@ export function createPasskeyMethod(deps: PasskeyDeps): PasskeyMethod {
     } catch (err) {
       failure = (err as Error).message;
     }
-    if (!credential || !owner) return refused(handle === null ? 'no_user_handle' : 'not_this_accounts_passkey', input.accountId ?? null, input.context, t);
+    // Refused against the account it claimed, when that account holds passkeys (its owner should
+    // know); a handle naming nothing is attacker-chosen text, never stored as an account id.
+    const claimed = owner && credentials.length > 0 ? owner : input.accountId ?? null;
+    if (!credential || !owner) return refused(handle === null ? 'no_user_handle' : 'not_this_accounts_passkey', claimed, input.context, t);
     if (failure !== null || !verification?.verified) {
       // The library refuses a count that did not move forward: a clone of this authenticator.
       const clone = failure !== null && /counter/i.test(failure);
