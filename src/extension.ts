@@ -229,6 +229,7 @@ export function extensionFrom(
       await codes.purgeExpired();
       await deps.throttle.purgeExpired();
       await accessPasses.purgeExpired();
+      await flows.passkeys.purgeExpired();
       // Finished and abandoned registration/reset flows: kept a day for support questions.
       const dayAgo = new Date(clock.now().getTime() - 86_400_000);
       for (const kind of ['reset', 'registration'] as const) await deps.flows.purgeExpired(kind, dayAgo);

@@ -66,6 +66,9 @@ export function createPasskeyService(deps: DomainDeps, registration: Registratio
       });
     },
 
+    /** Challenges past their expiry (housekeeping). */
+    purgeExpired: async (): Promise<number> => (method ? method.purgeExpired() : 0),
+
     async list(accountId: string): Promise<PasskeyCredential[]> {
       return method ? method.list(accountId) : [];
     },

@@ -59,6 +59,8 @@ export interface PasskeyMethod extends CeremonyMethod {
    */
   assert(input: { purpose: 'sign_in' | 'reset'; binding: string; response: string; accountId?: string | null; context?: RequestContext }, t?: Transaction): Promise<PasskeyUse>;
   list(accountId: string, t?: Transaction): Promise<PasskeyCredential[]>;
+  /** Deletes challenges past their expiry; returns how many. */
+  purgeExpired(): Promise<number>;
   rename(accountId: string, id: string, name: string, t?: Transaction): Promise<boolean>;
 }
 
@@ -247,6 +249,7 @@ export function createPasskeyMethod(deps: PasskeyDeps): PasskeyMethod {
     assertionOptions,
     assert,
     list: (accountId, t) => deps.repo.listByAccount(accountId, t),
+    purgeExpired: () => deps.challenges.purgeExpired(deps.clock.now()),
     rename: (accountId, id, name, t) => deps.repo.rename(accountId, id, name, t),
   };
 }
