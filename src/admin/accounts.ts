@@ -1,3 +1,4 @@
+import { definePasskeyModels } from '../store/passkey-repository.ts';
 import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import { col, fn, where } from 'sequelize';
@@ -234,7 +235,9 @@ export function createAccountService(deps: AccountServiceDeps) {
         const account = await findAccount(login, t);
         // Notify first: the notice goes to the very channels that are about to be forgotten.
         await deps.notify?.({ kind: 'methods_reset', account: account.get({ plain: true }) }, t);
-        const removed = await RecoveryMethod.destroy({ where: { accountId: account.id }, transaction: t });
+        // Passkeys too: a passkey left behind would be a way back in for whoever caused the call.
+        const removed = await RecoveryMethod.destroy({ where: { accountId: account.id }, transaction: t })
+          + await definePasskeyModels(store.sequelize).Passkey.destroy({ where: { accountId: account.id }, transaction: t });
         await SsprProfile.update({ confirmedAt: null }, { where: { accountId: account.id }, transaction: t });
         const revoked = await revokeAccountState(store, account.id, t);
         await audit.record({ activity: 'admin.methods_reset', result: 'success', actor, target: account.login, targetAccountId: account.id, details: { removed, revoked } }, t);
