@@ -186,7 +186,8 @@ export function createRegistrationFlow(deps: DomainDeps) {
       suggestion: profileField ? st.account[profileField] : null,
       selectedInput: profileField,
       added: data.added,
-      choices: policy.allowedMethods.filter((type) => !st.methods.some((m) => m.type === type)),
+      // A ceremony method (passkeys) is held several times over, one per device: adding one is never a duplicate.
+      choices: policy.allowedMethods.filter((type) => methods.get(type)?.kind === 'ceremony' || !st.methods.some((m) => m.type === type)),
       replaces: replaced ? { type: replaced.type, masked: describe(replaced).masked } : null,
       proofInput: selected?.proofInput ?? null,
       canFinish: !policy.inScope || policy.verifiedTypes.length >= policy.methodsRequired,
