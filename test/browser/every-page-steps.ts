@@ -8,8 +8,9 @@ import { authorizationRequest, backAtClient, mailedCode, type AuthorizationReque
  * them. Each step brings the browser from the previous page to its page; the test then scans and
  * photographs that page at both widths and names the screenshot `<NN>-<id>.png`. A new page
  * (passkeys, the second factor) is one more row, at the place in the walk where it shows.
- * Fields and buttons are found the way INTERFACE.md names them (autofill tokens, radio values, the
- * one unnamed submit button of a form), so changes of wording do not break the walk.
+ * Fields and buttons are found the way INTERFACE.md names them (autofill tokens, also among others
+ * as in `username webauthn`; radio values; the one unnamed submit button of a form), so changes of
+ * wording do not break the walk.
  */
 
 /** What the steps share during one language's walk. */
@@ -53,6 +54,11 @@ async function navigate(page: Page, action: () => Promise<unknown>): Promise<voi
   await page.waitForLoadState('load');
 }
 
+/** The visible field with this autofill token (a form may also hold a hidden `username`). */
+function field(page: Page, token: string): Locator {
+  return page.locator(`input[autocomplete~="${token}"]:visible`).first();
+}
+
 /** The form's one unnamed submit button (INTERFACE.md: the button that moves on). */
 function moveOn(page: Page, formAction: string): Locator {
   return page.locator(`form[action*="${formAction}"] button[type="submit"]:not([name])`).first();
@@ -63,8 +69,8 @@ async function submit(page: Page, formAction: string): Promise<void> {
 }
 
 async function signIn(w: Walk, password = w.password): Promise<void> {
-  await w.page.locator('input[autocomplete="username"]').fill(w.user.login);
-  await w.page.locator('input[autocomplete="current-password"]').fill(password);
+  await field(w.page, 'username').fill(w.user.login);
+  await field(w.page, 'current-password').fill(password);
   await submit(w.page, '/login');
 }
 
@@ -74,7 +80,7 @@ async function chooseMethod(w: Walk, method: string): Promise<void> {
 }
 
 async function typeCode(page: Page, code: string, formAction: string): Promise<void> {
-  await page.locator('input[autocomplete="one-time-code"]').fill(code);
+  await field(page, 'one-time-code').fill(code);
   await submit(page, formAction);
 }
 
@@ -94,7 +100,7 @@ export const STEPS: Step[] = [
   { id: 'register-choose', go: (w) => signIn(w) },
   { id: 'register-email', go: (w) => chooseMethod(w, 'email') },
   { id: 'register-email-code', async go(w) {
-    await w.page.locator('input[autocomplete="email"]').fill(w.user.email!);
+    await field(w.page, 'email').fill(w.user.email!);
     const since = w.env.smtp.received.length;
     w.codeSince = since;
     await submit(w.page, '/target');
@@ -157,8 +163,8 @@ export const STEPS: Step[] = [
   } },
   { id: 'account-password-changed', async go(w) {
     const next = password(w.lang, 2);
-    await w.page.locator('input[autocomplete="current-password"]').fill(w.password);
-    for (const field of await w.page.locator('input[autocomplete="new-password"]').all()) await field.fill(next);
+    await field(w.page, 'current-password').fill(w.password);
+    for (const box of await w.page.locator('input[autocomplete~="new-password"]:visible').all()) await box.fill(next);
     await submit(w.page, '/account/security/password');
     w.password = next;
   } },
@@ -166,12 +172,12 @@ export const STEPS: Step[] = [
     await w.page.goto(`${w.env.srv.issuer}/reset`);
   } },
   { id: 'reset-method', async go(w) {
-    await w.page.locator('input[autocomplete="username"]').fill(w.user.login);
+    await field(w.page, 'username').fill(w.user.login);
     await submit(w.page, '/reset');
   } },
   { id: 'reset-email', go: (w) => chooseMethod(w, 'email') },
   { id: 'reset-code', async go(w) {
-    await w.page.locator('input[autocomplete="email"]').fill(w.user.email!);
+    await field(w.page, 'email').fill(w.user.email!);
     w.codeSince = w.env.smtp.received.length;
     await submit(w.page, '/target');
   } },
@@ -181,12 +187,12 @@ export const STEPS: Step[] = [
     await typeCode(w.page, code, '/code');
   } },
   { id: 'reset-password-rejected', async go(w) {
-    for (const field of await w.page.locator('input[autocomplete="new-password"]').all()) await field.fill('short');
+    for (const box of await w.page.locator('input[autocomplete~="new-password"]:visible').all()) await box.fill('short');
     await submit(w.page, '/password');
   } },
   { id: 'reset-done', async go(w) {
     const next = password(w.lang, 3);
-    for (const field of await w.page.locator('input[autocomplete="new-password"]').all()) await field.fill(next);
+    for (const box of await w.page.locator('input[autocomplete~="new-password"]:visible').all()) await box.fill(next);
     await submit(w.page, '/password');
     w.password = next;
   } },
