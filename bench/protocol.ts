@@ -20,6 +20,12 @@ export interface ServerOptions {
    * into this outbox folder, and `proxy: true` (the client IP from X-Forwarded-For).
    */
   reset?: { outboxDir: string; throttle: Record<string, unknown> };
+  /**
+   * oidc-sspr only: configure delivery as a production install does (SMTP and HTTP-SMS, here at the
+   * bench's dummy listeners) instead of the outbox folder. Nothing is sent during a sign-in; the
+   * point is that the configuration is the one users copy.
+   */
+  delivery?: { smtpPort: number; smsUrl: string };
 }
 
 export interface ServerStats {

@@ -43,6 +43,14 @@ async function main(): Promise<void> {
     ...(opts.reset
       ? { proxy: true, sspr: { enabled_for: 'all', throttle: opts.reset.throttle }, delivery: { outbox_dir: opts.reset.outboxDir } }
       : { sspr: { enabled_for: 'none' } }),
+    ...(opts.delivery
+      ? {
+        delivery: {
+          email: { transport: 'smtp', smtp: { host: '127.0.0.1', port: opts.delivery.smtpPort } },
+          sms: { transport: 'http', http: { url: opts.delivery.smsUrl } },
+        },
+      }
+      : {}),
     clients: [{
       client_id: opts.client.clientId,
       client_secret: opts.client.clientSecret,
