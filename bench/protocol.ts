@@ -26,7 +26,14 @@ export interface ServerOptions {
    * point is that the configuration is the one users copy.
    */
   delivery?: { smtpPort: number; smsUrl: string };
+  /** oidc-sspr only: another build's `dist/src` to run instead of this checkout's (bench/ab.ts). */
+  dist?: string;
+  /** oidc-sspr on SQLite only (`--sql`): count statements, rows written and their main-thread CPU. */
+  sqlStats?: boolean;
 }
+
+/** What `--sql` counts inside an oidc-sspr child on SQLite (cumulative since start). */
+export interface SqlStats { statements: number; rowsWritten: number; cpuUs: number; writes: number }
 
 export interface ServerStats {
   /** process.cpuUsage(): user + system, microseconds, all threads (argon2 runs on the libuv pool). */
@@ -44,6 +51,13 @@ export interface ServerStats {
   heapTotal: number;
   /** Memory outside the V8 heap that JS objects hold (Buffers, SQLite handles report none). */
   external: number;
+  sql?: SqlStats;
+}
+
+let sqlStatsSource: (() => SqlStats) | undefined;
+/** The child's SQL counters, reported with its stats (bench/sql-stats.ts installs them). */
+export function reportSqlStats(source: () => SqlStats): void {
+  sqlStatsSource = source;
 }
 
 /**
@@ -81,7 +95,7 @@ export function currentStats(): ServerStats {
   const cpu = process.cpuUsage();
   const mem = process.memoryUsage();
   const main = process.threadCpuUsage();
-  return { cpuUserUs: cpu.user, cpuSystemUs: cpu.system, mainThreadUs: main.user + main.system, rss: mem.rss, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external };
+  return { cpuUserUs: cpu.user, cpuSystemUs: cpu.system, mainThreadUs: main.user + main.system, rss: mem.rss, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external, ...(sqlStatsSource ? { sql: sqlStatsSource() } : {}) };
 }
 
 /**

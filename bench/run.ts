@@ -13,6 +13,8 @@
  *   --one-account         only the second setup ("harness", below), with --loops loops
  *   --loops N             closed loops of the second setup (default 4)
  *   --no-harness          skip the second setup
+ *   --sql                 count SQL statements, rows written and their main-thread CPU in the oidc-sspr
+ *                         children on SQLite (bench/sql-stats.ts; ≈ 2 µs per statement of its own)
  *
  * Two setups, both printed as ratios to a bare oidc-provider in one run:
  * 1. "spread": 1 000 accounts signed in at random by C loops, tokens, scale, reset (the original).
@@ -57,6 +59,7 @@ const { values: args } = parseArgs({
     'one-account': { type: 'boolean', default: false },
     loops: { type: 'string' },
     'no-harness': { type: 'boolean', default: false },
+    sql: { type: 'boolean', default: false },
   },
 });
 
@@ -107,6 +110,8 @@ interface Row {
   serverCpuMsPerOp: number;
   /** The server's main thread alone (everything but the argon2 verify on the libuv pool), per operation. */
   mainCpuMsPerOp: number;
+  /** `--sql`: statements, rows written, statements that wrote, and their main-thread CPU (ms), per operation. */
+  sql?: { statements: number; rowsWritten: number; writes: number; cpuMs: number };
   /** PostgreSQL's own processes, per operation (ms); NaN when not on PostgreSQL. */
   dbCpuMsPerOp: number;
   /** Cores other processes on the machine kept busy during the measurement (noise indicator). */
@@ -134,7 +139,7 @@ const ops: Record<Kind, Op> = {
  * background load on a shared machine hits both alike; the slices are merged per server.
  */
 async function compare(group: Group, a: Subject, b: Subject, kind: Kind, seconds: number, loops = C): Promise<void> {
-  const acc = new Map<Subject, { slices: LoadSlice[]; serverMs: number; mainMs: number; dbMs: number; otherMs: number; otherKnown: boolean }>();
+  const acc = new Map<Subject, { slices: LoadSlice[]; serverMs: number; mainMs: number; dbMs: number; otherMs: number; otherKnown: boolean; sql?: { statements: number; rowsWritten: number; writes: number; cpuUs: number } }>();
   for (const s of [a, b]) await runLoad(loops, WARMUP, (loop, n) => ops[kind](s, loop, n));
   // ABBA, repeated so that no slice is much longer than ~2.5 s: background load changes often.
   const rounds = Math.max(1, Math.round(seconds / 5));
@@ -151,6 +156,13 @@ async function compare(group: Group, a: Subject, b: Subject, kind: Kind, seconds
     const e = acc.get(s) ?? { slices: [], serverMs: 0, mainMs: 0, dbMs: 0, otherMs: 0, otherKnown: m0 !== null };
     const serverMs = cpuMs(after) - cpuMs(before);
     e.mainMs += (after.mainThreadUs - before.mainThreadUs) / 1000;
+    if (after.sql && before.sql) {
+      e.sql ??= { statements: 0, rowsWritten: 0, writes: 0, cpuUs: 0 };
+      e.sql.statements += after.sql.statements - before.sql.statements;
+      e.sql.rowsWritten += after.sql.rowsWritten - before.sql.rowsWritten;
+      e.sql.writes += after.sql.writes - before.sql.writes;
+      e.sql.cpuUs += after.sql.cpuUs - before.sql.cpuUs;
+    }
     const dbMs = d0 !== null && d1 !== null ? d1 - d0 : 0;
     e.slices.push(slice);
     e.serverMs += serverMs;
@@ -165,12 +177,13 @@ async function compare(group: Group, a: Subject, b: Subject, kind: Kind, seconds
       group, kind, server: s.server, database: s.database, accounts: s.accounts, load,
       serverCpuMsPerOp: e.serverMs / Math.max(1, load.ops),
       mainCpuMsPerOp: e.mainMs / Math.max(1, load.ops),
+      ...(e.sql ? { sql: { statements: e.sql.statements / Math.max(1, load.ops), rowsWritten: e.sql.rowsWritten / Math.max(1, load.ops), writes: e.sql.writes / Math.max(1, load.ops), cpuMs: e.sql.cpuUs / 1000 / Math.max(1, load.ops) } } : {}),
       dbCpuMsPerOp: s.database === 'PostgreSQL' ? e.dbMs / Math.max(1, load.ops) : NaN,
       otherCores: e.otherKnown ? e.otherMs / 1000 / load.seconds : NaN,
     };
     rows.push(row);
     const err = load.errors ? `, ${load.errors} errors (first: ${load.firstError})` : '';
-    console.log(`  ${group === 'harness' ? '[harness] ' : ''}${kind.padEnd(8)} ${s.server.padEnd(9)} ${s.database.padEnd(10)} ${String(s.accounts).padStart(6)} accounts: ${load.perSecond.toFixed(1)}/s, p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms, server CPU ${row.serverCpuMsPerOp.toFixed(2)} ms/op (main thread ${row.mainCpuMsPerOp.toFixed(2)})${Number.isFinite(row.dbCpuMsPerOp) ? ` + PostgreSQL ${row.dbCpuMsPerOp.toFixed(2)}` : ''}, others ${row.otherCores.toFixed(2)} cores${err}`);
+    console.log(`  ${group === 'harness' ? '[harness] ' : ''}${kind.padEnd(8)} ${s.server.padEnd(9)} ${s.database.padEnd(10)} ${String(s.accounts).padStart(6)} accounts: ${load.perSecond.toFixed(1)}/s, p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms, server CPU ${row.serverCpuMsPerOp.toFixed(2)} ms/op (main thread ${row.mainCpuMsPerOp.toFixed(2)})${Number.isFinite(row.dbCpuMsPerOp) ? ` + PostgreSQL ${row.dbCpuMsPerOp.toFixed(2)}` : ''}, others ${row.otherCores.toFixed(2)} cores${row.sql ? `, SQL ${row.sql.statements.toFixed(1)} statements (${row.sql.writes.toFixed(1)} writing ${row.sql.rowsWritten.toFixed(1)} rows) ${row.sql.cpuMs.toFixed(2)} ms` : ''}${err}`);
   }
 }
 
@@ -207,7 +220,7 @@ async function startSspr(db: BenchDatabase, accounts: number, hash: string, seed
     const seconds = await seedAccounts(db.url, accounts, hash);
     console.log(`  seeded ${accounts} accounts into ${db.label} in ${seconds.toFixed(1)} s`);
   }
-  const options: ServerOptions = { database: db.url, client, cookieKeys, hashing, logLevel: LOG_LEVEL, ...(delivery ? { delivery: { smtpPort: delivery.smtpPort, smsUrl: delivery.smsUrl } } : {}) };
+  const options: ServerOptions = { database: db.url, client, cookieKeys, hashing, logLevel: LOG_LEVEL, sqlStats: args.sql && db.label === 'SQLite', ...(delivery ? { delivery: { smtpPort: delivery.smtpPort, smsUrl: delivery.smsUrl } } : {}) };
   return startServer('sspr-server.ts', options, { server: 'oidc-sspr', database: db.label, accounts }, profile);
 }
 
@@ -251,6 +264,13 @@ function report(hashMs: number): string {
     out.push(`| ${kind} | ${r.server} | ${r.database} | ${r.accounts} | ${f1(r.load.perSecond)} | ${f1(r.load.p50)} | ${f1(r.load.p99)} | ${f2(r.serverCpuMsPerOp)} | ${f2(r.mainCpuMsPerOp)} | ${f2(r.dbCpuMsPerOp)} | ${f2(r.load.clientCpuMsPerOp)} | ${f2(r.otherCores)} | ${r.load.errors} |`);
   }
   out.push('');
+  const withSql = rows.filter((r) => r.sql);
+  if (withSql.length) {
+    out.push('| SQL per operation (`--sql`, inside the oidc-sspr child) | statements | of which wrote rows | rows written | their main-thread CPU ms | share of the server CPU |');
+    out.push('|---|---:|---:|---:|---:|---:|');
+    for (const r of withSql) out.push(`| ${r.group === 'harness' ? `${r.kind} (harness)` : r.group === 'scale' ? `${r.kind} (scale, ${r.accounts})` : r.kind} | ${f1(r.sql!.statements)} | ${f1(r.sql!.writes)} | ${f1(r.sql!.rowsWritten)} | ${f2(r.sql!.cpuMs)} | ${(100 * r.sql!.cpuMs / r.serverCpuMsPerOp).toFixed(1)} % |`);
+    out.push('');
+  }
   out.push('| memory (RSS) | idle MiB | end of sign-in load MiB | of which V8 heap used / reserved MiB | external MiB |');
   out.push('|---|---:|---:|---:|---:|');
   for (const m of memory) out.push(`| ${m.server}${m.setup === 'harness' ? ' (harness)' : ''} | ${mib(m.idle)} | ${mib(m.end)} | ${mib(m.endStats.heapUsed)} / ${mib(m.endStats.heapTotal)} | ${mib(m.endStats.external)} |`);
