@@ -30,6 +30,8 @@ export interface ServerOptions {
   dist?: string;
   /** oidc-sspr on SQLite only (`--sql`): count statements, rows written and their main-thread CPU. */
   sqlStats?: boolean;
+  /** `--steps`: main-thread CPU per HTTP step of a sign-in (bench/step-stats.ts). */
+  steps?: boolean;
 }
 
 /** What `--sql` counts inside an oidc-sspr child on SQLite (cumulative since start). */
@@ -52,9 +54,17 @@ export interface ServerStats {
   /** Memory outside the V8 heap that JS objects hold (Buffers, SQLite handles report none). */
   external: number;
   sql?: SqlStats;
+  steps?: import('./step-stats.ts').StepStats;
 }
 
 let sqlStatsSource: (() => SqlStats) | undefined;
+let stepStatsSource: (() => import('./step-stats.ts').StepStats) | undefined;
+/** The child's per-step counters, reported with its stats. */
+export function reportStepStats(source: () => import('./step-stats.ts').StepStats): void {
+  stepStatsSource = source;
+}
+/** The SQL counters installed in this child, if any (for the per-step figures). */
+export const currentSqlStats = (): SqlStats | undefined => sqlStatsSource?.();
 /** The child's SQL counters, reported with its stats (bench/sql-stats.ts installs them). */
 export function reportSqlStats(source: () => SqlStats): void {
   sqlStatsSource = source;
@@ -95,7 +105,7 @@ export function currentStats(): ServerStats {
   const cpu = process.cpuUsage();
   const mem = process.memoryUsage();
   const main = process.threadCpuUsage();
-  return { cpuUserUs: cpu.user, cpuSystemUs: cpu.system, mainThreadUs: main.user + main.system, rss: mem.rss, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external, ...(sqlStatsSource ? { sql: sqlStatsSource() } : {}) };
+  return { cpuUserUs: cpu.user, cpuSystemUs: cpu.system, mainThreadUs: main.user + main.system, rss: mem.rss, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external, ...(sqlStatsSource ? { sql: sqlStatsSource() } : {}), ...(stepStatsSource ? { steps: stepStatsSource() } : {}) };
 }
 
 /**

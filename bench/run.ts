@@ -13,6 +13,8 @@
  *   --one-account         only the second setup ("harness", below), with --loops loops
  *   --loops N             closed loops of the second setup (default 4)
  *   --no-harness          skip the second setup
+ *   --steps               main-thread CPU per HTTP step of a sign-in in the harness servers
+ *                         (bench/step-stats.ts; exact with --loops 1)
  *   --sql                 count SQL statements, rows written and their main-thread CPU in the oidc-sspr
  *                         children on SQLite (bench/sql-stats.ts; ≈ 2 µs per statement of its own)
  *
@@ -40,6 +42,7 @@ import { formatSummary, summariseProfile } from './profile-summary.ts';
 import type { ServerOptions, ServerStats } from './protocol.ts';
 import { formatReset, runResetBenchmark, type ResetBenchmarkResult } from './reset.ts';
 import { startDummyDelivery, type DummyDelivery } from './dummy-delivery.ts';
+import type { StepStats } from './step-stats.ts';
 import { ServerProcess } from './server-process.ts';
 import { benchLogin, postgresAvailable, postgresDatabase, seedAccounts, sqliteDatabase, type BenchDatabase } from './seed.ts';
 
@@ -60,6 +63,7 @@ const { values: args } = parseArgs({
     loops: { type: 'string' },
     'no-harness': { type: 'boolean', default: false },
     sql: { type: 'boolean', default: false },
+    steps: { type: 'boolean', default: false },
   },
 });
 
@@ -123,6 +127,8 @@ const rows: Row[] = [];
 const memory: Memory[] = [];
 let reset: ResetBenchmarkResult | null = null;
 const notes: string[] = [];
+/** `--steps`: per HTTP step of the harness sign-in, each server's cumulative counters. */
+const stepTables: { database: string; bare: StepStats; sspr: StepStats }[] = [];
 
 const cpuMs = (s: ServerStats) => (s.cpuUserUs + s.cpuSystemUs) / 1000;
 const randomAccount = (accounts: number) => benchLogin(Math.floor(Math.random() * accounts));
@@ -220,7 +226,7 @@ async function startSspr(db: BenchDatabase, accounts: number, hash: string, seed
     const seconds = await seedAccounts(db.url, accounts, hash);
     console.log(`  seeded ${accounts} accounts into ${db.label} in ${seconds.toFixed(1)} s`);
   }
-  const options: ServerOptions = { database: db.url, client, cookieKeys, hashing, logLevel: LOG_LEVEL, sqlStats: args.sql && db.label === 'SQLite', ...(delivery ? { delivery: { smtpPort: delivery.smtpPort, smsUrl: delivery.smsUrl } } : {}) };
+  const options: ServerOptions = { database: db.url, client, cookieKeys, hashing, logLevel: LOG_LEVEL, sqlStats: args.sql && db.label === 'SQLite', steps: args.steps && Boolean(delivery), ...(delivery ? { delivery: { smtpPort: delivery.smtpPort, smsUrl: delivery.smsUrl } } : {}) };
   return startServer('sspr-server.ts', options, { server: 'oidc-sspr', database: db.label, accounts }, profile);
 }
 
@@ -269,6 +275,23 @@ function report(hashMs: number): string {
     out.push('| SQL per operation (`--sql`, inside the oidc-sspr child) | statements | of which wrote rows | rows written | their main-thread CPU ms | share of the server CPU |');
     out.push('|---|---:|---:|---:|---:|---:|');
     for (const r of withSql) out.push(`| ${r.group === 'harness' ? `${r.kind} (harness)` : r.group === 'scale' ? `${r.kind} (scale, ${r.accounts})` : r.kind} | ${f1(r.sql!.statements)} | ${f1(r.sql!.writes)} | ${f1(r.sql!.rowsWritten)} | ${f2(r.sql!.cpuMs)} | ${(100 * r.sql!.cpuMs / r.serverCpuMsPerOp).toFixed(1)} % |`);
+    out.push('');
+  }
+  for (const t of stepTables) {
+    out.push(`| harness sign-in, by HTTP step (\`--steps\`; main-thread CPU per request, µs; ${HARNESS_LOOPS === 1 ? 'one request at a time' : `${HARNESS_LOOPS} loops: other requests overlap, read with care`}) | bare | oidc-sspr (${t.database}) | difference | oidc-sspr SQL statements | their CPU µs |`);
+    out.push('|---|---:|---:|---:|---:|---:|');
+    const keys = [...new Set([...Object.keys(t.bare), ...Object.keys(t.sspr)])];
+    const signIns = Math.max(1, t.sspr['POST /token']?.n ?? 1);
+    const bareSignIns = Math.max(1, t.bare['POST /token']?.n ?? 1);
+    let totalBare = 0, totalSspr = 0, totalStatements = 0, totalSql = 0;
+    for (const k of keys) {
+      const b = t.bare[k], s = t.sspr[k];
+      // Per sign-in (a step a sign-in makes twice counts twice), so the rows add up to the sign-in.
+      const bUs = b ? b.cpuUs / bareSignIns : 0, sUs = s ? s.cpuUs / signIns : 0;
+      totalBare += bUs; totalSspr += sUs; totalStatements += s ? s.statements / signIns : 0; totalSql += s ? s.sqlCpuUs / signIns : 0;
+      out.push(`| ${k} | ${bUs.toFixed(0)} | ${sUs.toFixed(0)} | ${(sUs - bUs).toFixed(0)} | ${s ? f1(s.statements / signIns) : '–'} | ${s ? (s.sqlCpuUs / signIns).toFixed(0) : '–'} |`);
+    }
+    out.push(`| **one sign-in** | ${totalBare.toFixed(0)} | ${totalSspr.toFixed(0)} | ${(totalSspr - totalBare).toFixed(0)} | ${f1(totalStatements)} | ${totalSql.toFixed(0)} |`);
     out.push('');
   }
   out.push('| memory (RSS) | idle MiB | end of sign-in load MiB | of which V8 heap used / reserved MiB | external MiB |');
@@ -368,10 +391,12 @@ async function main(): Promise<void> {
       delivery = await startDummyDelivery();
       const hdb = sqliteDatabase();
       dbs.push(hdb);
-      const bare = await startServer('bare-server.ts', { accounts: 1, passwordHash: hash, client, cookieKeys, hashing, logLevel: LOG_LEVEL }, { server: 'bare', database: 'memory', accounts: 1 }, args.profile && 'harness');
+      const bare = await startServer('bare-server.ts', { accounts: 1, passwordHash: hash, client, cookieKeys, hashing, logLevel: LOG_LEVEL, steps: args.steps }, { server: 'bare', database: 'memory', accounts: 1 }, args.profile && 'harness');
       const sspr = await startSspr(hdb, 1, hash, true, args.profile && 'harness', delivery);
+      const stepsOf = async () => ({ bare: (await bare.proc.stats()).steps ?? {}, sspr: (await sspr.proc.stats()).steps ?? {} });
       const idle = [(await bare.proc.stats()).rss, (await sspr.proc.stats()).rss];
       await compare('harness', bare, sspr, 'sign-in', T, HARNESS_LOOPS);
+      if (args.steps) stepTables.push({ database: 'SQLite', ...(await stepsOf()) });
       for (const [server, proc, before] of [['bare', bare.proc, idle[0]], ['oidc-sspr', sspr.proc, idle[1]]] as const) {
         const endStats = await proc.stats();
         memory.push({ setup: 'harness', server, idle: before, end: endStats.rss, endStats });

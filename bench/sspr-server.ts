@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pino from 'pino';
 import { installSqlStats } from './sql-stats.ts';
-import { freePort, readServerOptions, reportFailure, serveParent, type FromChild } from './protocol.ts';
+import { instrumentSteps } from './step-stats.ts';
+import { currentSqlStats, reportStepStats, freePort, readServerOptions, reportFailure, serveParent, type FromChild } from './protocol.ts';
 
 /**
  * The built JavaScript, as `npm start` runs it (`npm run bench` builds first): type stripping of the
@@ -61,7 +62,8 @@ async function main(): Promise<void> {
     }],
   });
   const app = await createApp({ config, log: pino({ level: opts.logLevel }) });
-  await app.listen(port);
+  const server = await app.listen(port);
+  if (opts.steps) reportStepStats(instrumentSteps(server, currentSqlStats));
   serveParent(() => app.close(), app.hasher);
   process.send?.({ type: 'ready', issuer } satisfies FromChild);
 }
