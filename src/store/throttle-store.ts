@@ -7,8 +7,9 @@ import { dateParamFor } from './sql.ts';
 /**
  * Throttle counters (`throttles`), all in plain SQL: the hit must be one atomic upsert
  * (`INSERT … ON CONFLICT DO UPDATE … RETURNING`), which no model call expresses, so the rest of the
- * table is plain SQL too. The statements every flow step runs (reads, clearing) take the fastSql
- * path; the rest go through `sequelize.query` with named replacements, as they always did.
+ * table is plain SQL too. The statements every sign-in and flow step runs (the hit, reads, clearing)
+ * are prepared statements (fastSql); the rare ones (blocks, purges, admin look-ups) go through
+ * `sequelize.query` with named replacements.
  */
 
 interface RawRow { key: string; count: number | string; window_ends_at: Date | string; blocked_until: Date | string | null; strikes?: number | string }
