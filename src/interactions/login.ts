@@ -15,6 +15,7 @@ import { language, renderPage, requestContext, type PageKit } from './kit.ts';
 import { interactionSession } from './signed-in.ts';
 import { formatTime } from '../delivery/messages.ts';
 import type { PageMessage } from './views.ts';
+import { ACR_PASSWORD } from '../sspr/mfa-policy.ts';
 
 export interface LoginDeps {
   provider: Provider;
@@ -125,8 +126,8 @@ export function loginRoutes(deps: LoginDeps): Router {
     const lang = ctx.state.lang ? String(ctx.state.lang) : undefined;
     if (directory.rememberLanguage && lang && lang !== account.language) await directory.rememberLanguage(account.id, lang);
     // `ts`: the sign-in happened when the password was checked, not whenever the result is resumed.
-    const login: LoginResultEpoch & { ts: number; amr: string[]; remember: boolean } = {
-      accountId: account.id, ts: checkedAt, amr: ['pwd'], remember: true, credentialsEpoch: account.credentialsEpoch,
+    const login: LoginResultEpoch & { ts: number; amr: string[]; acr: string; remember: boolean } = {
+      accountId: account.id, ts: checkedAt, amr: ['pwd'], acr: ACR_PASSWORD, remember: true, credentialsEpoch: account.credentialsEpoch,
     };
     await finishPrompt(provider, ctx, { login }, false);
   });

@@ -57,9 +57,13 @@ export function createAccountSecurity(deps: DomainDeps, registration: Registrati
     const method = st.methods.find((m) => m.id === methodId);
     if (!method) throw new NotFound({ detail: `method ${methodId} not found for this account` });
     const rest = st.methods.filter((m) => m.id !== methodId);
-    const after = evaluateAccount({ account: st.account, methods: rest, confirmedAt: st.confirmedAt, policy: config.sspr, now: clock.now() });
+    const after = evaluateAccount({ account: st.account, methods: rest, confirmedAt: st.confirmedAt, policy: config.sspr, mfa: config.mfa, now: clock.now() });
     if (st.policy.inScope && after.verifiedTypes.length < after.methodsRequired) {
       throw new MethodNotAllowed({ detail: 'removal would leave too few methods', params: { reason: 'below_required', required: after.methodsRequired } });
+    }
+    // The last method that serves as the second factor stays: without it the next sign-in could not finish.
+    if (after.mfaRequired && after.mfaTypes.length === 0) {
+      throw new MethodNotAllowed({ detail: 'removal would leave no second factor', params: { reason: 'below_required', required: after.methodsRequired } });
     }
     await store.transaction(async (t) => {
       const removed = await methodRepo.remove(accountId, methodId, t);

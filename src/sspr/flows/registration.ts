@@ -187,7 +187,7 @@ export function createRegistrationFlow(deps: DomainDeps) {
   }
 
   function evaluate(account: DirectoryAccount, methodList: StoredMethod[], confirmedAt: Date | null): AccountPolicy {
-    return evaluateAccount({ account, methods: methodList, confirmedAt, policy: config.sspr, now: clock.now() });
+    return evaluateAccount({ account, methods: methodList, confirmedAt, policy: config.sspr, mfa: config.mfa, now: clock.now() });
   }
 
   /** The account with its verified methods and policy: four small queries, used by the prompt too. */
@@ -225,7 +225,7 @@ export function createRegistrationFlow(deps: DomainDeps) {
       selectedInput: profileField,
       added: data.added,
       choices: policy.allowedMethods,
-      canFinish: !policy.inScope || policy.verifiedTypes.length >= policy.methodsRequired,
+      canFinish: (!policy.inScope || policy.verifiedTypes.length >= policy.methodsRequired) && !(policy.mfaRequired && policy.mfaTypes.length === 0),
       reauthAt: data.reauthAt ? new Date(data.reauthAt) : null,
     };
     const enrolling = data.pending?.kind === 'held_secret' ? methods.get(data.pending.type) : undefined;
@@ -470,6 +470,10 @@ export function createRegistrationFlow(deps: DomainDeps) {
     const st = await mustStatus(accountId);
     if (st.policy.inScope && st.policy.verifiedTypes.length < st.policy.methodsRequired) {
       throw new FlowInvalid({ detail: 'not enough methods to finish', params: { reason: 'too_few_methods', required: st.policy.methodsRequired } });
+    }
+    // A second factor is required at sign-in: one method that can serve as one, first.
+    if (st.policy.mfaRequired && st.policy.mfaTypes.length === 0) {
+      throw new FlowInvalid({ detail: 'no method that serves as a second factor', params: { reason: 'too_few_methods', required: st.policy.methodsRequired } });
     }
     return confirmAndClose(row, st, 'sspr.registration.completed', input);
   }

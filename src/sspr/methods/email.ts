@@ -34,6 +34,8 @@ export function createEmailMethod(deps: CodeChannelDeps): TargetMethod {
     channel: 'email',
     registrable: true,
     provesAll: false,
+    // RFC 8176 has no value for a mailed code; it is a one-time password.
+    amr: ['otp'],
     proofInput: { digits: true, maxLength: 16 },
     sendLimit: 'email_sends',
     profileField: 'email',

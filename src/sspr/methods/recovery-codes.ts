@@ -77,6 +77,8 @@ export function createRecoveryCodesMethod(deps: RecoveryCodesDeps): HeldSecretMe
     kind: 'held_secret',
     registrable: true,
     provesAll: false,
+    // A single-use code written down at registration: a one-time password.
+    amr: ['otp'],
     proofInput: { digits: false, maxLength: 32 },
     describe: (stored) => ({ masked: null, remaining: parseSet(stored.secretEnc)?.hashes.length ?? 0 }),
     async enrol() {

@@ -31,6 +31,7 @@ export function createSmsMethod(deps: CodeChannelDeps & { sms: DeliveryConfig['s
     channel: 'sms',
     registrable: true,
     provesAll: false,
+    amr: ['sms'],
     proofInput: { digits: true, maxLength: 16 },
     sendLimit: 'sms_sends',
     profileField: 'phone',

@@ -74,6 +74,7 @@ export function createTotpMethod(deps: TotpDeps): TotpMethod {
     kind: 'held_secret',
     registrable: true,
     provesAll: false,
+    amr: ['otp'],
     proofInput: { digits: true, maxLength: 16 },
     describe: () => ({ masked: null }),
     async enrol(label) {
