@@ -95,7 +95,9 @@ export function createProvider(options: ProviderOptions): Provider {
       short: { httpOnly: true, sameSite: 'lax' },
     },
     claims: {
-      openid: ['sub'],
+      // Every ID token says how and when the user signed in (RFC 8176 `amr`, `acr`), asked for or not:
+      // oidc-provider includes a claim only when a scope lists it or the request names it.
+      openid: ['sub', 'acr', 'amr', 'auth_time'],
       profile: ['name', 'preferred_username', 'updated_at'],
       email: ['email', 'email_verified'],
       phone: ['phone_number', 'phone_number_verified'],
