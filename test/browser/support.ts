@@ -87,7 +87,7 @@ export interface BrowserEnv {
 const CLIENT = { client_id: 'browser-app', client_secret: 'browser-app-secret-0123456789' };
 
 /** One server (SQLite, SMTP, SMS gateway), one callback server and one Chromium for a test file. */
-export async function startBrowserEnv(sspr: NonNullable<ConfigInput['sspr']> = { enabled_for: 'all', methods_required: 1 }): Promise<BrowserEnv> {
+export async function startBrowserEnv(sspr: NonNullable<ConfigInput['sspr']> = { enabled_for: 'all', methods_required: 1 }, more: Partial<ConfigInput> = {}): Promise<BrowserEnv> {
   const smtp = await startSmtpServer();
   const gateway = await startGateway();
   const callback = await startCallbackServer();
@@ -102,6 +102,7 @@ export async function startBrowserEnv(sspr: NonNullable<ConfigInput['sspr']> = {
         email: { transport: 'smtp', smtp: { host: '127.0.0.1', port: smtp.port, secure: false } },
         sms: { transport: 'http', http: { url: gateway.url } },
       },
+      ...more,
     },
   });
   const oidc = await client.discovery(new URL(srv.issuer), CLIENT.client_id, CLIENT.client_secret, undefined, { execute: [client.allowInsecureRequests] });
