@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { Browser, messageIds } from '../support/browser.ts';
+import { Browser, inputByAutocomplete, messageIds } from '../support/browser.ts';
 import { postgresAvailable } from '../support/db.ts';
 import { seedUser } from '../support/users.ts';
 import { ACR_MFA, ACR_PASSWORD } from '../../src/sspr/mfa-policy.ts';
@@ -55,13 +55,23 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         assert.deepEqual(claims.amr, ['pwd', 'otp', 'mfa']);
       });
 
-      it('a user with no eligible method is sent to registration first, inside the same interaction', async () => {
+      it('a user with no eligible method is sent to registration first, inside the same interaction, then gives the second factor', async () => {
         const user = await seedUser(env.app, { login: 'cas' });
         const browser = new Browser();
-        const { landed } = await passwordStep(env, browser, user);
+        const { landed, verifier, state } = await passwordStep(env, browser, user);
         assert.equal(landed.status, 200);
         assert.match(landed.url, /\/interaction\/[^/]+\/register$/, `expected registration, got ${landed.url}`);
+        assert.ok(messageIds(landed.html).includes('mfa:register.intro'));
         assert.doesNotMatch(landed.html, /\/skip"/, 'no "Not now" when a second factor is missing');
+        const totpPage = await browser.submit(landed, { method: 'totp' }, { actionPart: '/method' });
+        const secret = /id="totp-secret">([A-Z2-7]+)</.exec(totpPage.html)![1];
+        const verified = await browser.submit(totpPage, { [inputByAutocomplete(totpPage.html, 'one-time-code')]: await totpNow(env, secret) }, { actionPart: '/verify' });
+        const second = await browser.submit(verified, {}, { actionPart: '/finish' });
+        assertSecondStep(second);
+        const codePage = await chooseFactor(browser, second, 'totp');
+        env.clock.advance('30s');
+        const claims = await tokensFrom(env, browser, await typeCode(browser, codePage, await totpNow(env, secret)), verifier, state);
+        assert.equal(claims.acr, ACR_MFA);
       });
 
       it('"remember this browser" skips the second factor until a reset ends it', async () => {

@@ -33,6 +33,9 @@ export default {
     other_method: 'Use another method',
     cancel: 'Cancel sign-in',
   },
+  register: {
+    intro: 'Your sign-in needs a second step. Register a method that can confirm it: an authenticator app, a passkey, your phone (SMS), your email address or recovery codes — whichever this page offers.',
+  },
   errors: {
     code_invalid: 'That code is not right. Check it and try again.',
     blocked_until: 'Too many wrong codes. The second step of your sign-in is paused until {{time}}; try again then or contact your helpdesk.',

@@ -33,6 +33,9 @@ export default {
     other_method: 'Een andere methode gebruiken',
     cancel: 'Aanmelden annuleren',
   },
+  register: {
+    intro: 'Voor uw aanmelding is een tweede stap nodig. Registreer een methode waarmee u die bevestigt: een authenticator-app, een toegangssleutel, uw telefoon (sms), uw e-mailadres of herstelcodes — welke deze pagina ook aanbiedt.',
+  },
   errors: {
     code_invalid: 'Die code klopt niet. Controleer de code en probeer het opnieuw.',
     blocked_until: 'Te veel verkeerde codes. De tweede stap van uw aanmelding is gepauzeerd tot {{time}}; probeer het dan opnieuw of neem contact op met uw helpdesk.',
