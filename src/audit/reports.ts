@@ -1,8 +1,8 @@
-import { definePasskeyModels } from '../store/passkey-repository.ts';
 import { Op } from 'sequelize';
 import { METHOD_TYPES, type MethodType, type SsprPolicyConfig } from '../config/schema.ts';
 import { evaluateAccount, type AccountPolicy, type RegistrationDue } from '../sspr/policy.ts';
 import type { Store } from '../store/index.ts';
+import { definePasskeyModels } from '../store/passkey-repository.ts';
 import { defineSsprModels } from '../store/sspr-models.ts';
 import type { AuditEvent, AuditQuery } from './index.ts';
 
