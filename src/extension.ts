@@ -21,6 +21,7 @@ import { renderErrorPage, type PageKit } from './interactions/kit.ts';
 import { loginRoutes } from './interactions/login.ts';
 import { providerPages } from './interactions/provider-pages.ts';
 import { registrationRoutes } from './interactions/registration.ts';
+import { passkeyRoutes } from './interactions/passkey.ts';
 import { resetRoutes } from './interactions/reset.ts';
 import { loadViews } from './interactions/views.ts';
 import { packageRoot } from './paths.ts';
@@ -206,6 +207,7 @@ export function extensionFrom(
     csrf: createCsrf(config.secrets.cookie_keys),
     log,
     accountSignInUrl: options.accountSignInUrl,
+    passkeySignIn: flows.passkeys.enabled(),
   };
   const prompt = registrationPrompt(deps);
   const remember = createRememberBrowser({ issuer: config.issuer, cookieKeys: config.secrets.cookie_keys, clock });
@@ -235,6 +237,7 @@ export function extensionFrom(
       await codes.purgeExpired();
       await deps.throttle.purgeExpired();
       await accessPasses.purgeExpired();
+      await flows.passkeys.purgeExpired();
       // Finished and abandoned registration/reset flows: kept a day for support questions.
       const dayAgo = new Date(clock.now().getTime() - 86_400_000);
       for (const kind of ['reset', 'registration'] as const) await deps.flows.purgeExpired(kind, dayAgo);
@@ -265,7 +268,8 @@ export function extensionFrom(
       router.use(registrationRoutes({ provider, kit, sspr: deps, flows: flows.registration, security: flows.accountSecurity }).routes());
       router.use(resetRoutes({ provider, kit, sspr: deps, flows: flows.reset }).routes());
       router.use(accountPasswordRoutes({ provider, kit, sspr: deps, change: flows.passwordChange }).routes());
-      return withPages(router, ['/interaction/', '/reset', '/account/security']);
+      router.use(passkeyRoutes({ provider, kit, sspr: deps, passkeys: flows.passkeys, registration: flows.registration, reset: flows.reset, guard: signInGuard }).routes());
+      return withPages(router, ['/interaction/', '/reset', '/account/security', '/static/passkey']);
     },
     loginRoutes(provider, hasher) {
       checkProxy(provider);

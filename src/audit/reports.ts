@@ -2,6 +2,7 @@ import { Op } from 'sequelize';
 import { METHOD_TYPES, type MethodType, type MfaConfig, type SsprPolicyConfig } from '../config/schema.ts';
 import { evaluateAccount, type AccountPolicy, type RegistrationDue } from '../sspr/policy.ts';
 import type { Store } from '../store/index.ts';
+import { definePasskeyModels } from '../store/passkey-repository.ts';
 import { defineSsprModels } from '../store/sspr-models.ts';
 import type { AuditEvent, AuditQuery } from './index.ts';
 
@@ -98,12 +99,13 @@ async function loadSsprFacts(store: Store): Promise<Map<string, SsprFacts>> {
 /** Every account with its standing in `policy` at `now`, ordered by login. A handful of queries in all. */
 export async function loadStandings({ store, policy, mfa, now }: { store: Store; policy: SsprPolicyConfig; mfa?: MfaConfig; now: Date }): Promise<AccountStanding[]> {
   const { Account, Group, Membership, RecoveryMethod } = store.models;
-  const [accounts, groups, memberships, methods, facts] = await Promise.all([
+  const [accounts, groups, memberships, methods, facts, passkeys] = await Promise.all([
     Account.findAll({ order: [['login', 'ASC']] }),
     Group.findAll(),
     Membership.findAll(),
     RecoveryMethod.findAll({ where: { verifiedAt: { [Op.ne]: null } }, attributes: ['accountId', 'type', 'verifiedAt'] }),
     loadSsprFacts(store),
+    definePasskeyModels(store.sequelize).Passkey.findAll({ attributes: ['accountId', 'createdAt'] }),
   ]);
   const groupName = new Map(groups.map((g) => [g.id, g.name]));
   const groupsOf = new Map<string, string[]>();
@@ -118,6 +120,8 @@ export async function loadStandings({ store, policy, mfa, now }: { store: Store;
     if (!known.has(m.type)) continue;
     methodsOf.set(m.accountId, [...(methodsOf.get(m.accountId) ?? []), { type: m.type as MethodType, verifiedAt: m.verifiedAt }]);
   }
+  // Passkeys live in their own table: each counts as the type `passkey`.
+  for (const p of passkeys) methodsOf.set(p.accountId, [...(methodsOf.get(p.accountId) ?? []), { type: 'passkey', verifiedAt: p.createdAt }]);
 
   return accounts.map((a) => {
     const mine = methodsOf.get(a.id) ?? [];

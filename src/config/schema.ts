@@ -6,7 +6,7 @@ import { z } from 'zod';
  * Names follow ../shared/INTERFACE.md; change both together.
  */
 
-const methodType = z.enum(['email', 'sms', 'totp', 'recovery_codes']);
+const methodType = z.enum(['email', 'sms', 'totp', 'recovery_codes', 'passkey']);
 export type MethodType = z.infer<typeof methodType>;
 export const METHOD_TYPES: readonly MethodType[] = methodType.options;
 

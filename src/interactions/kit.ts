@@ -17,6 +17,8 @@ export interface PageKit {
   log: Logger;
   /** Where a signed-out visitor of /account/security can sign in (our server has one; a host may not). */
   accountSignInUrl?: string;
+  /** True when the sign-in page offers "Sign in with a passkey". */
+  passkeySignIn?: boolean;
 }
 
 export function language(ctx: Context, kit: PageKit, uiLocales?: unknown): Language {
@@ -40,7 +42,12 @@ export function renderPage(
   ctx.state.page = true;
   ctx.status = status ?? 200;
   ctx.type = 'html';
-  ctx.body = kit.views.render(view, { ...rest, lang, t, title: t(titleKey) });
+  // A partial that runs a ceremony calls `allowScripts()`: only that page's CSP lets our own scripts run.
+  const allowScripts = () => {
+    ctx.state.scripts = true;
+    return '';
+  };
+  ctx.body = kit.views.render(view, { ...rest, lang, t, title: t(titleKey), allowScripts });
 }
 
 export function renderErrorPage(ctx: Context, kit: PageKit, err: AppError, extra: Record<string, unknown> = {}): void {

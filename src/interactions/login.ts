@@ -5,7 +5,8 @@ import type { AuditLog } from '../audit/index.ts';
 import type { AccountDirectory } from '../sspr/ports.ts';
 import type { PasswordHasher } from '../sspr/password-hash.ts';
 import type { SignInGuard } from '../sspr/sign-in-guard.ts';
-import { stampEpoch, type LoginResultEpoch } from '../provider/credentials-epoch.ts';
+import { stampEpoch } from '../provider/credentials-epoch.ts';
+import { finishSignIn } from './finish-sign-in.ts';
 import { cookieNamesFor } from '../provider/cookie-names.ts';
 import { field, readForm } from './body.ts';
 import { createFlash } from './flash.ts';
@@ -15,7 +16,6 @@ import { language, renderPage, requestContext, type PageKit } from './kit.ts';
 import { interactionSession } from './signed-in.ts';
 import { formatTime } from '../delivery/messages.ts';
 import type { PageMessage } from './views.ts';
-import { ACR_PASSWORD } from '../sspr/mfa-policy.ts';
 
 export interface LoginDeps {
   provider: Provider;
@@ -52,6 +52,8 @@ export function loginRoutes(deps: LoginDeps): Router {
       abortUrl: `/interaction/${uid}/abort`,
       csrf: kit.csrf.token(uid),
       client: interaction.params.client_id,
+      // "Sign in with a passkey" (views/_passkey-sign-in.ejs) posts here.
+      passkeyUrl: kit.passkeySignIn ? `/interaction/${uid}/passkey` : null,
       ...extra,
     });
   }
@@ -121,15 +123,8 @@ export function loginRoutes(deps: LoginDeps): Router {
       return refused(ctx, identifier, 401, { id: 'errors:invalid_credentials', type: 'error' });
     }
     await audit.record({ activity: 'auth.sign_in.succeeded', result: 'success', target: account.login, targetAccountId: account.id, actor: account.login, context });
-    // Only when it changed: the look-up above read the stored one, and an UPDATE that changes nothing
-    // still takes SQLite's write lock on every sign-in.
-    const lang = ctx.state.lang ? String(ctx.state.lang) : undefined;
-    if (directory.rememberLanguage && lang && lang !== account.language) await directory.rememberLanguage(account.id, lang);
     // `ts`: the sign-in happened when the password was checked, not whenever the result is resumed.
-    const login: LoginResultEpoch & { ts: number; amr: string[]; acr: string; remember: boolean } = {
-      accountId: account.id, ts: checkedAt, amr: ['pwd'], acr: ACR_PASSWORD, remember: true, credentialsEpoch: account.credentialsEpoch,
-    };
-    await finishPrompt(provider, ctx, { login }, false);
+    await finishSignIn(provider, ctx, { directory, account, amr: ['pwd'], checkedAt });
   });
 
   router.post('/interaction/:uid/confirm', load, async (ctx) => {

@@ -138,6 +138,20 @@ export function mfaRoutes(deps: MfaRouteDeps): Router {
     ctx.redirect(`${place.base}/${encodeURIComponent(id)}`);
   });
 
+  // A ceremony's options (a passkey's challenge) for the page's script: JSON, errors as a code.
+  router.post('/interaction/:uid/mfa/:method/options', noStore, load, async (ctx) => {
+    await readChecked(ctx);
+    const place = await placeOf(ctx);
+    if (!place) return;
+    try {
+      ctx.body = await secondFactor.ceremonyOptions(requestOf(ctx, place), ctx.params.method);
+    } catch (err) {
+      if (!isSsprError(err)) throw err;
+      ctx.status = err.status;
+      ctx.body = { error: err.code };
+    }
+  });
+
   router.get('/interaction/:uid/mfa/:method', noStore, load, async (ctx) => {
     const place = await placeOf(ctx);
     if (!place) return;
@@ -186,7 +200,8 @@ export function mfaRoutes(deps: MfaRouteDeps): Router {
       }
       return flash.redirect(ctx, path, path, { status: 200, messages: [{ id: 'mfa:errors.sent', type: 'success' }] });
     }
-    const code = field(form, 'code', { max: 64 });
+    // A ceremony posts the browser's answer (JSON) where a code would be typed.
+    const code = option.method.kind === 'ceremony' ? field(form, 'response', { max: 16_384 }) : field(form, 'code', { max: 64 });
     let amr: string[];
     try {
       ({ amr } = await secondFactor.verify({ ...req, firstAmr: place.session.amr }, id, code));

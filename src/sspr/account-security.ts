@@ -79,6 +79,10 @@ export function createAccountSecurity(deps: DomainDeps, registration: Registrati
         context: input.context,
         details: { method: method.type },
       }, t);
+      // A passkey's own record of its end, beside its use and registration.
+      if (methods.get(method.type)?.kind === 'ceremony') {
+        await audit.record({ activity: 'sspr.passkey.removed', result: 'success', actor: st.account.login, target: st.account.login, targetAccountId: accountId, context: input.context, details: { credential: methodId } }, t);
+      }
     });
     return registration.mustStatus(accountId);
   }

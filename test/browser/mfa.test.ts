@@ -20,7 +20,7 @@ describe('browser: sign-in with a second factor (Chromium)', function () {
       console.log(`      ${missing}`);
       this.skip();
     }
-    env = await startBrowserEnv({ enabled_for: 'none' }, { mfa: { required_for: 'all', remember_days: 14 } });
+    env = await startBrowserEnv({ enabled_for: 'none' }, { config: { mfa: { required_for: 'all', remember_days: 14 } } });
   });
   after(async () => { await env?.close(); });
 

@@ -14,6 +14,10 @@ import {
   addMethod, assertSecondStep, chooseFactor, mailedCode, passwordStep, startMfaEnv, tokensFrom, totpNow, typeCode, type MfaEnv,
 } from '../support/mfa.ts';
 import { ACR_MFA } from '../../src/sspr/mfa-policy.ts';
+import { randomUUID } from 'node:crypto';
+import { isoBase64URL } from '@simplewebauthn/server/helpers';
+import { createPasskeyRepository } from '../../src/store/passkey-repository.ts';
+import { SoftAuthenticator, userHandleOf } from '../support/webauthn.ts';
 
 describe('security: the second factor at sign-in', function () {
   let env: MfaEnv;
@@ -145,5 +149,52 @@ describe('security: the second factor at sign-in', function () {
     assert.equal(next.status, 200);
     assert.doesNotMatch(next.html, /autocomplete="new-password"/, 'one method is not enough for this account');
     assert.match(next.html, /name="method"/, 'a second method is asked');
+  });
+});
+
+describe('security: a passkey at sign-in with MFA', function () {
+  let env: MfaEnv;
+  before(async () => { env = await startMfaEnv('sqlite', { mfa: { required_for: 'all' }, sspr: { enabled_for: 'all', methods: ['email', 'passkey'] } }); });
+  after(() => env?.close());
+
+  it('a passkey serves as the second factor, its challenge bound to this step; a passwordless passkey sign-in is the MFA level alone', async () => {
+    const user = await seedUser(env.app, { login: 'pkmfa' });
+    await addMethod(env.app, user.id, 'email', 'pkmfa@example.org');
+    const auth = new SoftAuthenticator(env.srv.issuer);
+    const cred = auth.adopt(userHandleOf(user.id));
+    await createPasskeyRepository(env.app.store).insert({
+      id: randomUUID(), accountId: user.id, credentialId: cred.id, publicKey: isoBase64URL.fromBuffer(new Uint8Array(cred.cose)), signCount: 0,
+      transports: ['internal'], aaguid: null, name: 'Laptop', createdAt: new Date(), lastUsedAt: null,
+    });
+    const b = new Browser();
+    const first = await env.rp.start(b);
+    const { verifier, state } = first;
+    const landed = await b.submit(first.page, { login: user.login, password: user.password }, { actionPart: '/login' });
+    assertSecondStep(landed);
+    const page = await chooseFactor(b, landed, 'passkey');
+    assertSecondStep(page, '/passkey');
+    assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'/);
+    const form = findForm(page.html, '/mfa/passkey');
+    const action = new URL(form.action, page.url).toString();
+    const options = JSON.parse((await b.request(`${action}/options`, { body: new URLSearchParams({ csrf: form.hidden.csrf! }).toString() })).html) as Record<string, unknown>;
+    // An answer to a challenge of the sign-in page (another binding) proves nothing here.
+    const uid = /\/interaction\/([^/]+)\//.exec(page.url)![1];
+    const elsewhere = await b.request(`${env.srv.issuer}/interaction/${uid}/passkey/options`, { body: new URLSearchParams({ csrf: form.hidden.csrf! }).toString() });
+    assert.equal(elsewhere.status, 400, 'the sign-in page\'s passkey endpoint is not this prompt');
+    const claims = await tokensFrom(env, b, await b.follow(action, { body: new URLSearchParams({ csrf: form.hidden.csrf!, response: JSON.stringify(auth.get(options)) }).toString() }), verifier, state);
+    assert.deepEqual(claims.amr, ['pwd', 'hwk', 'user', 'mfa']);
+    assert.equal(claims.acr, ACR_MFA);
+
+    // Passwordless: the passkey on the sign-in page is both factors; no second step follows.
+    const p = new Browser();
+    const start = await env.rp.start(p);
+    const signInForm = findForm(start.page.html, '/passkey');
+    const signInAction = new URL(signInForm.action, start.page.url).toString();
+    const signInOptions = JSON.parse((await p.request(`${signInAction}/options`, { body: new URLSearchParams({ csrf: signInForm.hidden.csrf! }).toString() })).html) as Record<string, unknown>;
+    const after = await p.follow(signInAction, { body: new URLSearchParams({ csrf: signInForm.hidden.csrf!, response: JSON.stringify(auth.get(signInOptions)) }).toString() });
+    assert.doesNotMatch(after.url, /\/mfa/, 'no second step after a passkey with user verification');
+    const passwordless = await tokensFrom(env, p, after, start.verifier, start.state);
+    assert.deepEqual(passwordless.amr, ['hwk', 'user']);
+    assert.equal(passwordless.acr, ACR_MFA);
   });
 });

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Sequelize } from 'sequelize';
@@ -154,6 +155,16 @@ async function mfaCheck(config: Config): Promise<{ warnings: string[]; required:
   return { warnings, ...r.value };
 }
 
+/**
+ * WebAuthn names the relying party by host name: browsers refuse an IP address as rpId, so passkeys
+ * enabled on an issuer like http://127.0.0.1:3000 can never be created or used.
+ */
+export function passkeyIssuerWarning(config: { issuer: string; sspr: { methods: readonly string[] } }): string | null {
+  if (!config.sspr.methods.includes('passkey')) return null;
+  const host = new URL(config.issuer).hostname.replace(/^\[|\]$/g, '');
+  return isIP(host) ? `sspr.methods: passkey needs an issuer with a host name; browsers refuse the IP address ${host} as a passkey's relying party` : null;
+}
+
 export function registerConfigCommands(program: Command, io: CliIo): void {
   const config = program.command('config').description('the configuration file');
 
@@ -174,6 +185,8 @@ export function registerConfigCommands(program: Command, io: CliIo): void {
       warnings.push(...await groupWarnings(loaded.config));
       const mfa = await mfaCheck(loaded.config);
       warnings.push(...mfa.warnings);
+      const passkeyWarning = passkeyIssuerWarning(loaded.config);
+      if (passkeyWarning) warnings.push(passkeyWarning);
       const leaves = configLeaves(loaded);
       const policy = leaves.filter((l) => l.path.startsWith('sspr.'));
       const mfaLeaves = leaves.filter((l) => l.path.startsWith('mfa.'));

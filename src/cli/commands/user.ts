@@ -56,7 +56,9 @@ export function userJson(user: UserView, sspr: Config['sspr'], now: Date, mfa?: 
     admin: user.admin,
     disabled: user.disabled,
     groups: user.groups,
-    methods: user.methods.map((m) => (m.remaining === undefined
+    methods: user.methods.map((m) => (m.type === 'passkey'
+      ? { type: m.type, name: m.target, verified_at: iso(m.verifiedAt) }
+      : m.remaining === undefined
       ? { type: m.type, target: maskTarget(m.type, m.target), verified_at: iso(m.verifiedAt) }
       : { type: m.type, remaining: m.remaining, verified_at: iso(m.verifiedAt) })),
     confirmed_at: iso(user.confirmedAt),

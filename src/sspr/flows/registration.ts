@@ -316,6 +316,8 @@ export function createRegistrationFlow(deps: DomainDeps) {
     const type = method.id as MethodType;
     if (!st.policy.allowedMethods.includes(type)) throw new MethodNotAllowed({ detail: `method ${input.type} not allowed` });
     const data = parse(row);
+    // A ceremony (a passkey) is registered by its own page's script, not through these steps.
+    if (method.kind === 'ceremony') throw new MethodNotAllowed({ detail: `method ${method.id} registers by ceremony` });
     if (method.kind === 'held_secret') {
       const { pending } = await method.enrol(st.account.login);
       const saved = await store.transaction((t) => save(row, 'awaiting_secret', { ...data, selected: type, pending: { type, kind: 'held_secret', secret: pending } }, t));

@@ -388,9 +388,10 @@ export function createResetFlow(sspr: DomainDeps, options: ResetFlowOptions = {}
         }
         let error: SsprError | null = null;
         try {
-          if (method.kind === 'held_secret') {
-            // Unknown ids, and accounts without this method, get the same work inside `prove`.
-            await method.prove({ accountId: holder?.id ?? null, stored, code, context: { ...req.context, ip: req.ip, correlationId: flow.id } }, t);
+          if (method.kind === 'held_secret' || method.kind === 'ceremony') {
+            // Unknown ids, and accounts without this method, get the same work inside `prove`. A
+            // ceremony's challenge is bound to this flow.
+            await method.prove({ accountId: holder?.id ?? null, stored, code, context: { ...req.context, ip: req.ip, correlationId: flow.id }, binding: flow.id }, t);
             if (!holder) throw new CodeInvalid({ detail: `${type}: proven for no eligible account` });
           } else {
             const r = await method.verifyCode({ flowId: flow.id, code }, t);
@@ -417,6 +418,18 @@ export function createResetFlow(sspr: DomainDeps, options: ResetFlowOptions = {}
       });
       if (outcome.error) throw outcome.error;
       return outcome.flow;
+    },
+
+    /**
+     * The options of a ceremony method's proof (its page's script asks for them), bound to this flow.
+     * The same for every identifier: unknown ids get a challenge too.
+     */
+    async ceremonyOptions(flow: ResetFlowState, req: ResetRequest): Promise<Record<string, unknown>> {
+      assertLive(flow, clock.now());
+      const method = flow.data.pending ? methods.get(flow.data.pending.type) : undefined;
+      if (flow.state !== 'awaiting_code' || method?.kind !== 'ceremony') throw invalid(flow, 'ceremony options');
+      await assertNotBlocked(flow, req);
+      return method.proofOptions({ binding: flow.id, accountId: flow.accountId });
     },
 
     /** What the new-password page tells the user in advance. */

@@ -13,8 +13,8 @@ import type { ThrottleRule } from '../throttle.ts';
  * that `mfa.methods` allows. No state of its own: which method is being used is the page the user is
  * on, and a code sent by email or SMS is bound to the interaction (`bind`) and the account. Flows
  * never name a method: what a method proves at sign-in is its `amr` (methods/types.ts); a method
- * without one (the helpdesk's pass) is no second factor. A method of another kind (a passkey's
- * ceremony) plugs in through the same registry: `options` lists it, and its pages prove it.
+ * without one (the helpdesk's pass) is no second factor. A ceremony (a passkey) gets its options
+ * from `ceremonyOptions` and its answer is checked by `verify`, bound to the same interaction.
  *
  * Every guess is counted before it is checked (guess-limits.ts, kind `second_factor`), a code is used
  * up when it matches (codes.ts, methods' `prove`), and each outcome is one audit event:
@@ -100,6 +100,13 @@ export function createSecondFactor(deps: DomainDeps) {
       return s.allowed ? null : (s.until ?? new Date(clock.now().getTime() + MINUTE));
     },
 
+    /** A ceremony's options (a passkey's challenge), bound to this interaction's second step. */
+    async ceremonyOptions(req: SecondFactorRequest, methodId: string): Promise<Record<string, unknown>> {
+      const { method } = await optionFor(req.account.id, methodId);
+      if (method.kind !== 'ceremony') throw new MethodNotAllowed({ detail: `${methodId} runs no ceremony` });
+      return method.proofOptions({ binding: codeFlow(req.bind), accountId: req.account.id });
+    },
+
     /** Sends a code to the registered address or number of a target method (email, SMS). */
     async sendCode(req: SecondFactorRequest, methodId: string): Promise<{ masked: string | null }> {
       const option = await optionFor(req.account.id, methodId);
@@ -160,6 +167,9 @@ export function createSecondFactor(deps: DomainDeps) {
         try {
           if (method.kind === 'held_secret') {
             await method.prove({ accountId: req.account.id, stored, code, context: req.context }, t);
+          } else if (method.kind === 'ceremony') {
+            // The browser's answer to a challenge bound to this interaction's second step.
+            await method.prove({ accountId: req.account.id, stored, code, context: req.context, binding: codeFlow(req.bind) }, t);
           } else {
             const r = await method.verifyCode({ flowId: codeFlow(req.bind), code }, t);
             // The code matched its interaction; it must also be this account's, sent to its registered target.

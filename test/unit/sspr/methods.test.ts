@@ -10,6 +10,7 @@ import { createCodeStore } from '../../../src/store/code-store.ts';
 import { typedMethods } from '../../support/methods.ts';
 import { openStore, type Store } from '../../../src/store/index.ts';
 import { createMethodRepository } from '../../../src/store/method-repository.ts';
+import { createChallengeStore, createPasskeyRepository } from '../../../src/store/passkey-repository.ts';
 import { TestClock } from '../../support/clock.ts';
 import { createSqliteDatabase, type TestDatabase } from '../../support/db.ts';
 
@@ -47,7 +48,8 @@ describe('sspr/methods', function () {
     } as unknown as DeliveryPort; // a recording stand-in: the queue has its own tests
     const codes = createCodeService({ store: createCodeStore(store), clock, hasher: createCodeHasher(KEYS), ttlMinutes: 10 });
     repo = createMethodRepository({ store, clock });
-    methods = typedMethods(createMethods({ config, codes, delivery, secretBox: createSecretBox(KEYS), clock, methodRepo: repo }));
+    const passkeys = { repo: createPasskeyRepository(store), challenges: createChallengeStore(store), audit: { record: async () => {} } };
+    methods = typedMethods(createMethods({ config, codes, delivery, secretBox: createSecretBox(KEYS), clock, methodRepo: repo, passkeys }));
   });
 
   async function account(): Promise<string> {

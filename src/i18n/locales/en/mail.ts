@@ -9,6 +9,7 @@ export default {
     sms: 'SMS',
     totp: 'authenticator app',
     recovery_codes: 'recovery codes',
+    passkey: 'passkey',
   },
   common: {
     greeting: 'Hello {{name}},',

@@ -28,6 +28,7 @@ export default {
     label_sms: 'Code from the SMS',
     label_passkey: 'Passkey',
     remember: 'Remember this browser for {{count}} days',
+    use_passkey: 'Use your passkey',
     submit: 'Verify',
     resend: 'Send a new code',
     other_method: 'Use another method',

@@ -23,6 +23,7 @@ export default {
     sms: 'SMS',
     totp: 'Authenticator app',
     recovery_codes: 'Recovery code',
+    passkey: 'Passkey',
     temporary_access_pass: 'Temporary Access Pass',
   },
   registered: 'Your recovery methods',

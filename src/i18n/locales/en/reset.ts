@@ -16,6 +16,7 @@ export default {
     sms: 'SMS',
     totp: 'Authenticator app',
     recovery_codes: 'Recovery code',
+    passkey: 'Passkey',
     temporary_access_pass: 'Temporary Access Pass from your helpdesk',
     submit: 'Next',
   },

@@ -9,6 +9,7 @@ export default {
     sms: 'sms',
     totp: 'authenticator-app',
     recovery_codes: 'herstelcodes',
+    passkey: 'toegangssleutel',
   },
   common: {
     greeting: 'Hallo {{name}},',

@@ -28,6 +28,7 @@ export default {
     label_sms: 'Code uit de sms',
     label_passkey: 'Toegangssleutel',
     remember: 'Onthoud deze browser {{count}} dagen',
+    use_passkey: 'Toegangssleutel gebruiken',
     submit: 'Verifiëren',
     resend: 'Stuur een nieuwe code',
     other_method: 'Een andere methode gebruiken',

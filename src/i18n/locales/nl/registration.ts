@@ -23,6 +23,7 @@ export default {
     sms: 'Sms',
     totp: 'Authenticator-app',
     recovery_codes: 'Herstelcode',
+    passkey: 'Toegangssleutel',
     temporary_access_pass: 'Tijdelijke toegangspas',
   },
   registered: 'Uw herstelmethoden',

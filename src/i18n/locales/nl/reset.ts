@@ -16,6 +16,7 @@ export default {
     sms: 'Sms',
     totp: 'Authenticator-app',
     recovery_codes: 'Herstelcode',
+    passkey: 'Toegangssleutel',
     temporary_access_pass: 'Tijdelijke toegangspas van uw helpdesk',
     submit: 'Volgende',
   },
