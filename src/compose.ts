@@ -14,6 +14,7 @@ import { createCodeHasher, createSecretBox, type CodeHasher, type SecretBox } fr
 import { createPasswordChange, type PasswordChange } from './sspr/flows/password-change.ts';
 import { createRegistrationFlow, type RegistrationFlow } from './sspr/flows/registration.ts';
 import { createResetFlow, type ResetFlowService } from './sspr/flows/reset.ts';
+import { createSecondFactor, type SecondFactor } from './sspr/flows/second-factor.ts';
 import { createAccountSecurity, type AccountSecurity } from './sspr/account-security.ts';
 import { createPasskeyService, type PasskeyService } from './sspr/passkeys.ts';
 import { createMethods } from './sspr/methods/index.ts';
@@ -68,7 +69,7 @@ export interface Composition<D extends AccountDirectory = AccountDirectory> {
   /** The SSPR services as flows, prompt and routes take them. */
   sspr: SsprDeps;
   /** Built here only, handed to the routes: no route file creates its own. */
-  flows: { registration: RegistrationFlow; accountSecurity: AccountSecurity; reset: ResetFlowService; passwordChange: PasswordChange; passkeys: PasskeyService };
+  flows: { registration: RegistrationFlow; accountSecurity: AccountSecurity; reset: ResetFlowService; passwordChange: PasswordChange; passkeys: PasskeyService; secondFactor: SecondFactor };
   signInGuard: SignInGuard;
   /** The administrator's operations (the CLI); they work on our own accounts in `store`. */
   admin: AccountService;
@@ -151,7 +152,7 @@ export async function composeSspr<D extends AccountDirectory = SequelizeDirector
   const registration = createRegistrationFlow(sspr);
   const flows = {
     registration, accountSecurity: createAccountSecurity(sspr, registration), reset: createResetFlow(sspr), passwordChange: createPasswordChange(sspr),
-    passkeys: createPasskeyService(sspr, registration),
+    passkeys: createPasskeyService(sspr, registration), secondFactor: createSecondFactor(sspr),
   };
   return {
     config,

@@ -1,4 +1,3 @@
-import { definePasskeyModels } from '../store/passkey-repository.ts';
 import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import { col, fn, where } from 'sequelize';
@@ -18,6 +17,7 @@ export { AdminError, type AdminErrorCode } from './errors.ts';
 export { normaliseLogin, normalisePhone } from './normalise.ts';
 export type { GroupView, MethodView, UserView } from './views.ts';
 import { createThrottleStore } from '../store/throttle-store.ts';
+import { definePasskeyModels } from '../store/passkey-repository.ts';
 
 /**
  * The administrator's operations on accounts and groups (what the admin CLI calls). Domain rules

@@ -1,8 +1,8 @@
-import { definePasskeyModels } from '../store/passkey-repository.ts';
 import { Op } from 'sequelize';
-import { METHOD_TYPES, type MethodType, type SsprPolicyConfig } from '../config/schema.ts';
+import { METHOD_TYPES, type MethodType, type MfaConfig, type SsprPolicyConfig } from '../config/schema.ts';
 import { evaluateAccount, type AccountPolicy, type RegistrationDue } from '../sspr/policy.ts';
 import type { Store } from '../store/index.ts';
+import { definePasskeyModels } from '../store/passkey-repository.ts';
 import { defineSsprModels } from '../store/sspr-models.ts';
 import type { AuditEvent, AuditQuery } from './index.ts';
 
@@ -41,6 +41,8 @@ export interface RegistrationRow {
 export interface ScopeReport {
   inScope: Array<{ login: string; registrationDue: RegistrationDue }>;
   outOfScope: string[];
+  /** Who signs in with a second factor, and which of them cannot yet (sent to registration first). */
+  mfa: { required: string[]; cannotSatisfy: string[] };
 }
 
 export type MethodCounts = Record<string, number>;
@@ -95,7 +97,7 @@ async function loadSsprFacts(store: Store): Promise<Map<string, SsprFacts>> {
 }
 
 /** Every account with its standing in `policy` at `now`, ordered by login. A handful of queries in all. */
-export async function loadStandings({ store, policy, now }: { store: Store; policy: SsprPolicyConfig; now: Date }): Promise<AccountStanding[]> {
+export async function loadStandings({ store, policy, mfa, now }: { store: Store; policy: SsprPolicyConfig; mfa?: MfaConfig; now: Date }): Promise<AccountStanding[]> {
   const { Account, Group, Membership, RecoveryMethod } = store.models;
   const [accounts, groups, memberships, methods, facts, passkeys] = await Promise.all([
     Account.findAll({ order: [['login', 'ASC']] }),
@@ -142,6 +144,7 @@ export async function loadStandings({ store, policy, now }: { store: Store; poli
       methods: mine,
       confirmedAt: f.confirmedAt,
       policy,
+      mfa,
       now,
     });
     return {
@@ -177,6 +180,10 @@ export function scopeReport(standings: readonly AccountStanding[]): ScopeReport 
   return {
     inScope: standings.filter((s) => s.policy.inScope).map((s) => ({ login: s.login, registrationDue: s.policy.registrationDue })),
     outOfScope: standings.filter((s) => !s.policy.inScope).map((s) => s.login),
+    mfa: {
+      required: standings.filter((s) => s.policy.mfaRequired).map((s) => s.login),
+      cannotSatisfy: standings.filter((s) => s.policy.mfaRequired && s.policy.mfaTypes.length === 0).map((s) => s.login),
+    },
   };
 }
 

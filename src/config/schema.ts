@@ -119,6 +119,33 @@ export const ssprSchema = z
   });
 export type SsprPolicyConfig = z.infer<typeof ssprSchema>;
 
+/** Second-factor method ids `mfa.methods` may list (passkeys come with their own method file). */
+export const MFA_METHOD_IDS = ['totp', 'passkey', 'sms', 'email', 'recovery_codes'] as const;
+export type MfaMethodId = (typeof MFA_METHOD_IDS)[number];
+
+export const mfaSchema = z
+  .object({
+    required_for: z
+      .enum(['none', 'admins', 'all', 'selected'])
+      .default('none')
+      .describe('who must give a second factor at sign-in (administrators always, unless none)'),
+    groups: z.array(z.string().min(1)).default([]).describe('group names; required when required_for is selected'),
+    methods: z
+      .array(z.enum(MFA_METHOD_IDS))
+      .min(1, 'list at least one method')
+      .default([...MFA_METHOD_IDS])
+      .refine((m) => new Set(m).size === m.length, 'a method is listed twice')
+      .describe('registered methods that count as a second factor'),
+    remember_days: z.number().int().min(0).max(365).default(0).describe('"remember this browser" for N days; 0 = never; a reset ends it'),
+  })
+  .strict()
+  .superRefine((m, ctx) => {
+    if (m.required_for === 'selected' && m.groups.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['groups'], message: 'list at least one group when required_for is selected' });
+    }
+  });
+export type MfaConfig = z.infer<typeof mfaSchema>;
+
 export const passwordPolicySchema = z
   .object({
     min_length: z.number().int().min(8).max(64).default(15),
@@ -243,6 +270,7 @@ export const configSchema = z
       .prefault({}),
     delivery: deliverySchema.prefault({}),
     sspr: ssprSchema.prefault({}),
+    mfa: mfaSchema.prefault({}),
     password_policy: passwordPolicySchema.prefault({}),
     audit: z.object({ retention_days: z.number().int().min(1).max(3650).default(90) }).strict().prefault({}),
     metrics: z.object({ token: z.string().default('') }).strict().prefault({}),

@@ -5,6 +5,7 @@ import type { Channel } from './transports.ts';
 export type Template =
   | 'code.registration'
   | 'code.reset'
+  | 'code.sign_in'
   | 'notice.method_added'
   | 'notice.method_removed'
   | 'notice.password_changed'
@@ -14,6 +15,7 @@ export type Template =
 export const TEMPLATES: readonly Template[] = [
   'code.registration',
   'code.reset',
+  'code.sign_in',
   'notice.method_added',
   'notice.method_removed',
   'notice.password_changed',
@@ -49,6 +51,7 @@ interface MethodNoticeParams extends NoticeParams {
 export interface TemplateParams {
   'code.registration': CodeParams;
   'code.reset': CodeParams;
+  'code.sign_in': CodeParams;
   'notice.method_added': MethodNoticeParams;
   'notice.method_removed': MethodNoticeParams;
   'notice.password_changed': NoticeParams;

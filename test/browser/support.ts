@@ -53,7 +53,7 @@ export const UI = {
 } as const;
 
 /** A catalog key that reached the page instead of its text (`registration:code.sent`). */
-export const UNTRANSLATED = /\b(?:pages|errors|registration|reset|mail|passkey):[a-z_]+(?:\.[a-z_]+)*/;
+export const UNTRANSLATED = /\b(?:pages|errors|registration|reset|mail|passkey|mfa):[a-z_]+(?:\.[a-z_]+)*/;
 
 /** The relying party's redirect_uri: records every callback and answers with a small page. */
 export async function startCallbackServer() {
@@ -87,7 +87,7 @@ export interface BrowserEnv {
 const CLIENT = { client_id: 'browser-app', client_secret: 'browser-app-secret-0123456789' };
 
 /** One server (SQLite, SMTP, SMS gateway), one callback server and one Chromium for a test file. */
-export async function startBrowserEnv(sspr: NonNullable<ConfigInput['sspr']> = { enabled_for: 'all', methods_required: 1 }, options: { localhost?: boolean } = {}): Promise<BrowserEnv> {
+export async function startBrowserEnv(sspr: NonNullable<ConfigInput['sspr']> = { enabled_for: 'all', methods_required: 1 }, options: { localhost?: boolean; config?: Partial<ConfigInput> } = {}): Promise<BrowserEnv> {
   const smtp = await startSmtpServer();
   const gateway = await startGateway();
   const callback = await startCallbackServer();
@@ -106,6 +106,7 @@ export async function startBrowserEnv(sspr: NonNullable<ConfigInput['sspr']> = {
         email: { transport: 'smtp', smtp: { host: '127.0.0.1', port: smtp.port, secure: false } },
         sms: { transport: 'http', http: { url: gateway.url } },
       },
+      ...options.config,
     },
   });
   const oidc = await client.discovery(new URL(srv.issuer), CLIENT.client_id, CLIENT.client_secret, undefined, { execute: [client.allowInsecureRequests] });

@@ -298,8 +298,8 @@ describe('audit trail and reports after a registration and a reset (CLI on the s
     };
     assert.deepEqual(usage, {
       days: 30,
-      registrations: { completed: 1, by_method: { email: 1, sms: 1, totp: 1, recovery_codes: 0 } },
-      resets: { completed: 1, failed: wrongResetCodes, by_method: { email: 1, sms: 0, totp: 0, recovery_codes: 0 } },
+      registrations: { completed: 1, by_method: { email: 1, sms: 1, totp: 1, recovery_codes: 0, passkey: 0 } },
+      resets: { completed: 1, failed: wrongResetCodes, by_method: { email: 1, sms: 0, totp: 0, recovery_codes: 0, passkey: 0 } },
       blocks: 1,
     });
     assert.ok(wrongResetCodes >= 2);

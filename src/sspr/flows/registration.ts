@@ -148,7 +148,7 @@ export function createRegistrationFlow(deps: DomainDeps) {
   }
 
   function evaluate(account: DirectoryAccount, methodList: StoredMethod[], confirmedAt: Date | null): AccountPolicy {
-    return evaluateAccount({ account, methods: methodList, confirmedAt, policy: config.sspr, now: clock.now() });
+    return evaluateAccount({ account, methods: methodList, confirmedAt, policy: config.sspr, mfa: config.mfa, now: clock.now() });
   }
 
   /** The account with its verified methods and policy: four small queries, used by the prompt too. */
@@ -190,7 +190,7 @@ export function createRegistrationFlow(deps: DomainDeps) {
       choices: policy.allowedMethods.filter((type) => methods.get(type)?.kind === 'ceremony' || !st.methods.some((m) => m.type === type)),
       replaces: replaced ? { type: replaced.type, masked: describe(replaced).masked } : null,
       proofInput: selected?.proofInput ?? null,
-      canFinish: !policy.inScope || policy.verifiedTypes.length >= policy.methodsRequired,
+      canFinish: (!policy.inScope || policy.verifiedTypes.length >= policy.methodsRequired) && !(policy.mfaRequired && policy.mfaTypes.length === 0),
       reauthAt: data.reauthAt ? new Date(data.reauthAt) : null,
     };
     const enrolling = data.pending?.kind === 'held_secret' ? methods.get(data.pending.type) : undefined;
@@ -205,8 +205,10 @@ export function createRegistrationFlow(deps: DomainDeps) {
    * needs. Checked when the page is drawn (no Remove offered) and again when the removal is asked for.
    */
   function removalBlocked(st: AccountStatus, methodId: string): { required: number } | null {
-    if (!st.policy.inScope) return null;
     const after = evaluate(st.account, st.methods.filter((m) => m.id !== methodId), st.confirmedAt);
+    // The last method that serves as a second factor stays: without it the next sign-in could not finish.
+    if (after.mfaRequired && after.mfaTypes.length === 0) return { required: after.methodsRequired };
+    if (!st.policy.inScope) return null;
     return after.verifiedTypes.length < after.methodsRequired ? { required: after.methodsRequired } : null;
   }
 
@@ -447,6 +449,10 @@ export function createRegistrationFlow(deps: DomainDeps) {
     const st = await mustStatus(accountId);
     if (st.policy.inScope && st.policy.verifiedTypes.length < st.policy.methodsRequired) {
       throw new FlowInvalid({ detail: 'not enough methods to finish', params: { reason: 'too_few_methods', required: st.policy.methodsRequired } });
+    }
+    // A second factor is required at sign-in: one method that can serve as one, first.
+    if (st.policy.mfaRequired && st.policy.mfaTypes.length === 0) {
+      throw new FlowInvalid({ detail: 'no method that serves as a second factor', params: { reason: 'too_few_methods', required: st.policy.methodsRequired } });
     }
     return confirmAndClose(row, st, 'sspr.registration.completed', input);
   }

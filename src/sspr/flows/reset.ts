@@ -193,7 +193,7 @@ export function createResetFlow(sspr: DomainDeps, options: ResetFlowOptions = {}
     const stored = await methodRepo.listVerified(account?.id ?? '');
     const confirmedAt = await methodRepo.confirmedAt(account?.id ?? '');
     if (!account || account.disabled) return { eligible: null, reachable: null };
-    const p = evaluateAccount({ account, methods: stored, confirmedAt, policy, now: clock.now() });
+    const p = evaluateAccount({ account, methods: stored, confirmedAt, policy, mfa: config.mfa, now: clock.now() });
     if (!p.inScope) return { eligible: null, reachable: null };
     const eligible = p.capable ? { account, policy: p, methods: stored.filter((m) => p.verifiedTypes.includes(m.type)) } : null;
     return { eligible, reachable: account };

@@ -34,6 +34,8 @@ export function createEmailMethod(deps: CodeChannelDeps): TargetMethod {
     channel: 'email',
     registrable: true,
     provesAll: false,
+    // RFC 8176 has no value for a mailed code; it is a one-time password.
+    amr: ['otp'],
     // The code's own length (codes.ts issues 6 to 8 digits, per configuration).
     proofInput: { digits: true, maxLength: deps.codes.length },
     sendLimit: 'email_sends',

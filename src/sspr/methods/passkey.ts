@@ -184,6 +184,8 @@ export function createPasskeyMethod(deps: PasskeyDeps): PasskeyMethod {
     kind: 'ceremony',
     registrable: true,
     provesAll: false,
+    // RFC 8176: a hardware-bound key, with the user verified by the authenticator (two factors alone).
+    amr: ['hwk', 'user'],
     // Not typed: the field is the ceremony's answer, posted by the page's script.
     proofInput: { digits: false, maxLength: 16_384 },
     rpId,

@@ -79,6 +79,7 @@ export function createRecoveryCodesMethod(deps: RecoveryCodesDeps): HeldSecretMe
     kind: 'held_secret',
     registrable: true,
     provesAll: false,
+    amr: ['otp'],
     proofInput: PROOF,
     describe: (stored) => ({ masked: null, remaining: parseSet(stored.secretEnc)?.hashes.length ?? 0 }),
     async enrol() {

@@ -35,6 +35,7 @@ export function createSmsMethod(deps: CodeChannelDeps & { sms: DeliveryConfig['s
     channel: 'sms',
     registrable: true,
     provesAll: false,
+    amr: ['sms'],
     proofInput: { digits: true, maxLength: deps.codes.length },
     sendLimit: 'sms_sends',
     profileField: 'phone',

@@ -80,6 +80,7 @@ export function createTotpMethod(deps: TotpDeps): TotpMethod {
     kind: 'held_secret',
     registrable: true,
     provesAll: false,
+    amr: ['otp'],
     proofInput: PROOF,
     describe: () => ({ masked: null }),
     async enrol(label) {

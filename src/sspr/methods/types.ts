@@ -13,7 +13,7 @@ export type { MethodRepository } from '../ports.ts';
 
 export interface SendCodeInput {
   flowId: string;
-  purpose: 'registration' | 'reset' | 'change';
+  purpose: 'registration' | 'reset' | 'change' | 'sign_in';
   /** Null for an unknown account, or when the typed address/number does not match: a code is issued but nothing is sent, so everything after looks the same. */
   accountId: string | null;
   target: string | null;
@@ -59,6 +59,11 @@ interface MethodBase {
   readonly provesAll: boolean;
   /** The field its proof is typed into: digits only (a numeric keypad), and how long at most. */
   readonly proofInput: { digits: boolean; maxLength: number };
+  /**
+   * RFC 8176 `amr` values of a sign-in's second step with this method (`otp`, `sms`, `hwk`+`user`…);
+   * left out, the method does not serve as a second factor at sign-in (the helpdesk's pass).
+   */
+  readonly amr?: readonly string[];
   /** For pages and CLI output (masked address or number, remaining codes); null when there is nothing to show. */
   describe(stored: Pick<StoredMethod, 'target' | 'secretEnc'>): { masked: string | null; remaining?: number };
 }

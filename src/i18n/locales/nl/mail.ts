@@ -33,6 +33,11 @@ export default {
       text: 'Iemand, hopelijk u, wil het wachtwoord van uw account opnieuw instellen via selfservice voor wachtwoordherstel. Gebruik deze verificatiecode om door te gaan:\n\n{{code}}\n\n{{expiry}} Hebt u dit niet aangevraagd? Dan kunt u dit bericht negeren: uw wachtwoord is niet gewijzigd.',
       sms: '{{code}} is uw verificatiecode van oidc-sspr om uw wachtwoord opnieuw in te stellen. De code verloopt over {{minutes}} min. Deel deze code met niemand.',
     },
+    sign_in: {
+      subject: 'Uw aanmeldcode voor oidc-sspr',
+      text: 'Iemand, hopelijk u, heeft zich met uw wachtwoord aangemeld bij uw account. Gebruik deze code als tweede stap van de aanmelding:\n\n{{code}}\n\n{{expiry}} Was u dit niet? Wijzig dan uw wachtwoord: iemand kent het.',
+      sms: '{{code}} is uw aanmeldcode van oidc-sspr. De code verloopt over {{minutes}} min. Deel deze code met niemand.',
+    },
   },
   notice: {
     method_added: {
