@@ -10,7 +10,8 @@ import Router from '@koa/router';
 import argon2 from 'argon2';
 import type { Context } from 'koa';
 import Provider, { type JWK } from 'oidc-provider';
-import { freePort, readServerOptions, reportFailure, serveParent, type FromChild } from './protocol.ts';
+import { instrumentSteps } from './step-stats.ts';
+import { reportStepStats, freePort, readServerOptions, reportFailure, serveParent, type FromChild } from './protocol.ts';
 
 interface BareAccount { id: string; login: string; email: string; name: string; passwordHash: string }
 
@@ -160,6 +161,7 @@ async function main(): Promise<void> {
   provider.use(router.routes());
 
   const server = provider.listen(port, '127.0.0.1');
+  if (opts.steps) reportStepStats(instrumentSteps(server));
   await new Promise<void>((resolve, reject) => {
     server.once('listening', () => resolve());
     server.once('error', reject);

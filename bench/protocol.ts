@@ -20,18 +20,54 @@ export interface ServerOptions {
    * into this outbox folder, and `proxy: true` (the client IP from X-Forwarded-For).
    */
   reset?: { outboxDir: string; throttle: Record<string, unknown> };
+  /**
+   * oidc-sspr only: configure delivery as a production install does (SMTP and HTTP-SMS, here at the
+   * bench's dummy listeners) instead of the outbox folder. Nothing is sent during a sign-in; the
+   * point is that the configuration is the one users copy.
+   */
+  delivery?: { smtpPort: number; smsUrl: string };
+  /** oidc-sspr only: another build's `dist/src` to run instead of this checkout's (bench/ab.ts). */
+  dist?: string;
+  /** oidc-sspr on SQLite only (`--sql`): count statements, rows written and their main-thread CPU. */
+  sqlStats?: boolean;
+  /** `--steps`: main-thread CPU per HTTP step of a sign-in (bench/step-stats.ts). */
+  steps?: boolean;
 }
+
+/** What `--sql` counts inside an oidc-sspr child on SQLite (cumulative since start). */
+export interface SqlStats { statements: number; rowsWritten: number; cpuUs: number; writes: number }
 
 export interface ServerStats {
   /** process.cpuUsage(): user + system, microseconds, all threads (argon2 runs on the libuv pool). */
   cpuUserUs: number;
   cpuSystemUs: number;
+  /**
+   * process.threadCpuUsage(): the main (JavaScript) thread alone, user + system, microseconds. The
+   * argon2 verify runs on the libuv pool, so this is the server's own work around the hash — the
+   * part the two servers differ in — and far less noisy than the process total on a shared machine.
+   */
+  mainThreadUs: number;
   rss: number;
   heapUsed: number;
   /** V8's heap as reserved from the system (used + free pages it keeps). */
   heapTotal: number;
   /** Memory outside the V8 heap that JS objects hold (Buffers, SQLite handles report none). */
   external: number;
+  sql?: SqlStats;
+  steps?: import('./step-stats.ts').StepStats;
+}
+
+let sqlStatsSource: (() => SqlStats) | undefined;
+let stepStatsSource: (() => import('./step-stats.ts').StepStats) | undefined;
+/** The child's per-step counters, reported with its stats. */
+export function reportStepStats(source: () => import('./step-stats.ts').StepStats): void {
+  stepStatsSource = source;
+}
+/** The SQL counters installed in this child, if any (for the per-step figures). */
+export const currentSqlStats = (): SqlStats | undefined => sqlStatsSource?.();
+/** The child's SQL counters, reported with its stats (bench/sql-stats.ts installs them). */
+export function reportSqlStats(source: () => SqlStats): void {
+  sqlStatsSource = source;
 }
 
 /**
@@ -68,7 +104,8 @@ export function readServerOptions(): ServerOptions {
 export function currentStats(): ServerStats {
   const cpu = process.cpuUsage();
   const mem = process.memoryUsage();
-  return { cpuUserUs: cpu.user, cpuSystemUs: cpu.system, rss: mem.rss, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external };
+  const main = process.threadCpuUsage();
+  return { cpuUserUs: cpu.user, cpuSystemUs: cpu.system, mainThreadUs: main.user + main.system, rss: mem.rss, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external, ...(sqlStatsSource ? { sql: sqlStatsSource() } : {}), ...(stepStatsSource ? { steps: stepStatsSource() } : {}) };
 }
 
 /**

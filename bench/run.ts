@@ -9,7 +9,22 @@
  *   --no-postgres         skip the PostgreSQL scale runs
  *   --reset-duration S    seconds of the reset benchmark (default 15; 3 with --quick)
  *   --no-reset            skip the reset benchmark (bench/reset.ts)
- *   --profile             run the two main servers under `node --cpu-prof` and summarise the profiles
+ *   --profile             run the main pairs under `node --cpu-prof` and summarise the profiles
+ *   --one-account         only the second setup ("harness", below), with --loops loops
+ *   --loops N             closed loops of the second setup (default 4)
+ *   --no-harness          skip the second setup
+ *   --steps               main-thread CPU per HTTP step of a sign-in in the harness servers
+ *                         (bench/step-stats.ts; exact with --loops 1)
+ *   --sql                 count SQL statements, rows written and their main-thread CPU in the oidc-sspr
+ *                         children on SQLite (bench/sql-stats.ts; ≈ 2 µs per statement of its own)
+ *
+ * Two setups, both printed as ratios to a bare oidc-provider in one run:
+ * 1. "spread": 1 000 accounts signed in at random by C loops, tokens, scale, reset (the original).
+ * 2. "harness": what an independent load test does and users copy — one account signing in over and
+ *    over from `--loops` (4) loops, scope `openid profile email` (no offline_access), delivery
+ *    configured (SMTP + HTTP-SMS at local dummy listeners), secrets given, `demo: false`,
+ *    `sspr.enabled_for: none`, a first-party client; against a bare oidc-provider with one account.
+ *    One account accumulates thousands of sessions and grants: whatever scales with them shows here.
  *
  * Each server runs in its own child process (bench/sspr-server.ts, bench/bare-server.ts) so its CPU
  * time and RSS are its own; this process is the load generator. One server is under load at a time.
@@ -26,6 +41,8 @@ import { machineBusyMs, postgresCpuMs } from './machine.ts';
 import { formatSummary, summariseProfile } from './profile-summary.ts';
 import type { ServerOptions, ServerStats } from './protocol.ts';
 import { formatReset, runResetBenchmark, type ResetBenchmarkResult } from './reset.ts';
+import { startDummyDelivery, type DummyDelivery } from './dummy-delivery.ts';
+import type { StepStats } from './step-stats.ts';
 import { ServerProcess } from './server-process.ts';
 import { benchLogin, postgresAvailable, postgresDatabase, seedAccounts, sqliteDatabase, type BenchDatabase } from './seed.ts';
 
@@ -42,6 +59,11 @@ const { values: args } = parseArgs({
     'reset-duration': { type: 'string' },
     'no-reset': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
+    'one-account': { type: 'boolean', default: false },
+    loops: { type: 'string' },
+    'no-harness': { type: 'boolean', default: false },
+    sql: { type: 'boolean', default: false },
+    steps: { type: 'boolean', default: false },
   },
 });
 
@@ -51,6 +73,9 @@ const T = Number(args.duration ?? process.env.BENCH_DURATION ?? (quick ? 3 : 10)
 const TT = Number(args['token-duration'] ?? (quick ? 2 : T / 2));
 const WARMUP = quick ? 1 : 2;
 const TR = Number(args['reset-duration'] ?? (quick ? 3 : 15));
+/** Loops of the second setup (one account), as the independent harness ran it. */
+const HARNESS_LOOPS = Number(args.loops ?? 4);
+const onlyHarness = args['one-account'];
 const SMALL = 1000;
 const LARGE = Number(args.large ?? 100_000);
 const PASSWORD = 'correct horse battery staple bench';
@@ -70,7 +95,7 @@ process.on('exit', () => { for (const s of live) s.child.kill('SIGKILL'); });
 // Measurements
 
 type Kind = 'sign-in' | 'userinfo' | 'refresh';
-type Group = 'main' | 'scale';
+type Group = 'main' | 'scale' | 'harness';
 interface Subject {
   server: 'oidc-sspr' | 'bare';
   database: string;
@@ -87,17 +112,23 @@ interface Row {
   accounts: number;
   load: LoadResult;
   serverCpuMsPerOp: number;
+  /** The server's main thread alone (everything but the argon2 verify on the libuv pool), per operation. */
+  mainCpuMsPerOp: number;
+  /** `--sql`: statements, rows written, statements that wrote, and their main-thread CPU (ms), per operation. */
+  sql?: { statements: number; rowsWritten: number; writes: number; cpuMs: number };
   /** PostgreSQL's own processes, per operation (ms); NaN when not on PostgreSQL. */
   dbCpuMsPerOp: number;
   /** Cores other processes on the machine kept busy during the measurement (noise indicator). */
   otherCores: number;
 }
-interface Memory { server: string; idle: number; end: number; endStats: ServerStats }
+interface Memory { setup: 'main' | 'harness'; server: string; idle: number; end: number; endStats: ServerStats }
 
 const rows: Row[] = [];
 const memory: Memory[] = [];
 let reset: ResetBenchmarkResult | null = null;
 const notes: string[] = [];
+/** `--steps`: per HTTP step of the harness sign-in, each server's cumulative counters. */
+const stepTables: { database: string; bare: StepStats; sspr: StepStats }[] = [];
 
 const cpuMs = (s: ServerStats) => (s.cpuUserUs + s.cpuSystemUs) / 1000;
 const randomAccount = (accounts: number) => benchLogin(Math.floor(Math.random() * accounts));
@@ -113,9 +144,9 @@ const ops: Record<Kind, Op> = {
  * Measures two servers in ABBA order (repeated; each server gets `seconds` in all), so a change of
  * background load on a shared machine hits both alike; the slices are merged per server.
  */
-async function compare(group: Group, a: Subject, b: Subject, kind: Kind, seconds: number): Promise<void> {
-  const acc = new Map<Subject, { slices: LoadSlice[]; serverMs: number; dbMs: number; otherMs: number; otherKnown: boolean }>();
-  for (const s of [a, b]) await runLoad(C, WARMUP, (loop, n) => ops[kind](s, loop, n));
+async function compare(group: Group, a: Subject, b: Subject, kind: Kind, seconds: number, loops = C): Promise<void> {
+  const acc = new Map<Subject, { slices: LoadSlice[]; serverMs: number; mainMs: number; dbMs: number; otherMs: number; otherKnown: boolean; sql?: { statements: number; rowsWritten: number; writes: number; cpuUs: number } }>();
+  for (const s of [a, b]) await runLoad(loops, WARMUP, (loop, n) => ops[kind](s, loop, n));
   // ABBA, repeated so that no slice is much longer than ~2.5 s: background load changes often.
   const rounds = Math.max(1, Math.round(seconds / 5));
   const order = Array.from({ length: rounds }, () => [a, b, b, a]).flat();
@@ -124,12 +155,20 @@ async function compare(group: Group, a: Subject, b: Subject, kind: Kind, seconds
     const before = await s.proc.stats();
     const m0 = machineBusyMs();
     const d0 = onPg ? postgresCpuMs() : null;
-    const slice = await runLoad(C, seconds / (2 * rounds), (loop, n) => ops[kind](s, loop, n));
+    const slice = await runLoad(loops, seconds / (2 * rounds), (loop, n) => ops[kind](s, loop, n));
     const d1 = onPg ? postgresCpuMs() : null;
     const m1 = machineBusyMs();
     const after = await s.proc.stats();
-    const e = acc.get(s) ?? { slices: [], serverMs: 0, dbMs: 0, otherMs: 0, otherKnown: m0 !== null };
+    const e = acc.get(s) ?? { slices: [], serverMs: 0, mainMs: 0, dbMs: 0, otherMs: 0, otherKnown: m0 !== null };
     const serverMs = cpuMs(after) - cpuMs(before);
+    e.mainMs += (after.mainThreadUs - before.mainThreadUs) / 1000;
+    if (after.sql && before.sql) {
+      e.sql ??= { statements: 0, rowsWritten: 0, writes: 0, cpuUs: 0 };
+      e.sql.statements += after.sql.statements - before.sql.statements;
+      e.sql.rowsWritten += after.sql.rowsWritten - before.sql.rowsWritten;
+      e.sql.writes += after.sql.writes - before.sql.writes;
+      e.sql.cpuUs += after.sql.cpuUs - before.sql.cpuUs;
+    }
     const dbMs = d0 !== null && d1 !== null ? d1 - d0 : 0;
     e.slices.push(slice);
     e.serverMs += serverMs;
@@ -143,12 +182,14 @@ async function compare(group: Group, a: Subject, b: Subject, kind: Kind, seconds
     const row: Row = {
       group, kind, server: s.server, database: s.database, accounts: s.accounts, load,
       serverCpuMsPerOp: e.serverMs / Math.max(1, load.ops),
+      mainCpuMsPerOp: e.mainMs / Math.max(1, load.ops),
+      ...(e.sql ? { sql: { statements: e.sql.statements / Math.max(1, load.ops), rowsWritten: e.sql.rowsWritten / Math.max(1, load.ops), writes: e.sql.writes / Math.max(1, load.ops), cpuMs: e.sql.cpuUs / 1000 / Math.max(1, load.ops) } } : {}),
       dbCpuMsPerOp: s.database === 'PostgreSQL' ? e.dbMs / Math.max(1, load.ops) : NaN,
       otherCores: e.otherKnown ? e.otherMs / 1000 / load.seconds : NaN,
     };
     rows.push(row);
     const err = load.errors ? `, ${load.errors} errors (first: ${load.firstError})` : '';
-    console.log(`  ${kind.padEnd(8)} ${s.server.padEnd(9)} ${s.database.padEnd(10)} ${String(s.accounts).padStart(6)} accounts: ${load.perSecond.toFixed(1)}/s, p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms, server CPU ${row.serverCpuMsPerOp.toFixed(2)} ms/op${Number.isFinite(row.dbCpuMsPerOp) ? ` + PostgreSQL ${row.dbCpuMsPerOp.toFixed(2)}` : ''}, others ${row.otherCores.toFixed(2)} cores${err}`);
+    console.log(`  ${group === 'harness' ? '[harness] ' : ''}${kind.padEnd(8)} ${s.server.padEnd(9)} ${s.database.padEnd(10)} ${String(s.accounts).padStart(6)} accounts: ${load.perSecond.toFixed(1)}/s, p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms, server CPU ${row.serverCpuMsPerOp.toFixed(2)} ms/op (main thread ${row.mainCpuMsPerOp.toFixed(2)})${Number.isFinite(row.dbCpuMsPerOp) ? ` + PostgreSQL ${row.dbCpuMsPerOp.toFixed(2)}` : ''}, others ${row.otherCores.toFixed(2)} cores${row.sql ? `, SQL ${row.sql.statements.toFixed(1)} statements (${row.sql.writes.toFixed(1)} writing ${row.sql.rowsWritten.toFixed(1)} rows) ${row.sql.cpuMs.toFixed(2)} ms` : ''}${err}`);
   }
 }
 
@@ -165,8 +206,8 @@ function startFlags(): string[] {
 }
 const SERVER_FLAGS = startFlags();
 
-async function startServer(script: string, options: ServerOptions, meta: Pick<Subject, 'server' | 'database' | 'accounts'>, profile = false): Promise<Subject> {
-  const execArgv = [...SERVER_FLAGS, ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${script.replace('.ts', '')}.cpuprofile`] : [])];
+async function startServer(script: string, options: ServerOptions, meta: Pick<Subject, 'server' | 'database' | 'accounts'>, profile: string | false = false): Promise<Subject> {
+  const execArgv = [...SERVER_FLAGS, ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${profile}-${script.replace('.ts', '')}.cpuprofile`] : [])];
   const proc = await ServerProcess.start(script, options, execArgv);
   live.add(proc);
   startedProcs.push(proc);
@@ -180,12 +221,13 @@ async function stopServers(...subjects: Subject[]): Promise<void> {
   }
 }
 
-async function startSspr(db: BenchDatabase, accounts: number, hash: string, seed: boolean, profile = false): Promise<Subject> {
+async function startSspr(db: BenchDatabase, accounts: number, hash: string, seed: boolean, profile: string | false = false, delivery?: DummyDelivery): Promise<Subject> {
   if (seed) {
     const seconds = await seedAccounts(db.url, accounts, hash);
     console.log(`  seeded ${accounts} accounts into ${db.label} in ${seconds.toFixed(1)} s`);
   }
-  return startServer('sspr-server.ts', { database: db.url, client, cookieKeys, hashing, logLevel: LOG_LEVEL }, { server: 'oidc-sspr', database: db.label, accounts }, profile);
+  const options: ServerOptions = { database: db.url, client, cookieKeys, hashing, logLevel: LOG_LEVEL, sqlStats: args.sql && db.label === 'SQLite', steps: args.steps && Boolean(delivery), ...(delivery ? { delivery: { smtpPort: delivery.smtpPort, smsUrl: delivery.smsUrl } } : {}) };
+  return startServer('sspr-server.ts', options, { server: 'oidc-sspr', database: db.label, accounts }, profile);
 }
 
 async function takeTokens(s: Subject): Promise<void> {
@@ -219,36 +261,80 @@ function report(hashMs: number): string {
   out.push('');
   out.push(`Load: ${C} concurrent closed loops, sign-in ${T} s, userinfo/refresh ${TT} s each, after a ${WARMUP} s warm-up; sign-in = GET /auth → login page → POST → /auth/:uid → code → POST /token (authorization code + PKCE, client_secret_basic). oidc-sspr logs at "${LOG_LEVEL}". Both servers run with \`npm start\`'s Node flags: ${SERVER_FLAGS.length ? SERVER_FLAGS.join(' ') : '(none)'}.`);
   out.push('');
-  out.push('| benchmark | server | database | accounts | ops/s | p50 ms | p99 ms | server CPU ms/op | PostgreSQL CPU ms/op | client CPU ms/op | other cores | errors |');
-  out.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  out.push(`Harness setup (the second): one account (user0) signing in over and over from ${HARNESS_LOOPS} closed loops, scope \`openid profile email\` (no offline_access, no consent page), oidc-sspr configured as a production install (SMTP and HTTP-SMS delivery at local dummy listeners, secrets given, \`demo: false\`, \`sspr.enabled_for: none\`, the client \`first_party: true\`); the bare server holds the one account with the same hash. Same ABBA slices.`);
+  out.push('');
+  out.push('| benchmark | server | database | accounts | ops/s | p50 ms | p99 ms | server CPU ms/op | of which main thread | PostgreSQL CPU ms/op | client CPU ms/op | other cores | errors |');
+  out.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
-    const kind = r.group === 'scale' ? `${r.kind} (scale)` : r.kind;
-    out.push(`| ${kind} | ${r.server} | ${r.database} | ${r.accounts} | ${f1(r.load.perSecond)} | ${f1(r.load.p50)} | ${f1(r.load.p99)} | ${f2(r.serverCpuMsPerOp)} | ${f2(r.dbCpuMsPerOp)} | ${f2(r.load.clientCpuMsPerOp)} | ${f2(r.otherCores)} | ${r.load.errors} |`);
+    const kind = r.group === 'scale' ? `${r.kind} (scale)` : r.group === 'harness' ? `${r.kind} (harness: one account, ${HARNESS_LOOPS} loops)` : r.kind;
+    out.push(`| ${kind} | ${r.server} | ${r.database} | ${r.accounts} | ${f1(r.load.perSecond)} | ${f1(r.load.p50)} | ${f1(r.load.p99)} | ${f2(r.serverCpuMsPerOp)} | ${f2(r.mainCpuMsPerOp)} | ${f2(r.dbCpuMsPerOp)} | ${f2(r.load.clientCpuMsPerOp)} | ${f2(r.otherCores)} | ${r.load.errors} |`);
   }
   out.push('');
+  const withSql = rows.filter((r) => r.sql);
+  if (withSql.length) {
+    out.push('| SQL per operation (`--sql`, inside the oidc-sspr child) | statements | of which wrote rows | rows written | their main-thread CPU ms | share of the server CPU |');
+    out.push('|---|---:|---:|---:|---:|---:|');
+    for (const r of withSql) out.push(`| ${r.group === 'harness' ? `${r.kind} (harness)` : r.group === 'scale' ? `${r.kind} (scale, ${r.accounts})` : r.kind} | ${f1(r.sql!.statements)} | ${f1(r.sql!.writes)} | ${f1(r.sql!.rowsWritten)} | ${f2(r.sql!.cpuMs)} | ${(100 * r.sql!.cpuMs / r.serverCpuMsPerOp).toFixed(1)} % |`);
+    out.push('');
+  }
+  for (const t of stepTables) {
+    out.push(`| harness sign-in, by HTTP step (\`--steps\`; main-thread CPU per request, µs; ${HARNESS_LOOPS === 1 ? 'one request at a time' : `${HARNESS_LOOPS} loops: other requests overlap, read with care`}) | bare | oidc-sspr (${t.database}) | difference | oidc-sspr SQL statements | their CPU µs |`);
+    out.push('|---|---:|---:|---:|---:|---:|');
+    const keys = [...new Set([...Object.keys(t.bare), ...Object.keys(t.sspr)])];
+    const signIns = Math.max(1, t.sspr['POST /token']?.n ?? 1);
+    const bareSignIns = Math.max(1, t.bare['POST /token']?.n ?? 1);
+    let totalBare = 0, totalSspr = 0, totalStatements = 0, totalSql = 0;
+    for (const k of keys) {
+      const b = t.bare[k], s = t.sspr[k];
+      // Per sign-in (a step a sign-in makes twice counts twice), so the rows add up to the sign-in.
+      const bUs = b ? b.cpuUs / bareSignIns : 0, sUs = s ? s.cpuUs / signIns : 0;
+      totalBare += bUs; totalSspr += sUs; totalStatements += s ? s.statements / signIns : 0; totalSql += s ? s.sqlCpuUs / signIns : 0;
+      out.push(`| ${k} | ${bUs.toFixed(0)} | ${sUs.toFixed(0)} | ${(sUs - bUs).toFixed(0)} | ${s ? f1(s.statements / signIns) : '–'} | ${s ? (s.sqlCpuUs / signIns).toFixed(0) : '–'} |`);
+    }
+    out.push(`| **one sign-in** | ${totalBare.toFixed(0)} | ${totalSspr.toFixed(0)} | ${(totalSspr - totalBare).toFixed(0)} | ${f1(totalStatements)} | ${totalSql.toFixed(0)} |`);
+    out.push('');
+  }
   out.push('| memory (RSS) | idle MiB | end of sign-in load MiB | of which V8 heap used / reserved MiB | external MiB |');
   out.push('|---|---:|---:|---:|---:|');
-  for (const m of memory) out.push(`| ${m.server} | ${mib(m.idle)} | ${mib(m.end)} | ${mib(m.endStats.heapUsed)} / ${mib(m.endStats.heapTotal)} | ${mib(m.endStats.external)} |`);
+  for (const m of memory) out.push(`| ${m.server}${m.setup === 'harness' ? ' (harness)' : ''} | ${mib(m.idle)} | ${mib(m.end)} | ${mib(m.endStats.heapUsed)} / ${mib(m.endStats.heapTotal)} | ${mib(m.endStats.external)} |`);
   out.push('');
 
   const sspr = (k: Kind) => find('main', k, 'oidc-sspr', 'SQLite', SMALL);
   const bare = (k: Kind) => find('main', k, 'bare');
   const ratio = (a?: number, b?: number) => (a !== undefined && b !== undefined && b > 0 ? a / b : NaN);
   const lines: { what: string; value: number; target: string; ok?: boolean }[] = [];
-  const signIns = ratio(sspr('sign-in')?.load.perSecond, bare('sign-in')?.load.perSecond);
-  lines.push({ what: 'sign-ins/s, oidc-sspr (SQLite, 1 000) ÷ bare', value: signIns, target: '≥ 0.90', ok: Number.isFinite(signIns) ? signIns >= 0.9 : undefined });
-  const cpuSignIn = ratio(sspr('sign-in')?.serverCpuMsPerOp, bare('sign-in')?.serverCpuMsPerOp);
-  lines.push({ what: 'server CPU per sign-in, oidc-sspr ÷ bare', value: cpuSignIn, target: '(info)' });
-  lines.push({ what: 'sign-ins/s when the CPU is the bound (bare CPU ÷ oidc-sspr CPU per sign-in)', value: 1 / cpuSignIn, target: '≥ 0.90', ok: Number.isFinite(cpuSignIn) ? 1 / cpuSignIn >= 0.9 : undefined });
+  const signInLines = (label: string, s?: Row, b?: Row) => {
+    const signIns = ratio(s?.load.perSecond, b?.load.perSecond);
+    lines.push({ what: `${label}: sign-ins/s, oidc-sspr (SQLite) ÷ bare`, value: signIns, target: '≥ 0.95', ok: Number.isFinite(signIns) ? signIns >= 0.95 : undefined });
+    const cpuSignIn = ratio(s?.serverCpuMsPerOp, b?.serverCpuMsPerOp);
+    lines.push({ what: `${label}: server CPU per sign-in, oidc-sspr ÷ bare`, value: cpuSignIn, target: '≤ 1.05', ok: Number.isFinite(cpuSignIn) ? cpuSignIn <= 1.05 : undefined });
+    // The hash is the same work in both (and the noisiest part on a shared machine): the main thread's
+    // difference is what oidc-sspr adds; set beside bare's whole CPU it is the steadier ratio.
+    const extra = s && b ? s.mainCpuMsPerOp - b.mainCpuMsPerOp : NaN;
+    lines.push({ what: `${label}: (bare CPU + main-thread difference ${f2(extra)} ms) ÷ bare CPU`, value: b ? (b.serverCpuMsPerOp + extra) / b.serverCpuMsPerOp : NaN, target: '(info; ≤ 1.05)', ok: undefined });
+  };
+  if (sspr('sign-in')) signInLines('1 000 accounts at random, C loops', sspr('sign-in'), bare('sign-in'));
+  const hs = find('harness', 'sign-in', 'oidc-sspr', 'SQLite');
+  const hb = rows.filter((r) => r.group === 'harness' && r.kind === 'sign-in' && r.server === 'bare');
+  if (hs) signInLines(`harness (one account, ${HARNESS_LOOPS} loops)`, hs, hb[0]);
+  const hp = find('harness', 'sign-in', 'oidc-sspr', 'PostgreSQL');
+  if (hp && hb[1]) {
+    const withPg = ratio(hp.serverCpuMsPerOp + hp.dbCpuMsPerOp, hb[1].serverCpuMsPerOp);
+    lines.push({ what: 'harness on PostgreSQL: sign-ins/s ÷ bare', value: ratio(hp.load.perSecond, hb[1].load.perSecond), target: '(info)' });
+    lines.push({ what: 'harness on PostgreSQL: CPU per sign-in (server + PostgreSQL processes) ÷ bare', value: withPg, target: '(info)' });
+  }
   for (const k of ['userinfo', 'refresh'] as const) {
+    if (!sspr(k)) continue;
     const r = ratio(sspr(k)?.load.perSecond, bare(k)?.load.perSecond);
-    lines.push({ what: `${k}/s, oidc-sspr ÷ bare`, value: r, target: '≥ 0.50', ok: Number.isFinite(r) ? r >= 0.5 : undefined });
+    lines.push({ what: `${k}/s, oidc-sspr ÷ bare`, value: r, target: '≥ 0.60', ok: Number.isFinite(r) ? r >= 0.6 : undefined });
     lines.push({ what: `server CPU per ${k}, oidc-sspr ÷ bare`, value: ratio(sspr(k)?.serverCpuMsPerOp, bare(k)?.serverCpuMsPerOp), target: '(info)' });
   }
-  const ms = memory.find((m) => m.server === 'oidc-sspr');
-  const mb = memory.find((m) => m.server === 'bare');
+  const ms = memory.find((m) => m.server === 'oidc-sspr' && m.setup === 'main');
+  const mb = memory.find((m) => m.server === 'bare' && m.setup === 'main');
   const rss = ratio(ms?.end, mb?.end);
-  lines.push({ what: 'RSS at the end of the sign-in load, oidc-sspr ÷ bare', value: rss, target: '≤ 1.25', ok: Number.isFinite(rss) ? rss <= 1.25 : undefined });
+  if (ms) lines.push({ what: 'RSS at the end of the sign-in load, oidc-sspr ÷ bare', value: rss, target: '≤ 1.25', ok: Number.isFinite(rss) ? rss <= 1.25 : undefined });
+  const hrss = ratio(memory.find((m) => m.server === 'oidc-sspr' && m.setup === 'harness')?.end, memory.find((m) => m.server === 'bare' && m.setup === 'harness')?.end);
+  if (Number.isFinite(hrss)) lines.push({ what: 'harness: RSS at the end of the sign-in load, oidc-sspr ÷ bare', value: hrss, target: '(info)' });
   for (const db of ['SQLite', 'PostgreSQL']) {
     const small = find('scale', 'sign-in', 'oidc-sspr', db, SMALL);
     const large = find('scale', 'sign-in', 'oidc-sspr', db, LARGE);
@@ -295,18 +381,71 @@ async function main(): Promise<void> {
   }
 
   const dbs: BenchDatabase[] = [];
+  let delivery: DummyDelivery | undefined;
   try {
+    if (!onlyHarness) await spreadSetup(hash, dbs);
+    // The second setup: the independent harness's.
+    if (args['no-harness']) {
+      notes.push('Second setup (one account) skipped (--no-harness).');
+    } else {
+      delivery = await startDummyDelivery();
+      const hdb = sqliteDatabase();
+      dbs.push(hdb);
+      const bare = await startServer('bare-server.ts', { accounts: 1, passwordHash: hash, client, cookieKeys, hashing, logLevel: LOG_LEVEL, steps: args.steps }, { server: 'bare', database: 'memory', accounts: 1 }, args.profile && 'harness');
+      const sspr = await startSspr(hdb, 1, hash, true, args.profile && 'harness', delivery);
+      const stepsOf = async () => ({ bare: (await bare.proc.stats()).steps ?? {}, sspr: (await sspr.proc.stats()).steps ?? {} });
+      const idle = [(await bare.proc.stats()).rss, (await sspr.proc.stats()).rss];
+      await compare('harness', bare, sspr, 'sign-in', T, HARNESS_LOOPS);
+      if (args.steps) stepTables.push({ database: 'SQLite', ...(await stepsOf()) });
+      for (const [server, proc, before] of [['bare', bare.proc, idle[0]], ['oidc-sspr', sspr.proc, idle[1]]] as const) {
+        const endStats = await proc.stats();
+        memory.push({ setup: 'harness', server, idle: before, end: endStats.rss, endStats });
+      }
+      await stopServers(sspr);
+      // What PostgreSQL adds: the same setup on PostgreSQL, beside the same bare server.
+      if (!args['no-postgres'] && (await postgresAvailable())) {
+        const pg = await postgresDatabase();
+        dbs.push(pg);
+        const ssprPg = await startSspr(pg, 1, hash, true, false, delivery);
+        await compare('harness', bare, ssprPg, 'sign-in', T, HARNESS_LOOPS);
+        await stopServers(ssprPg);
+      }
+      await stopServers(bare);
+    }
+  } finally {
+    for (const p of startedProcs) await p.stop().catch(() => undefined);
+    await delivery?.close();
+    for (const db of dbs) await db.drop().catch((err: unknown) => console.error(`could not drop ${db.url}: ${String(err)}`));
+  }
+
+  console.log('');
+  console.log(report(hashMs));
+
+  if (args.profile) {
+    const files = readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'));
+    for (const file of files) {
+      console.log('');
+      console.log(formatSummary(file, summariseProfile(join(profileDir, file), 15)));
+    }
+  }
+  t0 = performance.now() - started;
+  console.log(`\n(total ${(t0 / 1000).toFixed(0)} s)`);
+}
+
+/** The first setup: 1 000 accounts at random, tokens, scale and reset. */
+async function spreadSetup(hash: string, dbs: BenchDatabase[]): Promise<void> {
+  {
     // 1. The main pair: the bare oidc-provider (the irreducible work) and oidc-sspr on SQLite with
     //    1 000 accounts — sign-in, tokens and memory.
     const small = sqliteDatabase();
     dbs.push(small);
-    const bare = await startServer('bare-server.ts', { accounts: SMALL, passwordHash: hash, client, cookieKeys, hashing, logLevel: LOG_LEVEL }, { server: 'bare', database: 'memory', accounts: SMALL }, args.profile);
-    const sspr = await startSspr(small, SMALL, hash, true, args.profile);
+    const bare = await startServer('bare-server.ts', { accounts: SMALL, passwordHash: hash, client, cookieKeys, hashing, logLevel: LOG_LEVEL }, { server: 'bare', database: 'memory', accounts: SMALL }, args.profile && 'spread');
+    const sspr = await startSspr(small, SMALL, hash, true, args.profile && 'spread');
     const idle = [(await bare.proc.stats()).rss, (await sspr.proc.stats()).rss];
     await compare('main', bare, sspr, 'sign-in', T);
     for (const [server, proc, before] of [['bare', bare.proc, idle[0]], ['oidc-sspr', sspr.proc, idle[1]]] as const) {
       const endStats = await proc.stats();
-      memory.push({ server, idle: before, end: endStats.rss, endStats });
+      memory.push({ setup: 'main', server, idle: before, end: endStats.rss, endStats });
     }
     await takeTokens(bare);
     await takeTokens(sspr);
@@ -357,23 +496,7 @@ async function main(): Promise<void> {
         server: { client, cookieKeys, hashing, logLevel: LOG_LEVEL },
       });
     }
-  } finally {
-    for (const p of startedProcs) await p.stop().catch(() => undefined);
-    for (const db of dbs) await db.drop().catch((err: unknown) => console.error(`could not drop ${db.url}: ${String(err)}`));
   }
-
-  console.log('');
-  console.log(report(hashMs));
-
-  if (args.profile) {
-    const files = readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'));
-    for (const file of files) {
-      console.log('');
-      console.log(formatSummary(file, summariseProfile(join(profileDir, file), 15)));
-    }
-  }
-  t0 = performance.now() - started;
-  console.log(`\n(total ${(t0 / 1000).toFixed(0)} s)`);
 }
 
 main().catch((err: unknown) => {

@@ -9,14 +9,16 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pino from 'pino';
-import { freePort, readServerOptions, reportFailure, serveParent, type FromChild } from './protocol.ts';
+import { installSqlStats } from './sql-stats.ts';
+import { instrumentSteps } from './step-stats.ts';
+import { currentSqlStats, reportStepStats, freePort, readServerOptions, reportFailure, serveParent, type FromChild } from './protocol.ts';
 
 /**
  * The built JavaScript, as `npm start` runs it (`npm run bench` builds first): type stripping of the
  * sources would add its own memory and start-up work to what is measured. Falls back to the sources.
  */
-async function load(): Promise<{ createApp: typeof import('../src/app.ts').createApp; configSchema: typeof import('../src/config/schema.ts').configSchema }> {
-  const built = join(import.meta.dirname, '../dist/src');
+async function load(dist?: string): Promise<{ createApp: typeof import('../src/app.ts').createApp; configSchema: typeof import('../src/config/schema.ts').configSchema }> {
+  const built = dist ?? join(import.meta.dirname, '../dist/src');
   if (existsSync(join(built, 'app.js'))) {
     const app = (await import(pathToFileURL(join(built, 'app.js')).href)) as typeof import('../src/app.ts');
     const schema = (await import(pathToFileURL(join(built, 'config/schema.js')).href)) as typeof import('../src/config/schema.ts');
@@ -28,8 +30,9 @@ async function load(): Promise<{ createApp: typeof import('../src/app.ts').creat
 }
 
 async function main(): Promise<void> {
-  const { createApp, configSchema } = await load();
   const opts = readServerOptions();
+  const { createApp, configSchema } = await load(opts.dist);
+  if (opts.sqlStats) await installSqlStats(opts.dist ?? join(import.meta.dirname, '../dist/src'));
   if (!opts.database) throw new Error('sspr bench server needs a database');
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
@@ -43,6 +46,14 @@ async function main(): Promise<void> {
     ...(opts.reset
       ? { proxy: true, sspr: { enabled_for: 'all', throttle: opts.reset.throttle }, delivery: { outbox_dir: opts.reset.outboxDir } }
       : { sspr: { enabled_for: 'none' } }),
+    ...(opts.delivery
+      ? {
+        delivery: {
+          email: { transport: 'smtp', smtp: { host: '127.0.0.1', port: opts.delivery.smtpPort } },
+          sms: { transport: 'http', http: { url: opts.delivery.smsUrl } },
+        },
+      }
+      : {}),
     clients: [{
       client_id: opts.client.clientId,
       client_secret: opts.client.clientSecret,
@@ -51,7 +62,8 @@ async function main(): Promise<void> {
     }],
   });
   const app = await createApp({ config, log: pino({ level: opts.logLevel }) });
-  await app.listen(port);
+  const server = await app.listen(port);
+  if (opts.steps) reportStepStats(instrumentSteps(server, currentSqlStats));
   serveParent(() => app.close(), app.hasher);
   process.send?.({ type: 'ready', issuer } satisfies FromChild);
 }

@@ -84,7 +84,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     clock,
     jwks,
     pages: extension.providerPages(),
-    extraPrompts: [extension.registrationPrompt],
+    extraPrompts: [extension.mfaPrompt, extension.registrationPrompt],
   });
   provider.on('server_error', (_ctx, err) => log.error({ err }, 'oidc-provider server_error'));
 

@@ -14,7 +14,9 @@ import { createCodeHasher, createSecretBox, type CodeHasher, type SecretBox } fr
 import { createPasswordChange, type PasswordChange } from './sspr/flows/password-change.ts';
 import { createRegistrationFlow, type RegistrationFlow } from './sspr/flows/registration.ts';
 import { createResetFlow, type ResetFlowService } from './sspr/flows/reset.ts';
+import { createSecondFactor, type SecondFactor } from './sspr/flows/second-factor.ts';
 import { createAccountSecurity, type AccountSecurity } from './sspr/account-security.ts';
+import { createPasskeyService, type PasskeyService } from './sspr/passkeys.ts';
 import { createMethods } from './sspr/methods/index.ts';
 import { createTemporaryAccessPassMethod } from './sspr/methods/temporary-access-pass.ts';
 import { createAccessPassService, type AccessPassService } from './sspr/access-pass.ts';
@@ -22,6 +24,7 @@ import { createAccessPassRepository } from './store/access-pass-repository.ts';
 import { createCodeStore } from './store/code-store.ts';
 import { createFlowRepository } from './store/flow-repository.ts';
 import { createMethodRepository } from './store/method-repository.ts';
+import { createChallengeStore, createPasskeyRepository } from './store/passkey-repository.ts';
 import { createThrottleStore } from './store/throttle-store.ts';
 import { createNotices, type Notices } from './sspr/notices.ts';
 import { createPasswordHasher, type PasswordHasher } from './sspr/password-hash.ts';
@@ -66,7 +69,7 @@ export interface Composition<D extends AccountDirectory = AccountDirectory> {
   /** The SSPR services as flows, prompt and routes take them. */
   sspr: SsprDeps;
   /** Built here only, handed to the routes: no route file creates its own. */
-  flows: { registration: RegistrationFlow; accountSecurity: AccountSecurity; reset: ResetFlowService; passwordChange: PasswordChange };
+  flows: { registration: RegistrationFlow; accountSecurity: AccountSecurity; reset: ResetFlowService; passwordChange: PasswordChange; passkeys: PasskeyService; secondFactor: SecondFactor };
   signInGuard: SignInGuard;
   /** The administrator's operations (the CLI); they work on our own accounts in `store`. */
   admin: AccountService;
@@ -104,7 +107,7 @@ export async function composeSspr<D extends AccountDirectory = SequelizeDirector
   const secretBox = withKeys<SecretBox>(keys, createSecretBox);
   const codeHasher = withKeys<CodeHasher>(keys, createCodeHasher);
   const pinoLog: LogFn = (level, message, fields) => log[level](fields ?? {}, message);
-  const delivery = createDelivery(config.delivery, { store, clock, audit, secretBox, translator: options.translator, log: pinoLog, transports: options.transports });
+  const delivery = createDelivery(config.delivery, { store, clock, audit, secretBox, translator: options.translator, log: pinoLog, transports: options.transports, timeZone: config.timezone });
   const codes = createCodeService({ store: createCodeStore(store), clock, hasher: codeHasher, ttlMinutes: config.sspr.code_ttl_minutes });
   const passwordPolicy = await createPasswordPolicy(config.password_policy);
   const methodRepo = createMethodRepository({ store, clock });
@@ -125,7 +128,10 @@ export async function composeSspr<D extends AccountDirectory = SequelizeDirector
     codes,
     throttle: createThrottle({ store: createThrottleStore(store), clock }),
     secretBox,
-    methods: createMethods({ config, codes, delivery, secretBox, clock, methodRepo, extra }),
+    methods: createMethods({
+      config, codes, delivery, secretBox, clock, methodRepo, extra,
+      passkeys: { repo: createPasskeyRepository(store), challenges: createChallengeStore(store), audit },
+    }),
     methodRepo,
     passwordPolicy,
   };
@@ -144,7 +150,10 @@ export async function composeSspr<D extends AccountDirectory = SequelizeDirector
     },
   });
   const registration = createRegistrationFlow(sspr);
-  const flows = { registration, accountSecurity: createAccountSecurity(sspr, registration), reset: createResetFlow(sspr), passwordChange: createPasswordChange(sspr) };
+  const flows = {
+    registration, accountSecurity: createAccountSecurity(sspr, registration), reset: createResetFlow(sspr), passwordChange: createPasswordChange(sspr),
+    passkeys: createPasskeyService(sspr, registration), secondFactor: createSecondFactor(sspr),
+  };
   return {
     config,
     store,

@@ -21,12 +21,17 @@ import { renderErrorPage, type PageKit } from './interactions/kit.ts';
 import { loginRoutes } from './interactions/login.ts';
 import { providerPages } from './interactions/provider-pages.ts';
 import { registrationRoutes } from './interactions/registration.ts';
+import { passkeyRoutes } from './interactions/passkey.ts';
 import { resetRoutes } from './interactions/reset.ts';
 import { loadViews } from './interactions/views.ts';
 import { packageRoot } from './paths.ts';
 import { credentialsEpochHooks, type CredentialsEpochHooks } from './provider/credentials-epoch.ts';
-import type { ProviderPages } from './provider/index.ts';
+import { withoutAcrLoginChecks, type ProviderPages } from './provider/index.ts';
 import { registrationPrompt } from './provider/registration-prompt.ts';
+import { secondFactorPrompt } from './provider/mfa-prompt.ts';
+import { createRememberBrowser } from './provider/mfa-remember.ts';
+import { mfaRoutes } from './interactions/mfa.ts';
+import { gateSessionsOf } from './interactions/signed-in.ts';
 import { openStore, storeFromSequelize, type Store } from './store/index.ts';
 import { migrate } from './store/migrate.ts';
 import type { SsprDeps } from './sspr/context.ts';
@@ -87,6 +92,8 @@ export interface SsprExtension {
   };
   /** The `register` prompt alone, for hosts that build their own policy. */
   registrationPrompt: interactionPolicy.Prompt;
+  /** The `mfa` prompt (the second factor at sign-in), for hosts that build their own policy: before `register`. */
+  mfaPrompt: interactionPolicy.Prompt;
   /** Registration, forgot-password and account-security pages: `provider.use(sspr.routes(provider))`. */
   routes(provider: Provider): Routes;
   /** Our sign-in page too, for hosts that take it (password checked through the directory). */
@@ -200,8 +207,11 @@ export function extensionFrom(
     csrf: createCsrf(config.secrets.cookie_keys),
     log,
     accountSignInUrl: options.accountSignInUrl,
+    passkeySignIn: flows.passkeys.enabled(),
   };
   const prompt = registrationPrompt(deps);
+  const remember = createRememberBrowser({ issuer: config.issuer, cookieKeys: config.secrets.cookie_keys, clock });
+  const mfa = secondFactorPrompt(deps, flows.secondFactor, remember);
 
   const withPages = (router: Router, prefixes: readonly string[]): Routes => {
     const outer = new Router();
@@ -227,6 +237,7 @@ export function extensionFrom(
       await codes.purgeExpired();
       await deps.throttle.purgeExpired();
       await accessPasses.purgeExpired();
+      await flows.passkeys.purgeExpired();
       // Finished and abandoned registration/reset flows: kept a day for support questions.
       const dayAgo = new Date(clock.now().getTime() - 86_400_000);
       for (const kind of ['reset', 'registration'] as const) await deps.flows.purgeExpired(kind, dayAgo);
@@ -240,18 +251,25 @@ export function extensionFrom(
     deps,
     pageKit: kit,
     registrationPrompt: prompt,
+    mfaPrompt: mfa,
     interactionPolicy() {
       const policy = interactionPolicy.base();
-      policy.add(prompt, 1);
+      withoutAcrLoginChecks(policy);
+      policy.add(mfa, 1);
+      policy.add(prompt, 2);
       return policy;
     },
     routes(provider) {
       checkProxy(provider);
+      // /account/security and the other pages that read the session themselves ask for the same factors.
+      gateSessionsOf(provider, deps.config.mfa);
       const router = new Router();
+      router.use(mfaRoutes({ provider, kit, sspr: deps, secondFactor: flows.secondFactor, remember }).routes());
       router.use(registrationRoutes({ provider, kit, sspr: deps, flows: flows.registration, security: flows.accountSecurity }).routes());
       router.use(resetRoutes({ provider, kit, sspr: deps, flows: flows.reset }).routes());
       router.use(accountPasswordRoutes({ provider, kit, sspr: deps, change: flows.passwordChange }).routes());
-      return withPages(router, ['/interaction/', '/reset', '/account/security']);
+      router.use(passkeyRoutes({ provider, kit, sspr: deps, passkeys: flows.passkeys, registration: flows.registration, reset: flows.reset, guard: signInGuard }).routes());
+      return withPages(router, ['/interaction/', '/reset', '/account/security', '/static/passkey']);
     },
     loginRoutes(provider, hasher) {
       checkProxy(provider);

@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import pino from 'pino';
 import { createApp } from './app.ts';
 import { ConfigError, isSqlite, loadConfig } from './config/load.ts';
-import { demoClientOf } from './demo/routes.ts';
+import { demoClientOf, demoFollowsIssuer } from './demo/routes.ts';
 
 // Each argon2id verify is ~50 ms of one core on libuv's thread pool, which is 4 threads by default
 // whatever the machine: on more cores sign-ins would queue for hashing with cores idle. One thread
@@ -11,6 +11,9 @@ import { demoClientOf } from './demo/routes.ts';
 // libuv reads the variable when its first job starts the pool; the imports above queue none while
 // loading. An operator's own setting wins.
 process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, availableParallelism()));
+// In development the outbox transport also prints each message's text (code included) on the
+// console, where the README's first run looks for it; never with NODE_ENV=production.
+process.env.OIDC_SSPR_OUTBOX_ECHO ??= process.env.NODE_ENV === 'production' ? '0' : '1';
 
 /** `npm start`: load and check the config, migrate, seed the demo on an empty SQLite database, serve. */
 async function main(): Promise<void> {
@@ -25,7 +28,8 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const { config } = loaded;
+  const demo = demoFollowsIssuer(loaded.config);
+  const { config } = demo;
   for (const w of loaded.warnings) log.warn(w);
   const app = await createApp({ config, log });
 
@@ -44,6 +48,7 @@ async function main(): Promise<void> {
   console.log(`  oidc-sspr is serving ${config.issuer}`);
   console.log(`  discovery: ${config.issuer}/.well-known/openid-configuration`);
   if (demoClientOf(config)) console.log(`  try it: open ${config.issuer}/demo in a browser\n`);
+  else if (demo.note) console.log(`  ${demo.note}\n`);
 
   const stop = async () => {
     await app.close();

@@ -83,7 +83,7 @@ describe('npm package: packs, installs in a fresh folder, type-checks and runs',
     await step('type-check (strict, NodeNext, skipLibCheck off)', join(project, 'node_modules/.bin/tsc'), ['-p', '.'], project, env);
   });
 
-  it('runs the factory under Node 24 over a fresh PostgreSQL database: the policy has the register prompt', async function () {
+  it('runs the factory under Node 24 over a fresh PostgreSQL database: the policy has the mfa and register prompts', async function () {
     if (!(await postgresAvailable())) {
       console.log('      skipped: no PostgreSQL answers at TEST_PG_URL (the run needs a database)');
       this.skip();
@@ -93,6 +93,6 @@ describe('npm package: packs, installs in a fresh folder, type-checks and runs',
     const line = stdout.split('\n').find((l) => l.startsWith('{"prompts"'));
     assert.ok(line, `printed the prompts:\n${stdout}`);
     const { prompts } = JSON.parse(line) as { prompts: string[] };
-    assert.deepEqual(prompts, ['login', 'register', 'consent']);
+    assert.deepEqual(prompts, ['login', 'mfa', 'register', 'consent']);
   });
 });

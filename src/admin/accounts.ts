@@ -17,6 +17,7 @@ export { AdminError, type AdminErrorCode } from './errors.ts';
 export { normaliseLogin, normalisePhone } from './normalise.ts';
 export type { GroupView, MethodView, UserView } from './views.ts';
 import { createThrottleStore } from '../store/throttle-store.ts';
+import { definePasskeyModels } from '../store/passkey-repository.ts';
 
 /**
  * The administrator's operations on accounts and groups (what the admin CLI calls). Domain rules
@@ -234,7 +235,9 @@ export function createAccountService(deps: AccountServiceDeps) {
         const account = await findAccount(login, t);
         // Notify first: the notice goes to the very channels that are about to be forgotten.
         await deps.notify?.({ kind: 'methods_reset', account: account.get({ plain: true }) }, t);
-        const removed = await RecoveryMethod.destroy({ where: { accountId: account.id }, transaction: t });
+        // Passkeys too: a passkey left behind would be a way back in for whoever caused the call.
+        const removed = await RecoveryMethod.destroy({ where: { accountId: account.id }, transaction: t })
+          + await definePasskeyModels(store.sequelize).Passkey.destroy({ where: { accountId: account.id }, transaction: t });
         await SsprProfile.update({ confirmedAt: null }, { where: { accountId: account.id }, transaction: t });
         const revoked = await revokeAccountState(store, account.id, t);
         await audit.record({ activity: 'admin.methods_reset', result: 'success', actor, target: account.login, targetAccountId: account.id, details: { removed, revoked } }, t);

@@ -2,6 +2,7 @@ import { Op } from 'sequelize';
 import type { AccountRow, Store, Transaction } from '../store/index.ts';
 import { defineSsprModels } from '../store/sspr-models.ts';
 import { remainingCodes } from '../sspr/methods/recovery-codes.ts';
+import { definePasskeyModels } from '../store/passkey-repository.ts';
 
 /** What `user show` / `user list` print: an account with its groups, methods and confirmation. */
 export interface MethodView {
@@ -45,11 +46,12 @@ export async function loadUserViews(store: Store, accounts: AccountRow[], t?: Tr
   if (accounts.length === 0) return [];
   const ids = accounts.map((a) => a.id);
   const restrict = accounts.length <= 500 ? { accountId: { [Op.in]: ids } } : {};
-  const [memberships, groups, methods, profiles] = await Promise.all([
+  const [memberships, groups, methods, profiles, passkeys] = await Promise.all([
     Membership.findAll({ where: restrict, transaction: t }),
     Group.findAll({ transaction: t }),
     RecoveryMethod.findAll({ where: restrict, order: [['createdAt', 'ASC'], ['id', 'ASC']], transaction: t }),
     defineSsprModels(store.sequelize).SsprProfile.findAll({ where: restrict, transaction: t }),
+    definePasskeyModels(store.sequelize).Passkey.findAll({ where: restrict, order: [['createdAt', 'ASC'], ['id', 'ASC']], transaction: t }),
   ]);
   // SSPR keeps the reconfirmation date in its own profile table (it works for any host's accounts).
   const confirmedOf = new Map(profiles.map((p) => [p.accountId, p.confirmedAt]));
@@ -69,6 +71,8 @@ export async function loadUserViews(store: Store, accounts: AccountRow[], t?: Tr
     list.push({ id: m.id, type: m.type, target: m.target, ...remaining, verifiedAt: m.verifiedAt });
     methodsOf.set(m.accountId, list);
   }
+  // Passkeys have their own table; each is a method of type `passkey`, its name standing for a target.
+  for (const p of passkeys) methodsOf.set(p.accountId, [...(methodsOf.get(p.accountId) ?? []), { id: p.id, type: 'passkey', target: p.name, verifiedAt: p.createdAt }]);
   return accounts.map((a) => ({
     id: a.id,
     login: a.login,

@@ -1,7 +1,8 @@
 import { Op } from 'sequelize';
-import { METHOD_TYPES, type MethodType, type SsprPolicyConfig } from '../config/schema.ts';
+import { METHOD_TYPES, type MethodType, type MfaConfig, type SsprPolicyConfig } from '../config/schema.ts';
 import { evaluateAccount, type AccountPolicy, type RegistrationDue } from '../sspr/policy.ts';
 import type { Store } from '../store/index.ts';
+import { definePasskeyModels } from '../store/passkey-repository.ts';
 import { defineSsprModels } from '../store/sspr-models.ts';
 import type { AuditEvent, AuditQuery } from './index.ts';
 
@@ -40,6 +41,8 @@ export interface RegistrationRow {
 export interface ScopeReport {
   inScope: Array<{ login: string; registrationDue: RegistrationDue }>;
   outOfScope: string[];
+  /** Who signs in with a second factor, and which of them cannot yet (sent to registration first). */
+  mfa: { required: string[]; cannotSatisfy: string[] };
 }
 
 export type MethodCounts = Record<string, number>;
@@ -94,14 +97,15 @@ async function loadSsprFacts(store: Store): Promise<Map<string, SsprFacts>> {
 }
 
 /** Every account with its standing in `policy` at `now`, ordered by login. A handful of queries in all. */
-export async function loadStandings({ store, policy, now }: { store: Store; policy: SsprPolicyConfig; now: Date }): Promise<AccountStanding[]> {
+export async function loadStandings({ store, policy, mfa, now }: { store: Store; policy: SsprPolicyConfig; mfa?: MfaConfig; now: Date }): Promise<AccountStanding[]> {
   const { Account, Group, Membership, RecoveryMethod } = store.models;
-  const [accounts, groups, memberships, methods, facts] = await Promise.all([
+  const [accounts, groups, memberships, methods, facts, passkeys] = await Promise.all([
     Account.findAll({ order: [['login', 'ASC']] }),
     Group.findAll(),
     Membership.findAll(),
     RecoveryMethod.findAll({ where: { verifiedAt: { [Op.ne]: null } }, attributes: ['accountId', 'type', 'verifiedAt'] }),
     loadSsprFacts(store),
+    definePasskeyModels(store.sequelize).Passkey.findAll({ attributes: ['accountId', 'createdAt'] }),
   ]);
   const groupName = new Map(groups.map((g) => [g.id, g.name]));
   const groupsOf = new Map<string, string[]>();
@@ -116,6 +120,8 @@ export async function loadStandings({ store, policy, now }: { store: Store; poli
     if (!known.has(m.type)) continue;
     methodsOf.set(m.accountId, [...(methodsOf.get(m.accountId) ?? []), { type: m.type as MethodType, verifiedAt: m.verifiedAt }]);
   }
+  // Passkeys live in their own table: each counts as the type `passkey`.
+  for (const p of passkeys) methodsOf.set(p.accountId, [...(methodsOf.get(p.accountId) ?? []), { type: 'passkey', verifiedAt: p.createdAt }]);
 
   return accounts.map((a) => {
     const mine = methodsOf.get(a.id) ?? [];
@@ -138,6 +144,7 @@ export async function loadStandings({ store, policy, now }: { store: Store; poli
       methods: mine,
       confirmedAt: f.confirmedAt,
       policy,
+      mfa,
       now,
     });
     return {
@@ -173,6 +180,10 @@ export function scopeReport(standings: readonly AccountStanding[]): ScopeReport 
   return {
     inScope: standings.filter((s) => s.policy.inScope).map((s) => ({ login: s.login, registrationDue: s.policy.registrationDue })),
     outOfScope: standings.filter((s) => !s.policy.inScope).map((s) => s.login),
+    mfa: {
+      required: standings.filter((s) => s.policy.mfaRequired).map((s) => s.login),
+      cannotSatisfy: standings.filter((s) => s.policy.mfaRequired && s.policy.mfaTypes.length === 0).map((s) => s.login),
+    },
   };
 }
 

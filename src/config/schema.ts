@@ -6,9 +6,18 @@ import { z } from 'zod';
  * Names follow ../shared/INTERFACE.md; change both together.
  */
 
-const methodType = z.enum(['email', 'sms', 'totp', 'recovery_codes']);
+const methodType = z.enum(['email', 'sms', 'totp', 'recovery_codes', 'passkey']);
 export type MethodType = z.infer<typeof methodType>;
 export const METHOD_TYPES: readonly MethodType[] = methodType.options;
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export const throttleSchema = z
   .object({
@@ -110,6 +119,33 @@ export const ssprSchema = z
   });
 export type SsprPolicyConfig = z.infer<typeof ssprSchema>;
 
+/** Second-factor method ids `mfa.methods` may list (passkeys come with their own method file). */
+export const MFA_METHOD_IDS = ['totp', 'passkey', 'sms', 'email', 'recovery_codes'] as const;
+export type MfaMethodId = (typeof MFA_METHOD_IDS)[number];
+
+export const mfaSchema = z
+  .object({
+    required_for: z
+      .enum(['none', 'admins', 'all', 'selected'])
+      .default('none')
+      .describe('who must give a second factor at sign-in (administrators always, unless none)'),
+    groups: z.array(z.string().min(1)).default([]).describe('group names; required when required_for is selected'),
+    methods: z
+      .array(z.enum(MFA_METHOD_IDS))
+      .min(1, 'list at least one method')
+      .default([...MFA_METHOD_IDS])
+      .refine((m) => new Set(m).size === m.length, 'a method is listed twice')
+      .describe('registered methods that count as a second factor'),
+    remember_days: z.number().int().min(0).max(365).default(0).describe('"remember this browser" for N days; 0 = never; a reset ends it'),
+  })
+  .strict()
+  .superRefine((m, ctx) => {
+    if (m.required_for === 'selected' && m.groups.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['groups'], message: 'list at least one group when required_for is selected' });
+    }
+  });
+export type MfaConfig = z.infer<typeof mfaSchema>;
+
 export const passwordPolicySchema = z
   .object({
     min_length: z.number().int().min(8).max(64).default(15),
@@ -133,7 +169,9 @@ const clientSchema = z
     grant_types: z.array(z.enum(['authorization_code', 'refresh_token'])).default(['authorization_code', 'refresh_token']),
     response_types: z.array(z.literal('code')).default(['code']),
     first_party: z.boolean().default(false).describe('true: no consent page for this client'),
-    client_name: z.string().optional(),
+    client_name: z.string().min(1).max(100).optional().describe('what users read on the sign-in and consent pages (else the client_id)'),
+    logo_uri: z.url().optional().describe('a logo shown beside the client name'),
+    client_uri: z.url().optional().describe("the app's home page, linked from its name"),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -201,6 +239,11 @@ export const configSchema = z
       .describe('with proxy: how many trusted proxies stand in front; the client is the right-most X-Forwarded-For hop none of them wrote'),
     database: z.string().min(1).default('sqlite:../data/oidc-sspr.sqlite'),
     language: z.enum(['en', 'nl']).default('en'),
+    timezone: z
+      .string()
+      .default('')
+      .refine((tz) => tz === '' || isTimeZone(tz), 'not an IANA time zone (e.g. Europe/Amsterdam)')
+      .describe("IANA zone for times in messages and pages (empty: the server's)"),
     demo: z.boolean().default(true),
     secrets: z
       .object({
@@ -227,6 +270,7 @@ export const configSchema = z
       .prefault({}),
     delivery: deliverySchema.prefault({}),
     sspr: ssprSchema.prefault({}),
+    mfa: mfaSchema.prefault({}),
     password_policy: passwordPolicySchema.prefault({}),
     audit: z.object({ retention_days: z.number().int().min(1).max(3650).default(90) }).strict().prefault({}),
     metrics: z.object({ token: z.string().default('') }).strict().prefault({}),

@@ -6,7 +6,7 @@ import { createTranslator, type Language, type Translator } from '../i18n/index.
 import type { TransactionHandle } from '../sspr/ports.ts';
 import type { DeliveryRow, Store } from '../store/index.ts';
 import { renderMessage, type Template, type TemplateParams } from './messages.ts';
-import { createOutboxTransport } from './outbox.ts';
+import { consoleEcho, createOutboxTransport } from './outbox.ts';
 import { createDeliveryQueue, openBody, type EnqueueInput } from './queue.ts';
 import { createSmsHttpTransport } from './sms-http.ts';
 import { createSmtpTransport } from './smtp.ts';
@@ -33,6 +33,8 @@ export interface DeliveryDeps {
   translator?: Translator;
   /** Where `OIDC_SSPR_SMS_TOKEN` is read; default `process.env`. */
   env?: Record<string, string | undefined>;
+  /** IANA zone for times in messages (config `timezone`); empty or left out: the server's. */
+  timeZone?: string;
   /** Replace a configured transport (an embedding host's own mailer, a test double). */
   transports?: Partial<Record<Channel, Transport>>;
 }
@@ -56,7 +58,10 @@ export function createDelivery(config: DeliveryConfig, deps: DeliveryDeps) {
   const log = deps.log ?? consoleLog;
   const translator = deps.translator ?? createTranslator();
   const policy = { allowedCountries: config.sms.allowed_countries, defaultRegion: config.sms.default_region };
-  const outbox = createOutboxTransport({ dir: config.outbox_dir, clock: deps.clock, log });
+  // Printed on the console only where `npm start` asked for it (development), never in production.
+  const env = deps.env ?? process.env;
+  const echo = env.OIDC_SSPR_OUTBOX_ECHO === '1' && env.NODE_ENV !== 'production' ? consoleEcho : undefined;
+  const outbox = createOutboxTransport({ dir: config.outbox_dir, clock: deps.clock, log, echo });
 
   const email: Transport = deps.transports?.email ?? (config.email.transport === 'smtp'
     ? createSmtpTransport({ ...config.email.smtp, from: config.email.from })
@@ -76,7 +81,7 @@ export function createDelivery(config: DeliveryConfig, deps: DeliveryDeps) {
     bodyOf: (row: Pick<DeliveryRow, 'id' | 'body'>) => openBody(deps.secretBox, row),
     /** Renders a template in `lang` and queues it (in `t`, the transaction of the causing step). */
     enqueueMessage<K extends Template>(input: MessageInput<K>, t?: TransactionHandle): Promise<string> {
-      const rendered = renderMessage(translator, input.lang, input.template, input.params, input.channel);
+      const rendered = renderMessage(translator, input.lang, input.template, input.params, input.channel, deps.timeZone);
       const message: EnqueueInput = {
         channel: input.channel,
         to: input.to,

@@ -5,6 +5,7 @@ import type { Channel } from './transports.ts';
 export type Template =
   | 'code.registration'
   | 'code.reset'
+  | 'code.sign_in'
   | 'notice.method_added'
   | 'notice.method_removed'
   | 'notice.password_changed'
@@ -14,6 +15,7 @@ export type Template =
 export const TEMPLATES: readonly Template[] = [
   'code.registration',
   'code.reset',
+  'code.sign_in',
   'notice.method_added',
   'notice.method_removed',
   'notice.password_changed',
@@ -49,6 +51,7 @@ interface MethodNoticeParams extends NoticeParams {
 export interface TemplateParams {
   'code.registration': CodeParams;
   'code.reset': CodeParams;
+  'code.sign_in': CodeParams;
   'notice.method_added': MethodNoticeParams;
   'notice.method_removed': MethodNoticeParams;
   'notice.password_changed': NoticeParams;
@@ -65,10 +68,17 @@ export interface RenderedMessage {
 const CODE = /^\d{6,8}$/;
 const LOCALES: Record<Language, string> = { en: 'en-GB', nl: 'nl-NL' };
 
-/** "4 May 2026 at 14:03 UTC" / "4 mei 2026 om 14:03 UTC": separators everywhere, so never a code-like run. */
-export function formatTime(time: Date, lang: Language): string {
-  const f = new Intl.DateTimeFormat(LOCALES[lang], { dateStyle: 'long', timeStyle: 'short', timeZone: 'UTC' });
-  return `${f.format(time)} UTC`;
+/**
+ * "4 May 2026 at 16:03 CEST" / "4 mei 2026 om 16:03 CEST" in the configured `timezone` (empty or left
+ * out: the server's own zone), with the zone named so a reader elsewhere can convert it. Separators
+ * everywhere, so never a code-like run of digits.
+ */
+export function formatTime(time: Date, lang: Language, timeZone?: string): string {
+  const f = new Intl.DateTimeFormat(LOCALES[lang], {
+    day: 'numeric', month: 'long', year: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZoneName: 'short',
+    ...(timeZone ? { timeZone } : {}),
+  });
+  return f.format(time);
 }
 
 /**
@@ -82,6 +92,7 @@ export function renderMessage<K extends Template>(
   template: K,
   params: TemplateParams[K],
   channel: Channel = 'email',
+  timeZone?: string,
 ): RenderedMessage {
   const t = translator.forLanguage(lang);
   const key = (part: string) => `mail:${template}.${part}`;
@@ -93,7 +104,7 @@ export function renderMessage<K extends Template>(
     values.expiry = t('mail:common.expires', { count: minutes });
   } else {
     const p = params as NoticeParams;
-    values.time = formatTime(p.time, lang);
+    values.time = formatTime(p.time, lang, timeZone);
     if ('method' in p) values.method = t(`mail:method.${(p as MethodNoticeParams).method}`);
   }
 

@@ -10,7 +10,17 @@ export interface OutboxOptions {
   dir: string;
   clock?: Clock;
   log?: LogFn;
+  /**
+   * Also print each message's text (code included) here, as written, in development — so a first run
+   * finds the code on the console, not as an escaped JSON string in a file. Left out: files only.
+   */
+  echo?: (text: string) => void;
 }
+
+/** Where `npm start` in development prints outbox messages (src/main.ts sets OIDC_SSPR_OUTBOX_ECHO). */
+export const consoleEcho = (text: string): void => {
+  process.stdout.write(text);
+};
 
 /**
  * The development transport: one JSON file per message (`{ to, subject, text, channel, time }`),
@@ -31,6 +41,11 @@ export function createOutboxTransport(options: OutboxOptions): Transport {
       const body = { to: msg.to, subject: msg.subject ?? null, text: msg.text, channel: msg.channel, time: now.toISOString() };
       await writeFile(file, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
       log('info', `outbox: ${msg.channel} to ${msg.to} written to ${file}`);
+      if (options.echo) {
+        const rule = '-'.repeat(60);
+        const head = msg.channel === 'email' ? `Email to ${msg.to}\nSubject: ${msg.subject ?? ''}` : `SMS to ${msg.to}`;
+        options.echo(`\n${rule}\n${head}\n\n${msg.text.trimEnd()}\n${rule}\n`);
+      }
     },
   };
 }

@@ -12,6 +12,8 @@ import { lazy } from '../lazy.ts';
  * would add 0.6 MiB, hence one module.
  */
 const phoneNumbers = lazy<typeof import('libphonenumber-js/max')>('libphonenumber-js/max');
+/** Example mobile numbers per country (about 4 KB), only for the hint on a refused number. */
+const mobileExamples = lazy<import('libphonenumber-js').Examples>('libphonenumber-js/mobile/examples');
 
 /**
  * Types that reach a handset: MOBILE, and FIXED_LINE_OR_MOBILE where the numbering plan cannot tell
@@ -55,4 +57,16 @@ export function checkSmsTarget(input: string, policy: SmsPolicy): SmsTargetCheck
 export function splitE164(e164: string): { callingCode: string; national: string } | null {
   const phone = phoneNumbers().parsePhoneNumberFromString(e164);
   return phone ? { callingCode: String(phone.countryCallingCode), national: String(phone.nationalNumber) } : null;
+}
+
+/**
+ * A mobile number of `region` written the way we read it best (`+31 6 12345678`), for the message that
+ * names the expected format; null for a region the metadata does not know.
+ */
+export function exampleMobileNumber(region: string): string | null {
+  try {
+    return phoneNumbers().getExampleNumber(region.toUpperCase() as CountryCode, mobileExamples())?.formatInternational() ?? null;
+  } catch {
+    return null;
+  }
 }

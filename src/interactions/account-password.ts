@@ -11,7 +11,7 @@ import { createFlash } from './flash.ts';
 import { csrfFailed, PageError } from './errors.ts';
 import { language, renderPage, requestContext, type PageKit } from './kit.ts';
 import { currentSession } from './signed-in.ts';
-import type { PageMessage } from './views.ts';
+import { fieldErrors, type FieldMessage } from './field-errors.ts';
 
 /**
  * `/account/security/password`: a signed-in user changes their password (current + new). A refusal
@@ -25,20 +25,30 @@ export function accountPasswordRoutes(deps: { provider: Provider; kit: PageKit; 
   const PAGE = '/account/security/password';
   const flash = createFlash(kit.csrf, cookieNamesFor(sspr.config.issuer).flash);
 
+  const DONE = `${PAGE}/changed`;
+
   async function signedIn(ctx: Context) {
     const signedIn = await currentSession(provider, sspr.directory, ctx);
     if (!signedIn) throw new PageError(401, 'sign_in_required', 'registration:security.sign_in_required');
-    return { accountId: signedIn.account.id, binding: `session:${signedIn.session.uid}` };
+    return { accountId: signedIn.account.id, login: signedIn.account.login, binding: `session:${signedIn.session.uid}` };
   }
 
-  const show = (ctx: Context, binding: string, extra: { messages?: PageMessage[]; status?: number } = {}) =>
-    renderPage(ctx, kit, 'account-password', { titleKey: 'pages:account.password_title', csrf: kit.csrf.token(binding), minLength, ...extra });
+  // The form holds the login (autocomplete="username") so a password manager updates the right entry.
+  const show = (ctx: Context, binding: string, login: string, extra: { messages?: FieldMessage[]; status?: number } = {}) => {
+    const errors = fieldErrors(extra.messages, ['current_password', 'new_password', 'confirm_password']);
+    renderPage(ctx, kit, 'account-password', { titleKey: 'pages:account.password_title', csrf: kit.csrf.token(binding), minLength, login, errors, messages: errors.banner, status: extra.status });
+  };
 
   router.get(PAGE, async (ctx) => {
-    const { binding } = await signedIn(ctx);
+    const { binding, login } = await signedIn(ctx);
     const f = flash.take(ctx, PAGE);
     if (f?.retryAfter) ctx.set('Retry-After', String(f.retryAfter));
-    show(ctx, binding, f ? { messages: f.messages, status: f.status } : {});
+    show(ctx, binding, login, f ? { messages: f.messages, status: f.status } : {});
+  });
+
+  // After the change every session has ended: this page needs none, and a reload posts nothing.
+  router.get(DONE, async (ctx) => {
+    renderPage(ctx, kit, 'account-password', { titleKey: 'pages:account.changed_title', done: true, signInUrl: kit.accountSignInUrl ?? null });
   });
 
   router.post(PAGE, async (ctx) => {
@@ -57,14 +67,17 @@ export function accountPasswordRoutes(deps: { provider: Provider; kit: PageKit; 
     } catch (err) {
       if (!isSsprError(err)) throw err;
       const params = { min: minLength, max: sspr.config.password_policy.max_length };
-      const messages: PageMessage[] = err instanceof PasswordRejected && err.failed.length
-        ? err.failed.map((rule) => ({ id: `errors:sspr.password.${rule}`, type: 'error', params }))
+      // Each refused rule next to the field it is about.
+      const fieldOf = (rule: string) => (rule === 'wrong_current' ? 'current_password' : rule === 'mismatch' ? 'confirm_password' : 'new_password');
+      const messages: FieldMessage[] = err instanceof PasswordRejected && err.failed.length
+        ? err.failed.map((rule) => ({ id: `errors:sspr.password.${rule}`, type: 'error', params, field: fieldOf(rule) }))
         : err instanceof Throttled
           ? [{ id: 'errors:sign_in_blocked_until', type: 'error', params: { time: formatTime(err.until, language(ctx, kit)) } }]
           : [{ id: `errors:sspr.${err.code}`, type: 'error' }];
       return flash.redirect(ctx, PAGE, PAGE, { status: err.status, messages, retryAfter: err instanceof Throttled ? err.retryAfter : undefined });
     }
-    renderPage(ctx, kit, 'account-password', { titleKey: 'pages:account.changed_title', done: true });
+    ctx.status = 303;
+    ctx.redirect(DONE);
   });
 
   return router;

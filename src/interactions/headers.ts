@@ -1,7 +1,13 @@
 import type { Context, Next } from 'koa';
 
-/** No script at all on our pages; styles and images from ourselves (QR codes are inline SVG). */
-const CSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'";
+/**
+ * No script on our pages, except files from our own origin on pages that run a passkey ceremony
+ * (`ctx.state.scripts`, which fetch their options from us); styles and images from ourselves (QR codes
+ * are inline SVG), plus the one origin of an app's registered logo (`ctx.state.imgOrigin`).
+ */
+const csp = (imgOrigin: string | undefined, scripts: boolean) =>
+  `default-src 'none';${scripts ? " script-src 'self'; connect-src 'self';" : ''} style-src 'self'; img-src 'self' data:${imgOrigin ? ` ${imgOrigin}` : ''}; form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'`;
+const ORIGIN = /^https?:\/\/[a-z0-9.:[\]-]+$/i;
 
 /** Security headers for every page we render; interaction pages are never cached. */
 export async function securityHeaders(ctx: Context, next: Next): Promise<void> {
@@ -13,7 +19,8 @@ export async function securityHeaders(ctx: Context, next: Next): Promise<void> {
   await next();
   // Only our own pages: oidc-provider's form_post page needs its inline script.
   if (ctx.state.page === true) {
-    ctx.set('Content-Security-Policy', CSP);
+    const imgOrigin = typeof ctx.state.imgOrigin === 'string' && ORIGIN.test(ctx.state.imgOrigin) ? ctx.state.imgOrigin : undefined;
+    ctx.set('Content-Security-Policy', csp(imgOrigin, ctx.state.scripts === true));
     ctx.set('Cache-Control', 'no-store');
     ctx.set('Pragma', 'no-cache');
   }

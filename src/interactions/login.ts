@@ -5,15 +5,16 @@ import type { AuditLog } from '../audit/index.ts';
 import type { AccountDirectory } from '../sspr/ports.ts';
 import type { PasswordHasher } from '../sspr/password-hash.ts';
 import type { SignInGuard } from '../sspr/sign-in-guard.ts';
-import { stampEpoch, type LoginResultEpoch } from '../provider/credentials-epoch.ts';
+import { stampEpoch } from '../provider/credentials-epoch.ts';
+import { finishSignIn } from './finish-sign-in.ts';
 import { cookieNamesFor } from '../provider/cookie-names.ts';
 import { field, readForm } from './body.ts';
 import { createFlash } from './flash.ts';
 import { badRequest, csrfFailed, PageError } from './errors.ts';
-import { finishPrompt, interactionOf, loadInteraction } from './interaction.ts';
-import { language, renderPage, requestContext, type PageKit } from './kit.ts';
+import { finishPrompt, interactionOf, loadInteraction, rememberedLogin, rememberLogin } from './interaction.ts';
+import { pageTime, renderPage, requestContext, type PageKit } from './kit.ts';
 import { interactionSession } from './signed-in.ts';
-import { formatTime } from '../delivery/messages.ts';
+import { clientInfo, logoOrigin } from './client-info.ts';
 import type { PageMessage } from './views.ts';
 
 export interface LoginDeps {
@@ -36,12 +37,23 @@ export function loginRoutes(deps: LoginDeps): Router {
    * A refused sign-in goes back to the sign-in page by redirect (post → redirect → get), so a reload
    * shows the page again instead of posting the password once more — another counted guess.
    */
-  function refused(ctx: Context, login: string, status: number, message: PageMessage, retryAfter?: number): void {
-    const page = `/interaction/${interactionOf(ctx).uid}`;
+  async function refused(ctx: Context, login: string, status: number, message: PageMessage, retryAfter?: number): Promise<void> {
+    const interaction = interactionOf(ctx);
+    const page = `/interaction/${interaction.uid}`;
+    // Kept in the interaction for "Forgot your password?" (and the page after a language switch).
+    await rememberLogin(interaction, login);
     flash.redirect(ctx, page, page, { status, messages: [message], login, retryAfter });
   }
 
-  function showLogin(ctx: Context, extra: { login?: string; messages?: PageMessage[]; status?: number } = {}) {
+  /** The app the user signs in to, by name (with its logo, whose origin the page's CSP then allows). */
+  async function clientOf(ctx: Context) {
+    const info = await clientInfo(provider, interactionOf(ctx).params.client_id);
+    const origin = logoOrigin(info);
+    if (origin) ctx.state.imgOrigin = origin;
+    return info;
+  }
+
+  async function showLogin(ctx: Context, extra: { login?: string; messages?: PageMessage[]; status?: number } = {}) {
     const interaction = interactionOf(ctx);
     const uid = interaction.uid;
     renderPage(ctx, kit, 'login', {
@@ -50,18 +62,20 @@ export function loginRoutes(deps: LoginDeps): Router {
       forgotUrl: `/interaction/${uid}/reset`,
       abortUrl: `/interaction/${uid}/abort`,
       csrf: kit.csrf.token(uid),
-      client: interaction.params.client_id,
+      client: await clientOf(ctx),
+      // "Sign in with a passkey" (views/_passkey-sign-in.ejs) posts here.
+      passkeyUrl: kit.passkeySignIn ? `/interaction/${uid}/passkey` : null,
       ...extra,
     });
   }
 
   router.get('/interaction/:uid', load, async (ctx) => {
     const interaction = interactionOf(ctx);
-    const { name, details } = interaction.prompt;
+    const { name } = interaction.prompt;
     if (name === 'login') {
       // Back from a finished password reset (`?reset=done`): say so, and let the user sign in.
       const messages: PageMessage[] = ctx.query.reset === 'done' ? [{ id: 'reset:done.sign_in', type: 'success' }] : [];
-      const hint = typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint.slice(0, 320) : '';
+      const hint = rememberedLogin(interaction) || (typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint.slice(0, 320) : '');
       const f = flash.take(ctx, `/interaction/${interaction.uid}`);
       if (!f) return showLogin(ctx, { login: hint, messages });
       if (f.retryAfter) ctx.set('Retry-After', String(f.retryAfter));
@@ -69,13 +83,12 @@ export function loginRoutes(deps: LoginDeps): Router {
     }
     if (name === 'consent') {
       const scopes = [...new Set(String(interaction.params.scope ?? '').split(' ').filter(Boolean))];
-      void details;
       return renderPage(ctx, kit, 'consent', {
         titleKey: 'pages:consent.title',
         action: `/interaction/${interaction.uid}/confirm`,
         abortUrl: `/interaction/${interaction.uid}/abort`,
         csrf: kit.csrf.token(interaction.uid),
-        client: interaction.params.client_id,
+        client: await clientOf(ctx),
         scopes,
       });
     }
@@ -97,8 +110,11 @@ export function loginRoutes(deps: LoginDeps): Router {
     const subject = { accountId: account?.id ?? null, context };
     const verdict = guard ? await guard.before(identifier, ctx.ip, subject) : { allowed: true as const };
     if (!verdict.allowed) {
-      const time = verdict.until ? formatTime(verdict.until, language(ctx, kit)) : null;
-      return refused(ctx, identifier, 429, { id: time ? 'errors:sign_in_blocked_until' : 'errors:sign_in_throttled', type: 'error', params: time ? { time } : undefined }, verdict.retryAfterSeconds);
+      // Every refusal says when it ends: a block its end, a slow-down the end of its delay.
+      const until = verdict.until ?? (verdict.retryAfterSeconds ? new Date(Date.now() + verdict.retryAfterSeconds * 1000) : null);
+      const time = until ? pageTime(ctx, kit, until) : null;
+      const id = verdict.until ? 'errors:sign_in_blocked_until' : time ? 'errors:sign_in_throttled_until' : 'errors:sign_in_throttled';
+      return refused(ctx, identifier, 429, { id, type: 'error', params: time ? { time } : undefined }, verdict.retryAfterSeconds);
     }
     // Same work for unknown, disabled and wrong-password: the answer and its timing reveal nothing.
     // The account (with its credentials epoch) is read before the password: a reset committing in
@@ -117,18 +133,11 @@ export function loginRoutes(deps: LoginDeps): Router {
         targetAccountId: account?.id ?? null,
         context,
       });
-      return refused(ctx, identifier, 401, { id: 'errors:invalid_credentials', type: 'error' });
+      return refused(ctx, identifier, 401, { id: 'errors:invalid_credentials', type: 'error', field: 'password' });
     }
     await audit.record({ activity: 'auth.sign_in.succeeded', result: 'success', target: account.login, targetAccountId: account.id, actor: account.login, context });
-    // Only when it changed: the look-up above read the stored one, and an UPDATE that changes nothing
-    // still takes SQLite's write lock on every sign-in.
-    const lang = ctx.state.lang ? String(ctx.state.lang) : undefined;
-    if (directory.rememberLanguage && lang && lang !== account.language) await directory.rememberLanguage(account.id, lang);
     // `ts`: the sign-in happened when the password was checked, not whenever the result is resumed.
-    const login: LoginResultEpoch & { ts: number; amr: string[]; remember: boolean } = {
-      accountId: account.id, ts: checkedAt, amr: ['pwd'], remember: true, credentialsEpoch: account.credentialsEpoch,
-    };
-    await finishPrompt(provider, ctx, { login }, false);
+    await finishSignIn(provider, ctx, { directory, account, amr: ['pwd'], checkedAt });
   });
 
   router.post('/interaction/:uid/confirm', load, async (ctx) => {
@@ -156,6 +165,16 @@ export function loginRoutes(deps: LoginDeps): Router {
     const grantId = await grant.save();
     await finishPrompt(provider, ctx, { consent: interaction.grantId ? {} : { grantId } });
   });
+
+  // The addresses forms post to answer GET too (a language link or a reload after an error page shown
+  // there): with the page of the prompt in progress, never "page not found".
+  for (const path of ['login', 'confirm']) {
+    router.get(`/interaction/:uid/${path}`, load, (ctx) => {
+      const lang = typeof ctx.query.lang === 'string' ? `?${new URLSearchParams({ lang: ctx.query.lang })}` : '';
+      ctx.status = 303;
+      ctx.redirect(`/interaction/${interactionOf(ctx).uid}${lang}`);
+    });
+  }
 
   router.get('/interaction/:uid/abort', load, async (ctx) => {
     await finishPrompt(provider, ctx, { error: 'access_denied', error_description: 'End-User aborted interaction' }, false);

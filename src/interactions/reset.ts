@@ -5,12 +5,11 @@ import { cookieNamesFor } from '../provider/cookie-names.ts';
 import type { SsprDeps } from '../sspr/context.ts';
 import { isSsprError, type PasswordRejected, type SsprError, type Throttled } from '../sspr/errors.ts';
 import { pageOf, type ResetFlowService, type ResetFlowState, type ResetRequest } from '../sspr/flows/reset.ts';
-import { formatTime } from '../delivery/messages.ts';
 import { field, readForm } from './body.ts';
 import { createFlash, type Flash } from './flash.ts';
 import { PageError, csrfFailed } from './errors.ts';
-import { interactionOf, loadInteraction } from './interaction.ts';
-import { language, renderErrorPage, renderPage, requestContext, type PageKit } from './kit.ts';
+import { interactionOf, loadInteraction, rememberedLogin, rememberLogin } from './interaction.ts';
+import { language, pageTime, renderErrorPage, renderPage, requestContext, type PageKit } from './kit.ts';
 import type { PageMessage } from './views.ts';
 
 /**
@@ -26,6 +25,15 @@ import type { PageMessage } from './views.ts';
  */
 
 type Step = 'method' | 'target' | 'code' | 'password';
+
+/** The format a phone number is asked in (INTERFACE.md, issue 18). */
+const PHONE_EXAMPLE = '+31 6 12345678';
+
+/** Which field of a step's form an error is about (it is shown beside it); none: the banner. */
+const FIELD_OF: Record<string, string> = {
+  identifier_required: 'login', method_invalid_target: 'target', number_not_mobile: 'target',
+  code_invalid: 'code', code_expired: 'code', code_used: 'code', too_many_attempts: 'code', method_not_allowed: 'method',
+};
 
 interface Entry {
   base: string;
@@ -75,9 +83,16 @@ export function resetRoutes(deps: { provider: Provider; kit: PageKit; sspr: Sspr
   }
 
   function identifierPage(ctx: Context, entry: Entry, flow: ResetFlowState, extra: { login?: string; messages?: PageMessage[]; status?: number } = {}) {
+    // The name typed at sign-in, carried in the interaction (never in a URL).
+    const login = extra.login ?? (entry.uid ? rememberedLogin(interactionOf(ctx)) : '');
     renderPage(ctx, kit, 'reset-identifier', {
-      titleKey: 'reset:identifier.title', action: entry.base, csrf: csrfOf(flow), signInUrl: signInUrl(entry), ...extra,
+      titleKey: 'reset:identifier.title', action: entry.base, csrf: csrfOf(flow), signInUrl: signInUrl(entry), ...extra, login,
     });
+  }
+
+  /** The account's login for the new-password form's username field (password managers). */
+  async function loginOf(flow: ResetFlowState): Promise<string> {
+    return flow.accountId ? ((await sspr.directory.findById(flow.accountId))?.login ?? '') : '';
   }
 
   async function stepPage(ctx: Context, entry: Entry, flow: ResetFlowState, step: Step, extra: { messages?: PageMessage[]; status?: number } = {}) {
@@ -97,10 +112,12 @@ export function resetRoutes(deps: { provider: Provider; kit: PageKit; sspr: Sspr
         return renderPage(ctx, kit, 'reset-code', {
           titleKey: 'reset:code.title', type, kind: method?.kind ?? 'target', proofInput: method?.proofInput ?? { digits: true, maxLength: 16 },
           masked: flow.data.pending?.masked ?? '', minutes: sspr.config.sspr.code_ttl_minutes,
+          // "Send a new code" where a code was sent to a target typed in this flow.
+          resendUrl: method?.kind === 'target' && flow.data.pending?.target !== undefined ? `${entry.base}/code/resend` : null,
           helpdesk, otherUrl: `${entry.base}/method`, ...common,
         });
       case 'password':
-        return renderPage(ctx, kit, 'reset-password', { titleKey: 'reset:password.title', rules: flows.passwordRules(), ...common });
+        return renderPage(ctx, kit, 'reset-password', { titleKey: 'reset:password.title', rules: flows.passwordRules(), username: await loginOf(flow), ...common });
     }
   }
 
@@ -108,7 +125,9 @@ export function resetRoutes(deps: { provider: Provider; kit: PageKit; sspr: Sspr
   function redirectToState(ctx: Context, entry: Entry, flow: ResetFlowState): void {
     const page = pageOf(flow.state);
     ctx.status = 303;
-    ctx.redirect(page === 'identifier' ? entry.base : `${entry.base}/${page}`);
+    // A language link that landed on another step keeps its language.
+    const lang = ctx.method === 'GET' && typeof ctx.query.lang === 'string' ? `?${new URLSearchParams({ lang: ctx.query.lang })}` : '';
+    ctx.redirect(`${page === 'identifier' ? entry.base : `${entry.base}/${page}`}${lang}`);
   }
 
   function restart(ctx: Context, entry: Entry): void {
@@ -121,17 +140,34 @@ export function resetRoutes(deps: { provider: Provider; kit: PageKit; sspr: Sspr
     renderErrorPage(ctx, kit, new PageError(400, err.code, `errors:sspr.${err.code}`), { restartUrl: entry.base });
   }
 
-  function messageOf(ctx: Context, err: SsprError): PageMessage {
-    // A block says when it ends, in the page's language.
-    if (err.code === 'throttled') return { id: 'errors:sspr.throttled_until', type: 'error', params: { time: formatTime((err as Throttled).until, language(ctx, kit)) } };
-    return { id: `errors:sspr.${err.code}`, type: 'error', params: err.params };
+  /** The allowed SMS countries by name, in the page's language ("Netherlands, Belgium and Germany"). */
+  function countryNames(ctx: Context): string {
+    const lang = language(ctx, kit);
+    const names = new Intl.DisplayNames([lang], { type: 'region' });
+    const list = sspr.config.delivery.sms.allowed_countries.map((c) => names.of(c.toUpperCase()) ?? c);
+    return new Intl.ListFormat(lang, { style: 'long', type: 'conjunction' }).format(list);
+  }
+
+  function messageOf(ctx: Context, err: SsprError, flow?: ResetFlowState): PageMessage {
+    // A block says when it ends, in the page's language and the configured time zone.
+    if (err.code === 'throttled') return { id: 'errors:sspr.throttled_until', type: 'error', params: { time: pageTime(ctx, kit, (err as Throttled).until) } };
+    const field = FIELD_OF[err.code];
+    const at = field ? { field } : {};
+    // A code from an earlier message is still a wrong guess, but the user learns why.
+    if (err.code === 'code_invalid' && err.params?.replaced === true) return { id: 'errors:sspr.code_replaced', type: 'error', ...at };
+    // A phone number names the format asked for and where SMS may go.
+    if ((err.code === 'method_invalid_target' || err.code === 'number_not_mobile') && flow?.data.pending?.type === 'sms') {
+      const id = err.code === 'number_not_mobile' ? 'errors:sspr.number_not_mobile' : 'errors:sspr.phone_invalid';
+      return { id, type: 'error', params: { example: PHONE_EXAMPLE, countries: countryNames(ctx) }, ...at };
+    }
+    return { id: `errors:sspr.${err.code}`, type: 'error', params: err.params, ...at };
   }
 
   /** Post → redirect → get: the error goes with the redirect to the page that shows it. */
-  function back(ctx: Context, entry: Entry, page: 'identifier' | Step, err: SsprError | null, extra: Omit<Flash, 'status' | 'messages'> & { messages?: PageMessage[] } = {}): void {
+  function back(ctx: Context, entry: Entry, page: 'identifier' | Step, err: SsprError | null, extra: Omit<Flash, 'status' | 'messages'> & { messages?: PageMessage[]; flow?: ResetFlowState; status?: number } = {}): void {
     const until = err?.code === 'throttled' ? (err as Throttled).until.toISOString() : undefined;
     flash.redirect(ctx, entry.base, page === 'identifier' ? entry.base : `${entry.base}/${page}`, {
-      status: err?.status ?? 400, messages: extra.messages ?? (err ? [messageOf(ctx, err)] : []), login: extra.login, until,
+      status: extra.status ?? err?.status ?? 400, messages: extra.messages ?? (err ? [messageOf(ctx, err, extra.flow)] : []), login: extra.login, until,
     });
   }
 
@@ -213,7 +249,8 @@ export function resetRoutes(deps: { provider: Provider; kit: PageKit; sspr: Sspr
       if (!flow) return;
       const form = await formOf(ctx, flow);
       const login = field(form, 'login', { max: 320 });
-      if (!login) return back(ctx, entry, 'identifier', null, { messages: [{ id: 'errors:sspr.identifier_required', type: 'error' }] });
+      if (!login) return back(ctx, entry, 'identifier', null, { messages: [{ id: 'errors:sspr.identifier_required', type: 'error', field: 'login' }] });
+      if (entry.uid) await rememberLogin(interactionOf(ctx), login);
       await step(ctx, entry, flow, async () => {
         const next = await flows.submitIdentifier(flow, login, request(ctx));
         redirectToState(ctx, entry, next);
@@ -255,7 +292,7 @@ export function resetRoutes(deps: { provider: Provider; kit: PageKit; sspr: Sspr
       await step(ctx, entry, flow, async () => {
         const next = await flows.submitTarget(flow, target, request(ctx));
         redirectToState(ctx, entry, next);
-      }, (err) => back(ctx, entry, flow.state === 'awaiting_target' ? 'target' : 'method', err));
+      }, (err) => back(ctx, entry, flow.state === 'awaiting_target' ? 'target' : 'method', err, { flow }));
     });
 
     router.post(`${prefix}/code`, ...pre, async (ctx) => {
@@ -267,7 +304,25 @@ export function resetRoutes(deps: { provider: Provider; kit: PageKit; sspr: Sspr
       await step(ctx, entry, flow, async () => {
         const next = await flows.submitCode(flow, code, request(ctx));
         redirectToState(ctx, entry, next);
-      }, (err) => back(ctx, entry, 'code', err));
+      }, (err) => back(ctx, entry, 'code', err, { flow }));
+    });
+
+    // "Send a new code": a form of its own on the code page; back to the code page with a notice
+    // (the same for every identifier), or with when the send throttle ends.
+    router.post(`${prefix}/code/resend`, ...pre, async (ctx) => {
+      const entry = entryOf(ctx);
+      const flow = await current(ctx, entry);
+      if (!flow) return;
+      await formOf(ctx, flow);
+      await step(ctx, entry, flow, async () => {
+        await flows.resendCode(flow, request(ctx));
+        back(ctx, entry, 'code', null, { status: 200, messages: [{ id: 'reset:code.resent', type: 'success', params: { masked: flow.data.pending?.masked ?? '' } }] });
+      }, (err) => back(ctx, entry, 'code', err, { flow }));
+    });
+    router.get(`${prefix}/code/resend`, ...pre, async (ctx) => {
+      const entry = entryOf(ctx);
+      const flow = await current(ctx, entry);
+      if (flow) redirectToState(ctx, entry, flow);
     });
 
     router.post(`${prefix}/password`, ...pre, async (ctx) => {
@@ -280,14 +335,18 @@ export function resetRoutes(deps: { provider: Provider; kit: PageKit; sspr: Sspr
       const confirmation = field(form, 'confirm_password', { max: 4096, trim: false });
       await step(ctx, entry, flow, async () => {
         const done = await flows.submitPassword(flow, { password, confirmation }, request(ctx));
-        if (entry.uid) await detach(ctx, done.accountId);
+        if (entry.uid) {
+          await detach(ctx, done.accountId);
+          // Back on the sign-in page with the account's name filled in.
+          await rememberLogin(interactionOf(ctx), await loginOf(done));
+        }
         ctx.status = 303;
         ctx.redirect(`${entry.base}/done`);
       }, (err) => {
         const rules = flows.passwordRules();
         const params = { min: rules.minLength, max: rules.maxLength };
         const messages: PageMessage[] = err.code === 'password_rejected'
-          ? (err as PasswordRejected).failed.map((rule) => ({ id: `errors:sspr.password.${rule}`, type: 'error', params }))
+          ? (err as PasswordRejected).failed.map((rule) => ({ id: `errors:sspr.password.${rule}`, type: 'error', params, field: rule === 'mismatch' ? 'confirm-password' : 'new-password' }))
           : [messageOf(ctx, err)];
         back(ctx, entry, 'password', err, { messages });
       });
@@ -299,7 +358,8 @@ export function resetRoutes(deps: { provider: Provider; kit: PageKit; sspr: Sspr
       if (!flow) return;
       if (flow.state !== 'done') return redirectToState(ctx, entry, flow);
       setCookie(ctx, entry, null);
-      if (!entry.uid) return renderPage(ctx, kit, 'reset-done', { titleKey: 'reset:done.title' });
+      // Stand-alone: a way on — our own sign-in to the security info where the server has one.
+      if (!entry.uid) return renderPage(ctx, kit, 'reset-done', { titleKey: 'reset:done.title', signInUrl: kit.accountSignInUrl ?? null });
       // Back on this interaction's sign-in page — ours or an embedding host's own: nobody is signed
       // in by a reset (OWASP), the user signs in with the new password.
       ctx.status = 303;

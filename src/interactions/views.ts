@@ -8,6 +8,11 @@ export interface PageMessage {
   id: string;
   type: 'error' | 'info' | 'success';
   params?: Record<string, unknown>;
+  /**
+   * The form field it is about (the input's id): shown beside that field by views/_field-error.ejs,
+   * which also marks the field `aria-invalid`/`aria-describedby`; without one, in the banner.
+   */
+  field?: string;
 }
 
 export interface PageData {

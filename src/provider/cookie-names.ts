@@ -13,11 +13,13 @@ export interface CookieNames {
   resetFlow: string;
   /** An error carried from a POST to the GET it redirects to (src/interactions/flash.ts). */
   flash: string;
+  /** "Remember this browser" after a second factor (src/provider/mfa-remember.ts): path /, long-lived. */
+  mfaRemember: string;
 }
 
 export function cookieNamesFor(issuer: string): CookieNames {
   if (new URL(issuer).protocol !== 'https:') {
-    return { session: '_session', interaction: '_interaction', resume: '_interaction_resume', resetFlow: 'oidc_sspr_reset', flash: 'oidc_sspr_flash' };
+    return { session: '_session', interaction: '_interaction', resume: '_interaction_resume', resetFlow: 'oidc_sspr_reset', flash: 'oidc_sspr_flash', mfaRemember: 'oidc_sspr_mfa_remember' };
   }
   return {
     session: '__Host-oidc_sspr_session',
@@ -25,5 +27,6 @@ export function cookieNamesFor(issuer: string): CookieNames {
     resume: '__Secure-oidc_sspr_interaction_resume',
     resetFlow: '__Secure-oidc_sspr_reset',
     flash: '__Secure-oidc_sspr_flash',
+    mfaRemember: '__Host-oidc_sspr_mfa_remember',
   };
 }

@@ -8,6 +8,8 @@ import { claimsFor } from './claims.ts';
 import { cookieNamesFor } from './cookie-names.ts';
 import { admitsAccount, carryCredentialsEpoch, epochOf, grantIsCurrent, stampEpoch } from './credentials-epoch.ts';
 import { shareAccountWithPrompt } from './registration-prompt.ts';
+import { carrySessionDevice } from './session-device.ts';
+import { ACR_VALUES } from '../sspr/mfa-policy.ts';
 
 export type { Provider };
 
@@ -32,6 +34,14 @@ export interface ProviderOptions {
   extraPrompts?: interactionPolicy.Prompt[];
 }
 
+/** Removes the login prompt's checks that would ask the password again for an essential `acr`. */
+export function withoutAcrLoginChecks(policy: interactionPolicy.Prompt[] & { get(name: string): interactionPolicy.Prompt | undefined }): void {
+  const login = policy.get('login');
+  const checks = login?.checks as unknown as { remove(reason: string): void } | undefined;
+  checks?.remove('essential_acrs');
+  checks?.remove('essential_acr');
+}
+
 /** Our own account pages sign users in through the provider like any app (see src/account-console.ts). */
 export const ACCOUNT_CLIENT_ID = 'oidc-sspr-account';
 
@@ -42,7 +52,8 @@ function accountClient(config: Config): ClientMetadata {
     redirect_uris: [`${config.issuer}/account/callback`],
     grant_types: ['authorization_code'],
     response_types: ['code'],
-    client_name: 'oidc-sspr',
+    // What people read where the app is named (the sessions list, the sign-in page).
+    client_name: 'Security info',
   };
 }
 
@@ -60,6 +71,8 @@ function configuredClients(config: Config): ClientMetadata[] {
     grant_types: c.grant_types,
     response_types: c.response_types,
     ...(c.client_name ? { client_name: c.client_name } : {}),
+    ...(c.logo_uri ? { logo_uri: c.logo_uri } : {}),
+    ...(c.client_uri ? { client_uri: c.client_uri } : {}),
   }));
 }
 
@@ -69,6 +82,9 @@ export function createProvider(options: ProviderOptions): Provider {
   const firstParty = new Set([...config.clients.filter((c) => c.first_party).map((c) => c.client_id), ACCOUNT_CLIENT_ID]);
 
   const policy = interactionPolicy.base();
+  // An app's essential `acr` is met by the `mfa` prompt (src/provider/mfa-prompt.ts): a session signed
+  // in with the password is asked for the second factor alone, never for the password again.
+  withoutAcrLoginChecks(policy);
   (options.extraPrompts ?? []).forEach((prompt, i) => policy.add(prompt, 1 + i));
 
   const cookieNames = cookieNamesFor(config.issuer);
@@ -83,12 +99,16 @@ export function createProvider(options: ProviderOptions): Provider {
       short: { httpOnly: true, sameSite: 'lax' },
     },
     claims: {
-      openid: ['sub'],
+      // Every ID token says how and when the user signed in (RFC 8176 `amr`, `acr`), asked for or not:
+      // oidc-provider includes a claim only when a scope lists it or the request names it.
+      openid: ['sub', 'acr', 'amr', 'auth_time'],
       profile: ['name', 'preferred_username', 'updated_at'],
       email: ['email', 'email_verified'],
       phone: ['phone_number', 'phone_number_verified'],
     },
     scopes: ['openid', 'offline_access', 'profile', 'email', 'phone'],
+    // The password alone, then a second factor (README "Authentication levels").
+    acrValues: [...ACR_VALUES],
     // The credentials epoch rides on this read, which every use of a session or token makes anyway.
     async findAccount(ctx, sub, token) {
       const found = await directory.findRowAndAccount(sub);
@@ -109,6 +129,8 @@ export function createProvider(options: ProviderOptions): Provider {
     },
     features: {
       devInteractions: { enabled: false },
+      // Apps ask for the MFA level with an essential `acr` claim as well as with acr_values.
+      claimsParameter: { enabled: true },
       revocation: { enabled: true },
       userinfo: { enabled: true },
       rpInitiatedLogout: {
@@ -163,6 +185,7 @@ export function createProvider(options: ProviderOptions): Provider {
 
   const provider = new Provider(config.issuer, configuration);
   carryCredentialsEpoch(provider);
+  carrySessionDevice(provider);
   provider.proxy = config.proxy;
   // Koa reads X-Forwarded-For from the left, where the client writes whatever it likes. Keeping only
   // the last `proxy_hops` entries leaves the address our own outermost proxy saw first in line, so a

@@ -1,6 +1,7 @@
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import type { DomainDeps } from '../sspr/context.ts';
 import { evaluateAccount, isInScope, type AccountPolicy } from '../sspr/policy.ts';
+import { mfaRequiredFor } from '../sspr/mfa-policy.ts';
 import type { DirectoryAccount } from '../sspr/ports.ts';
 
 /** Interaction result our registration pages finish with (`finishPrompt(..., { register })`). */
@@ -21,6 +22,11 @@ export function shareAccountWithPrompt(ctx: object, account: DirectoryAccount): 
   loadedForRequest.set(ctx, account);
 }
 
+/** The account `findAccount` read for this request, if any (the second-factor prompt reads it too). */
+export function accountSharedWithPrompt(ctx: object): DirectoryAccount | undefined {
+  return loadedForRequest.get(ctx);
+}
+
 /**
  * The `register` prompt: after login, before consent. oidc-provider runs its checks on every
  * authorization request and every resume, so a user who already has a session is caught as well as
@@ -30,6 +36,8 @@ export function shareAccountWithPrompt(ctx: object, account: DirectoryAccount): 
  * Checks:
  * - `missing_recovery_methods`: in scope, registration at sign-in on (always for admins), and no or
  *   too few verified method types;
+ * - `missing_mfa_method`: the account signs in with a second factor (`mfa.required_for`) and has no
+ *   method that serves as one; the second-factor prompt (src/provider/mfa-prompt.ts) follows;
  * - `reconfirm_due`: enough methods, but `confirmed_at + reconfirm_after_days` has passed.
  * A user who chose "Not now" (policy.canSkip) in this interaction is let through; the next sign-in
  * asks again.
@@ -51,12 +59,15 @@ export function registrationPrompt(sspr: DomainDeps): interactionPolicy.Prompt {
     const account = shared?.id === accountId ? shared : await sspr.directory.findById(accountId);
     if (!account) return null;
     const policy = sspr.config.sspr;
-    if (!(account.isAdmin || policy.require_registration_at_sign_in) || !isInScope(account, policy)) return null;
+    const mfa = sspr.config.mfa;
+    // Who must sign in with two factors registers one first, whatever the SSPR scope says.
+    const prompts = ((account.isAdmin || policy.require_registration_at_sign_in) && isInScope(account, policy)) || mfaRequiredFor(account, mfa);
+    if (!prompts) return null;
     const [methods, confirmedAt] = await Promise.all([
       sspr.methodRepo.listVerified(accountId),
       sspr.methodRepo.confirmedAt(accountId),
     ]);
-    return evaluateAccount({ account, methods, confirmedAt, policy, now: sspr.clock.now() });
+    return evaluateAccount({ account, methods, confirmedAt, policy, mfa, now: sspr.clock.now() });
   }
 
   function policyFor(ctx: KoaContextWithOIDC): Promise<AccountPolicy | null> {
@@ -85,6 +96,9 @@ export function registrationPrompt(sspr: DomainDeps): interactionPolicy.Prompt {
     new Check('missing_recovery_methods', 'recovery methods must be registered', async (ctx: KoaContextWithOIDC) => {
       const d = await due(ctx);
       return d === 'no_methods' || d === 'too_few_methods' ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+    }),
+    new Check('missing_mfa_method', 'a method that serves as a second factor must be registered', async (ctx: KoaContextWithOIDC) => {
+      return (await due(ctx)) === 'no_mfa_method' ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
     }),
     new Check('reconfirm_due', 'recovery methods must be reconfirmed', async (ctx: KoaContextWithOIDC) => {
       return (await due(ctx)) === 'reconfirm_due' ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;

@@ -3,7 +3,6 @@ import { MethodNotAllowed, NotFound, Throttled } from './errors.ts';
 import type { AccountStatus, RegistrationFlow, StepInput } from './flows/registration.ts';
 import { createGuessLimiter } from './guess-limits.ts';
 import { createMethodNotices } from './method-notices.ts';
-import { evaluateAccount } from './policy.ts';
 
 export type AccountSecurity = ReturnType<typeof createAccountSecurity>;
 
@@ -56,10 +55,9 @@ export function createAccountSecurity(deps: DomainDeps, registration: Registrati
     const st = await registration.mustStatus(accountId);
     const method = st.methods.find((m) => m.id === methodId);
     if (!method) throw new NotFound({ detail: `method ${methodId} not found for this account` });
-    const rest = st.methods.filter((m) => m.id !== methodId);
-    const after = evaluateAccount({ account: st.account, methods: rest, confirmedAt: st.confirmedAt, policy: config.sspr, now: clock.now() });
-    if (st.policy.inScope && after.verifiedTypes.length < after.methodsRequired) {
-      throw new MethodNotAllowed({ detail: 'removal would leave too few methods', params: { reason: 'below_required', required: after.methodsRequired } });
+    const blocked = registration.removalBlocked(st, methodId);
+    if (blocked) {
+      throw new MethodNotAllowed({ detail: 'removal would leave too few methods', params: { reason: 'below_required', count: blocked.required } });
     }
     await store.transaction(async (t) => {
       const removed = await methodRepo.remove(accountId, methodId, t);
@@ -75,6 +73,10 @@ export function createAccountSecurity(deps: DomainDeps, registration: Registrati
         context: input.context,
         details: { method: method.type },
       }, t);
+      // A passkey's own record of its end, beside its use and registration.
+      if (methods.get(method.type)?.kind === 'ceremony') {
+        await audit.record({ activity: 'sspr.passkey.removed', result: 'success', actor: st.account.login, target: st.account.login, targetAccountId: accountId, context: input.context, details: { credential: methodId } }, t);
+      }
     });
     return registration.mustStatus(accountId);
   }

@@ -105,9 +105,13 @@ export function createCodeService(options: CodeServiceOptions) {
     const counted = (await store.find(latest.id, t)) ?? latest;
     const attemptsLeft = Math.max(0, maxAttempts - counted.attempts);
 
-    if (!hasher.equals(hasher.hash(input.flowId, input.channel, normalise(input.code)), latest.codeHash)) {
+    const typed = hasher.hash(input.flowId, input.channel, normalise(input.code));
+    if (!hasher.equals(typed, latest.codeHash)) {
       if (attemptsLeft === 0) throw new TooManyAttempts({ detail: `code ${latest.id}: last attempt was wrong`, params: { attemptsLeft: 0 } });
-      throw new CodeInvalid({ detail: `code ${latest.id}: wrong code`, params: { attemptsLeft } });
+      // The code of an earlier message of this flow: still a wrong (counted) guess, but the page can
+      // say why — "replaced by a newer code" — instead of "not right". Same code, so nothing else changes.
+      const replaced = (await store.isReplaced?.(input.flowId, input.channel, typed, t)) === true;
+      throw new CodeInvalid({ detail: `code ${latest.id}: ${replaced ? 'a replaced code' : 'wrong code'}`, params: { attemptsLeft, ...(replaced ? { replaced: true } : {}) } });
     }
 
     if (!(await store.consume(latest.id, now, t))) throw new CodeUsed({ detail: `code ${latest.id} consumed concurrently` });

@@ -5,7 +5,7 @@ import type { TransactionHandle } from './ports.ts';
 
 /**
  * One rule table for every place a secret is guessed: the password (sign-in, re-authentication and
- * the current password of a password change share one budget) and the self-service reset's codes.
+ * the current password of a password change share one budget) and the self-service reset's codes and the sign-in's second step.
  *
  * Every guess is counted before it is checked (one atomic upsert for all its keys), and checked only
  * when the count allows it, so concurrent guesses can never get past the limit. The keys:
@@ -28,7 +28,7 @@ const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
-export type GuessKind = 'password' | 'reset_code';
+export type GuessKind = 'password' | 'reset_code' | 'second_factor';
 
 export interface GuessRules {
   /** Key prefix: `signin/…`, `reset_fail/…`. */
@@ -61,6 +61,14 @@ export function guessRules(throttle: Config['sspr']['throttle']): Record<GuessKi
     },
     reset_code: {
       scope: 'reset_fail',
+      account: { ...code, escalate: true },
+      client: code,
+      address: { ...code, max: code.max * IP_FACTOR },
+    },
+    // The sign-in's second step: the same limits as reset codes, its own budget (a block here does
+    // not stop the user's reset, and the other way round).
+    second_factor: {
+      scope: 'mfa_fail',
       account: { ...code, escalate: true },
       client: code,
       address: { ...code, max: code.max * IP_FACTOR },

@@ -1,4 +1,5 @@
-import { METHOD_TYPES, type MethodType, type SsprPolicyConfig } from '../config/schema.ts';
+import { METHOD_TYPES, type MethodType, type MfaConfig, type SsprPolicyConfig } from '../config/schema.ts';
+import { mfaEligibleTypes, mfaRequiredFor } from './mfa-policy.ts';
 import type { DirectoryAccount } from './ports.ts';
 
 /**
@@ -7,7 +8,7 @@ import type { DirectoryAccount } from './ports.ts';
  * `user show`, `scope` and the reports all answer from the same function.
  */
 
-export type RegistrationDue = false | 'no_methods' | 'too_few_methods' | 'reconfirm_due';
+export type RegistrationDue = false | 'no_methods' | 'too_few_methods' | 'no_mfa_method' | 'reconfirm_due';
 
 export interface MethodFact {
   type: MethodType;
@@ -20,6 +21,8 @@ export interface AccountPolicyInput {
   /** Last time the user registered or confirmed their methods ("these are still right"). */
   confirmedAt: Date | null;
   policy: SsprPolicyConfig;
+  /** The sign-in's second-factor policy; left out, nobody needs MFA (hosts without it). */
+  mfa?: MfaConfig;
   now: Date;
 }
 
@@ -37,6 +40,10 @@ export interface AccountPolicy {
   capable: boolean;
   /** May answer "Not now" to the registration prompt (never administrators). */
   canSkip: boolean;
+  /** Signs in with a second factor (`mfa.required_for`). */
+  mfaRequired: boolean;
+  /** Verified methods that may serve as the second factor (only when `mfaRequired`). */
+  mfaTypes: string[];
 }
 
 const DAY_MS = 86_400_000;
@@ -55,12 +62,18 @@ export function isInScope(account: DirectoryAccount, policy: SsprPolicyConfig): 
   }
 }
 
-export function evaluateAccount({ account, methods, confirmedAt, policy, now }: AccountPolicyInput): AccountPolicy {
+export function evaluateAccount({ account, methods, confirmedAt, policy, mfa, now }: AccountPolicyInput): AccountPolicy {
   const admin = account.isAdmin;
   const inScope = isInScope(account, policy);
-  // Admins get the fixed two-gate policy and may use every method type, as in Entra.
-  const methodsRequired: 1 | 2 = admin ? 2 : policy.methods_required;
-  const allowedMethods: MethodType[] = admin ? [...METHOD_TYPES] : METHOD_TYPES.filter((m) => policy.methods.includes(m));
+  const mfaRequired = mfa ? mfaRequiredFor(account, mfa) : false;
+  const mfaTypes = mfaRequired && mfa ? mfaEligibleTypes(methods, mfa) : [];
+  // Admins get the fixed two-gate policy and may use every method type, as in Entra. An account that
+  // signs in with two factors resets with two as well: a reset must never be the easier way in.
+  const methodsRequired: 1 | 2 = admin || mfaRequired ? 2 : policy.methods_required;
+  const mfaRegistrable = mfaRequired && mfa ? METHOD_TYPES.filter((m) => (mfa.methods as readonly string[]).includes(m)) : [];
+  const allowedMethods: MethodType[] = admin
+    ? [...METHOD_TYPES]
+    : METHOD_TYPES.filter((m) => policy.methods.includes(m) || mfaRegistrable.includes(m));
   const allowed = new Set(allowedMethods);
   // "Two methods" means two different types: two email addresses are still one way in.
   const verifiedTypes = METHOD_TYPES.filter((type) =>
@@ -82,9 +95,15 @@ export function evaluateAccount({ account, methods, confirmedAt, policy, now }: 
   if (inScope) {
     if (verifiedTypes.length === 0) registrationDue = 'no_methods';
     else if (verifiedTypes.length < methodsRequired) registrationDue = 'too_few_methods';
+    else if (mfaRequired && mfaTypes.length === 0) registrationDue = 'no_mfa_method';
     else if (reconfirmDueAt && now.getTime() >= reconfirmDueAt.getTime()) registrationDue = 'reconfirm_due';
+  } else if (mfaRequired && mfaTypes.length === 0) {
+    registrationDue = 'no_mfa_method';
   }
-  const registrationRequired = inScope && prompts && registrationDue !== false;
+  // Nobody signs in with one factor where two are required: registration comes first, whatever
+  // `require_registration_at_sign_in` and the SSPR scope say, and it cannot be skipped.
+  const mfaMissing = registrationDue === 'no_mfa_method' || (mfaRequired && mfaTypes.length === 0);
+  const registrationRequired = (inScope && prompts && registrationDue !== false) || mfaMissing;
 
   return {
     inScope,
@@ -95,6 +114,8 @@ export function evaluateAccount({ account, methods, confirmedAt, policy, now }: 
     registrationDue,
     reconfirmDueAt,
     capable,
-    canSkip: registrationRequired && policy.allow_skip && !admin,
+    canSkip: registrationRequired && policy.allow_skip && !admin && !mfaMissing,
+    mfaRequired,
+    mfaTypes,
   };
 }

@@ -50,6 +50,10 @@ export interface DirectorySession {
   expiresAt: Date | null;
   /** Client ids the session has signed in to. */
   clients: string[];
+  /** The User-Agent it signed in with, when recorded (pages show browser and OS, parsed). */
+  userAgent?: string | null;
+  /** The network it signed in from, coarsened (`192.0.2.x`, `2001:db8:1::/48`), when recorded. */
+  network?: string | null;
 }
 
 /** What {@link AccountDirectory.listSessions} answers. */
@@ -162,6 +166,8 @@ export interface CodeStore {
   find(id: string, t?: TransactionHandle): Promise<CodeRow | null>;
   /** Marks it used, only while unused; false when another request consumed it first. */
   consume(id: string, at: Date, t?: TransactionHandle): Promise<boolean>;
+  /** Whether an older code of this flow and channel, voided by a newer one, has this hash (optional: "replaced by a newer code"). */
+  isReplaced?(flowId: string, channel: string, codeHash: string, t?: TransactionHandle): Promise<boolean>;
   /** Deletes codes that expired at or before `now`; returns how many. */
   purgeExpired(now: Date, t?: TransactionHandle): Promise<number>;
 }
@@ -244,4 +250,56 @@ export interface MethodRepository {
   setConfirmedAt(accountId: string, when: Date | null, t?: TransactionHandle): Promise<void>;
   /** When the account's password was last reset (reports show it). */
   setLastResetAt(accountId: string, when: Date, t?: TransactionHandle): Promise<void>;
+}
+
+/** One registered passkey (a WebAuthn credential); an account may hold several. */
+export interface PasskeyCredential {
+  id: string;
+  accountId: string;
+  /** The credential id as the browser names it (base64url). */
+  credentialId: string;
+  /** The COSE public key (base64url). */
+  publicKey: string;
+  /** Last sign count the authenticator reported: a lower or equal one later means a clone (0 = it keeps none). */
+  signCount: number;
+  transports: string[];
+  aaguid: string | null;
+  /** The user's own name for it ("Laptop"). */
+  name: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+}
+
+/** Passkeys (`passkey_credentials`). The sign count moves by compare-and-set only. */
+export interface PasskeyRepository {
+  listByAccount(accountId: string, t?: TransactionHandle): Promise<PasskeyCredential[]>;
+  /** Stores a new credential; false when its credential id is already registered (to anyone). */
+  insert(credential: PasskeyCredential, t?: TransactionHandle): Promise<boolean>;
+  rename(accountId: string, id: string, name: string, t?: TransactionHandle): Promise<boolean>;
+  remove(accountId: string, id: string, t?: TransactionHandle): Promise<PasskeyCredential | null>;
+  /**
+   * Records a use: the new sign count only while the stored one is still `expected` (two requests
+   * replaying one assertion cannot both win); false when another request moved it first.
+   */
+  recordUse(id: string, expected: number, next: number, at: Date, t?: TransactionHandle): Promise<boolean>;
+}
+
+/** A WebAuthn challenge handed to a browser. */
+export interface ChallengeRow {
+  challenge: string;
+  /** What the ceremony is for: `register`, `reset`, `sign_in`. */
+  purpose: string;
+  /** What it is bound to: a registration flow, a reset flow, an interaction. */
+  binding: string;
+  accountId: string | null;
+  expiresAt: Date;
+  usedAt: Date | null;
+}
+
+/** Challenges (`webauthn_challenges`): single use by a conditional update. */
+export interface ChallengeStore {
+  insert(row: ChallengeRow, t?: TransactionHandle): Promise<void>;
+  /** Marks the challenge used only while unused, unexpired at `now` and of this purpose and binding; the row when this call used it. */
+  consume(challenge: string, purpose: string, binding: string, now: Date, t?: TransactionHandle): Promise<ChallengeRow | null>;
+  purgeExpired(now: Date, t?: TransactionHandle): Promise<number>;
 }

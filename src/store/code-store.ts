@@ -56,6 +56,12 @@ export function createCodeStore(store: Store): CodeStore {
       return consumed === 1;
     },
 
+    async isReplaced(flowId, channel, codeHash, t) {
+      // Voided codes are marked used; the newest unused one is not among them.
+      const n = await OneTimeCode.count({ where: { flowId, channel, codeHash, usedAt: { [Op.ne]: null } }, transaction: transactionOf(t) });
+      return n > 0;
+    },
+
     purgeExpired(now, t) {
       return OneTimeCode.destroy({ where: { expiresAt: { [Op.lte]: now } }, transaction: transactionOf(t) });
     },

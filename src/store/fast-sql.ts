@@ -66,12 +66,12 @@ function sqliteFastSql(sequelize: Sequelize): FastSql {
   const connection = async (type: 'read' | 'write') =>
     kept?.handle.isOpen ? kept : (kept = (await connections.getConnection({ type, uuid: 'default' })) as Database);
 
-  /** `$n` parameters by name, as Sequelize binds them ({ $1: …, $2: … }): exact whatever their order. */
-  function named(params: readonly unknown[]): Record<string, unknown> {
-    const bound: Record<string, unknown> = {};
-    for (let i = 0; i < params.length; i++) bound[`$${i + 1}`] = typeof params[i] === 'bigint' ? String(params[i]) : params[i];
-    return bound;
+  /** Values for the `$n` parameters, by number (the driver prepares them as `?n`); bigints as Sequelize binds them. */
+  function values(params: readonly unknown[]): readonly unknown[] {
+    for (const p of params) if (typeof p === 'bigint') return params.map((v) => (typeof v === 'bigint' ? String(v) : v));
+    return params;
   }
+  const busy = (err: unknown) => /SQLITE_BUSY/.test(String((err as Error)?.message));
 
   async function retrying<T>(attempt: () => Promise<T>): Promise<T> {
     // As Sequelize's `retry: { max: 10, match: [/SQLITE_BUSY/] }` in db.ts.
@@ -79,23 +79,29 @@ function sqliteFastSql(sequelize: Sequelize): FastSql {
       try {
         return await attempt();
       } catch (err) {
-        if (tries >= 10 || !/SQLITE_BUSY/.test(String((err as Error)?.message))) throw err;
+        if (tries >= 10 || !busy(err)) throw err;
         await new Promise((r) => setTimeout(r, 100 * 1.1 ** tries));
       }
     }
   }
 
   return {
-    async all<T>(sql: string, params: readonly unknown[], transaction?: Transaction | null) {
+    all<T>(sql: string, params: readonly unknown[], transaction?: Transaction | null): Promise<T[]> {
       log(sql);
-      if (transaction) return (connectionOf(transaction) as Database).cachedAll<T>(sql, named(params));
-      return retrying(async () => (await connection('read')).cachedAll<T>(sql, named(params)));
+      const bound = values(params);
+      if (transaction) return (connectionOf(transaction) as Database).cachedAll<T>(sql, bound);
+      // The kept connection, straight (every statement of a request comes here); the retrying path
+      // only after a SQLITE_BUSY, or to (re)open the connection.
+      if (kept?.handle.isOpen) return kept.cachedAll<T>(sql, bound).catch((err: unknown) => (busy(err) ? retrying(async () => (await connection('read')).cachedAll<T>(sql, bound)) : Promise.reject(err)));
+      return retrying(async () => (await connection('read')).cachedAll<T>(sql, bound));
     },
-    async run(sql: string, params: readonly unknown[], transaction?: Transaction | null) {
+    run(sql: string, params: readonly unknown[], transaction?: Transaction | null): Promise<number> {
       log(sql);
+      const bound = values(params);
       // No retry inside a transaction: it already holds the write lock, and a failure fails it whole.
-      if (transaction) return (connectionOf(transaction) as Database).cachedRun(sql, named(params));
-      return retrying(async () => (await connection('write')).cachedRun(sql, named(params)));
+      if (transaction) return (connectionOf(transaction) as Database).cachedRun(sql, bound);
+      if (kept?.handle.isOpen) return kept.cachedRun(sql, bound).catch((err: unknown) => (busy(err) ? retrying(async () => (await connection('write')).cachedRun(sql, bound)) : Promise.reject(err)));
+      return retrying(async () => (await connection('write')).cachedRun(sql, bound));
     },
   };
 }

@@ -5,6 +5,7 @@ import type { MethodType, StoredMethod } from '../sspr/methods/types.ts';
 import type { MethodRepository, TransactionHandle } from '../sspr/ports.ts';
 import { transactionOf, type RecoveryMethodRow, type Store, type Transaction } from './index.ts';
 import { defineSsprModels } from './sspr-models.ts';
+import { definePasskeyModels } from './passkey-repository.ts';
 
 function toStored(row: RecoveryMethodRow): StoredMethod {
   return {
@@ -25,6 +26,8 @@ function toStored(row: RecoveryMethodRow): StoredMethod {
 export function createMethodRepository({ store, clock }: { store: Store; clock: Clock }): MethodRepository {
   const { RecoveryMethod } = store.models;
   const { SsprProfile } = defineSsprModels(store.sequelize);
+  // Passkeys have their own table (several per account); as methods they are one type among the others.
+  const { Passkey } = definePasskeyModels(store.sequelize);
   // Writes of several statements run in the caller's transaction, or in their own.
   const inTx = <T>(t: TransactionHandle | undefined, fn: (tx: Transaction) => Promise<T>) => {
     const outer = transactionOf(t);
@@ -38,7 +41,13 @@ export function createMethodRepository({ store, clock }: { store: Store; clock: 
         order: [['type', 'ASC'], ['verifiedAt', 'ASC']],
         transaction: transactionOf(t),
       });
-      return rows.map((r) => toStored(r.get({ plain: true })));
+      const passkeys = await Passkey.findAll({ where: { accountId }, order: [['createdAt', 'ASC'], ['id', 'ASC']], transaction: transactionOf(t) });
+      return [
+        ...rows.map((r) => toStored(r.get({ plain: true }))),
+        ...passkeys.map((p): StoredMethod => ({
+          id: p.id, accountId: p.accountId, type: 'passkey', target: p.name, secretEnc: null, lastTimeStep: null, verifiedAt: p.createdAt,
+        })),
+      ];
     },
 
     saveVerified(input, t) {
@@ -61,7 +70,11 @@ export function createMethodRepository({ store, clock }: { store: Store; clock: 
     remove(accountId, methodId, t) {
       return inTx(t, async (tx) => {
         const row = await RecoveryMethod.findOne({ where: { id: methodId, accountId }, transaction: tx });
-        if (!row) return null;
+        if (!row) {
+          const passkey = await Passkey.findOne({ where: { id: methodId, accountId }, transaction: tx });
+          if (!passkey || (await Passkey.destroy({ where: { id: methodId, accountId }, transaction: tx })) !== 1) return null;
+          return { id: passkey.id, accountId, type: 'passkey', target: passkey.name, secretEnc: null, lastTimeStep: null, verifiedAt: passkey.createdAt };
+        }
         const stored = toStored(row.get({ plain: true }));
         await RecoveryMethod.destroy({ where: { id: methodId, accountId }, transaction: tx });
         return stored;

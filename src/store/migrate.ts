@@ -8,6 +8,7 @@ import * as credentialsEpoch from './migrations/0006-credentials-epoch.ts';
 import * as throttleStrikes from './migrations/0007-throttle-strikes.ts';
 import * as accessPasses from './migrations/0008-access-passes.ts';
 import * as confirmedAtInProfiles from './migrations/0009-confirmed-at-in-profiles.ts';
+import * as passkeys from './migrations/0010-passkeys.ts';
 
 /** Migrations in order; listed here (not globbed) so the built package finds them too. */
 const MIGRATIONS = [
@@ -20,6 +21,7 @@ const MIGRATIONS = [
   { name: '0007-throttle-strikes', ...throttleStrikes },
   { name: '0008-access-passes', ...accessPasses },
   { name: '0009-confirmed-at-in-profiles', ...confirmedAtInProfiles },
+  { name: '0010-passkeys', ...passkeys },
 ];
 
 const MIGRATIONS_TABLE = 'schema_migrations';

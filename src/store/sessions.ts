@@ -1,5 +1,6 @@
 import { Op } from 'sequelize';
 import { EPOCH_FIELD } from '../provider/credentials-epoch.ts';
+import { deviceOf } from '../provider/session-device.ts';
 import type { DirectorySession } from '../sspr/ports.ts';
 import type { Store, Transaction } from './index.ts';
 import { moveCredentialsEpoch } from './revoke.ts';
@@ -34,7 +35,15 @@ export async function listAccountSessions(store: Store, accountId: string, now: 
   return rows
     .map((row) => {
       const p = parse(row.payload);
-      return { id: row.id, signedInAt: fromEpoch(p.loginTs), expiresAt: row.expiresAt ?? fromEpoch(p.exp), clients: Object.keys(p.authorizations ?? {}).sort() };
+      const device = deviceOf(p);
+      return {
+        id: row.id,
+        signedInAt: fromEpoch(p.loginTs),
+        expiresAt: row.expiresAt ?? fromEpoch(p.exp),
+        clients: Object.keys(p.authorizations ?? {}).sort(),
+        userAgent: device?.ua ?? null,
+        network: device?.net ?? null,
+      };
     })
     .sort((a, b) => (b.signedInAt?.getTime() ?? 0) - (a.signedInAt?.getTime() ?? 0));
 }

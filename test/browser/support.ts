@@ -13,7 +13,7 @@ import * as client from 'openid-client';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { ConfigInput } from '../../src/config/schema.ts';
 import { createSqliteDatabase, type TestDatabase } from '../support/db.ts';
-import { startTestServer, type TestServer } from '../support/server.ts';
+import { freePort, startTestServer, type TestServer } from '../support/server.ts';
 import { CODE_RUN, startGateway, startSmtpServer, waitFor, type ReceivedMail } from '../unit/delivery/helpers.ts';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -53,7 +53,7 @@ export const UI = {
 } as const;
 
 /** A catalog key that reached the page instead of its text (`registration:code.sent`). */
-export const UNTRANSLATED = /\b(?:pages|errors|registration|reset|mail):[a-z_]+(?:\.[a-z_]+)*/;
+export const UNTRANSLATED = /\b(?:pages|errors|registration|reset|mail|passkey|mfa):[a-z_]+(?:\.[a-z_]+)*/;
 
 /** The relying party's redirect_uri: records every callback and answers with a small page. */
 export async function startCallbackServer() {
@@ -87,14 +87,18 @@ export interface BrowserEnv {
 const CLIENT = { client_id: 'browser-app', client_secret: 'browser-app-secret-0123456789' };
 
 /** One server (SQLite, SMTP, SMS gateway), one callback server and one Chromium for a test file. */
-export async function startBrowserEnv(sspr: NonNullable<ConfigInput['sspr']> = { enabled_for: 'all', methods_required: 1 }): Promise<BrowserEnv> {
+export async function startBrowserEnv(sspr: NonNullable<ConfigInput['sspr']> = { enabled_for: 'all', methods_required: 1 }, options: { localhost?: boolean; config?: Partial<ConfigInput> } = {}): Promise<BrowserEnv> {
   const smtp = await startSmtpServer();
   const gateway = await startGateway();
   const callback = await startCallbackServer();
   const db = createSqliteDatabase();
+  // WebAuthn refuses an IP address as rpId: passkey tests run on http://localhost.
+  const port = options.localhost ? await freePort() : undefined;
   const srv = await startTestServer({
     database: db.url,
+    port,
     overrides: {
+      ...(port ? { issuer: `http://localhost:${port}` } : {}),
       clients: [{ ...CLIENT, redirect_uris: [callback.url], post_logout_redirect_uris: [callback.url.replace(/cb$/, '')] }],
       sspr,
       delivery: {
@@ -102,6 +106,7 @@ export async function startBrowserEnv(sspr: NonNullable<ConfigInput['sspr']> = {
         email: { transport: 'smtp', smtp: { host: '127.0.0.1', port: smtp.port, secure: false } },
         sms: { transport: 'http', http: { url: gateway.url } },
       },
+      ...options.config,
     },
   });
   const oidc = await client.discovery(new URL(srv.issuer), CLIENT.client_id, CLIENT.client_secret, undefined, { execute: [client.allowInsecureRequests] });

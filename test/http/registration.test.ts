@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { generate } from 'otplib';
 import type { ConfigInput } from '../../src/config/schema.ts';
-import { Browser, findForm, inputByAutocomplete, messageIds, type Page } from '../support/browser.ts';
+import { Browser, attr, findForm, inputByAutocomplete, messageIds, type Page } from '../support/browser.ts';
 import { TestClock } from '../support/clock.ts';
 import { createSqliteDatabase, type TestDatabase } from '../support/db.ts';
 import { consentIfAsked, relyingParty, signIn, type RelyingParty } from '../support/oidc.ts';
@@ -57,6 +57,13 @@ async function textedCode(env: Env, to: string, after = 0): Promise<string> {
   const mine = () => env.gateway.requests.map((r) => JSON.parse(r.body) as { to: string; text: string }).filter((r) => r.to === to);
   await waitFor(() => mine().length > after);
   return mine().at(-1)!.text.match(CODE_RUN)![0];
+}
+
+/** The href of the link to `href` (an exact address), as a user would follow it. */
+function link(html: string, href: string): string {
+  const found = [...html.matchAll(/<a\b([^>]*)>/g)].map((m) => attr(m[1], 'href')).find((h) => h === href);
+  if (!found) throw new Error(`no link to ${href}`);
+  return found;
 }
 
 const wrong = (code: string) => [...code].map((d) => String((Number(d) + 1) % 10)).join('');
@@ -240,7 +247,11 @@ describe('registration of recovery methods at sign-in (HTTP)', function () {
       const sent = env.gateway.requests.length;
       const refused = await browser.submit(target, { phone: '+1 202 555 0123' }, { actionPart: '/target' });
       assert.equal(refused.status, 400);
-      assert.deepEqual(messageIds(refused.html), ['errors:sspr.method_invalid_target']);
+      assert.deepEqual(messageIds(refused.html), ['registration:errors.phone_country']);
+      // It names the format and the countries SMS may go to, next to the field.
+      assert.match(refused.html, /like \+31 6 12345678/);
+      assert.match(refused.html, /Netherlands, Belgium,? and Germany/);
+      assert.match(refused.html, /id="phone"[^>]* aria-invalid="true" aria-describedby="phone-error target-hint"/);
       assert.match(refused.html, /value="\+1 202 555 0123"/, 'the form keeps what was typed');
       assert.equal(env.gateway.requests.length, sent);
     });
@@ -256,9 +267,9 @@ describe('registration of recovery methods at sign-in (HTTP)', function () {
       const { browser, landed, verifier, state } = await signInFresh(env, user);
       const totpPage = await choose(browser, landed, 'totp');
       assertRegisterPage(totpPage);
-      assert.match(totpPage.html, /<svg/);
+      assert.match(totpPage.html, /<img src="data:image\/svg\+xml;base64,[^"]+" width="192" height="192" alt="QR code to scan with your authenticator app"/);
       const uri = /href="(otpauth:\/\/totp\/[^"]+)"/.exec(totpPage.html)![1].replace(/&amp;/g, '&');
-      const secret = /id="totp-secret">([A-Z2-7]+)</.exec(totpPage.html)![1];
+      const secret = /id="totp-secret">([\s\S]*?)<\/code>/.exec(totpPage.html)![1].replace(/<[^>]+>/g, '');
       assert.equal(new URL(uri).searchParams.get('secret'), secret);
 
       const code = await generate({ secret, epoch: Math.floor(env.clock.now().getTime() / 1000) });
@@ -413,8 +424,20 @@ describe('registration of recovery methods at sign-in (HTTP)', function () {
       assert.equal(overview.status, 200);
       assert.match(overview.html, /a•••@example\.org/);
       const emailId = (await env.srv.app.sspr.methodRepo.listVerified(user.id))[0].id;
-      const refused = await browser.submit(overview, { method: emailId }, { actionPart: '/remove' });
+      // The only method: no Remove offered, the page says why (plural rules: "at least one").
+      assert.doesNotMatch(overview.html, /\/account\/security\/remove\//);
+      assert.match(overview.html, /This is your only recovery method and you need at least one/);
+      // Its confirmation page sends back to the overview; a forged post is refused and lands on a GET page.
+      const noConfirm = await browser.get(`${env.srv.issuer}/account/security/remove/${emailId}`);
+      assert.equal(new URL(noConfirm.url).pathname, '/account/security');
+      const csrf = findForm(overview.html, '/method').hidden;
+      const refused = await browser.follow(`${env.srv.issuer}/account/security/remove`, { body: new URLSearchParams({ ...csrf, method: emailId }).toString() });
+      assert.equal(new URL(refused.url).pathname, '/account/security');
       assert.deepEqual(messageIds(refused.html), ['registration:errors.below_required']);
+      assert.match(refused.html, /you need at least one recovery method\./);
+      assert.ok(browser.history.slice(-2)[0]!.startsWith('POST /account/security/remove 303'), browser.history.join('\n'));
+      // The language link after the refusal is a GET page too.
+      assert.equal((await browser.get(`${env.srv.issuer}/account/security?lang=nl`)).status, 200);
 
       const target = await browser.submit(refused, { method: 'sms' }, { actionPart: '/method' });
       const codePage = await browser.submit(target, { phone: '+31612345679' }, { actionPart: '/target' });
@@ -423,7 +446,12 @@ describe('registration of recovery methods at sign-in (HTTP)', function () {
       assert.ok(messageIds(added.html).includes('registration:added'), added.html.slice(0, 2000));
       assert.match(added.html, /\+31 •••••••79/);
 
-      const removed = await browser.submit(added, { method: emailId }, { actionPart: '/remove' });
+      const confirm = await browser.get(`${env.srv.issuer}${link(added.html, `/account/security/remove/${emailId}`)}`);
+      assert.equal(confirm.status, 200);
+      assert.match(confirm.html, /<h1>Herstelmethode verwijderen\?<\/h1>/, 'in the language chosen above');
+      assert.match(confirm.html, /Wilt u E-mail \(a•••@example\.org\) als herstelmethode verwijderen\?/);
+      assert.equal((await env.srv.app.sspr.methodRepo.listVerified(user.id)).length, 2, 'the confirmation page removes nothing');
+      const removed = await browser.submit(confirm, {}, { actionPart: '/remove' });
       assert.ok(messageIds(removed.html).includes('registration:removed'));
       assert.deepEqual((await env.srv.app.sspr.methodRepo.listVerified(user.id)).map((m) => m.type), ['sms']);
       assert.ok((await auditActivities(env, user.id)).includes('sspr.registration.method_removed:success'));

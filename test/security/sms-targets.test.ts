@@ -48,7 +48,7 @@ describe('Issue 16 · SMS targets: premium-rate and shared-cost numbers are refu
     for (const [number, kind] of REFUSED) {
       const refused = await b.submit(target, { [inputByAutocomplete(target.html, 'tel')]: number }, { actionPart: '/target' });
       assert.equal(refused.status, 400, `${kind}: refused`);
-      assert.deepEqual(messageIds(refused.html), ['errors:sspr.number_not_mobile'], `${kind}: the message names the problem`);
+      assert.deepEqual(messageIds(refused.html), ['registration:errors.phone_not_mobile'], `${kind}: the message names the problem`);
       assert.match(refused.html, /premium-rate/);
     }
     assert.deepEqual(await counts(), before, 'no code issued, nothing queued');

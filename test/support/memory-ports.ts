@@ -143,6 +143,9 @@ export function memoryCodeStore(state: MemoryState): CodeStore {
       c.usedAt = at;
       return true;
     },
+    async isReplaced(flowId, channel, codeHash) {
+      return state.codes.some((c) => c.flowId === flowId && c.channel === channel && c.codeHash === codeHash && c.usedAt !== null);
+    },
     async purgeExpired(now) {
       const before = state.codes.length;
       state.codes = state.codes.filter((c) => c.expiresAt.getTime() > now.getTime());

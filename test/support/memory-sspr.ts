@@ -11,6 +11,7 @@ import { createPasswordPolicy } from '../../src/sspr/password-policy.ts';
 import type { AccountDirectory, DirectoryAccount } from '../../src/sspr/ports.ts';
 import { createThrottle } from '../../src/sspr/throttle.ts';
 import { TestClock } from './clock.ts';
+import { memoryPasskeys } from './memory-passkeys.ts';
 import {
   emptyState, memoryCodeStore, memoryFlowRepository, memoryMethodRepository, memoryThrottleStore, memoryUnitOfWork,
   type MemoryAccount, type MemoryState,
@@ -98,7 +99,7 @@ export async function createMemorySspr(sspr: ConfigInput['sspr'] = {}, start = n
     codes,
     throttle: createThrottle({ store: memoryThrottleStore(state), clock }),
     secretBox,
-    methods: createMethods({ config, codes, delivery, secretBox, clock, methodRepo }),
+    methods: createMethods({ config, codes, delivery, secretBox, clock, methodRepo, passkeys: memoryPasskeys(memoryAudit(state, clock)) }),
     methodRepo,
     passwordPolicy: await createPasswordPolicy(config.password_policy),
   };

@@ -35,7 +35,7 @@ export async function startTestServer(opts: {
   port?: number;
 }): Promise<TestServer> {
   const port = opts.port ?? (await freePort());
-  const issuer = `http://127.0.0.1:${port}`;
+  const issuer = opts.overrides?.issuer ?? `http://127.0.0.1:${port}`;
   const redirectUri = 'http://127.0.0.1:1/cb';
   const input: ConfigInput = {
     issuer,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Database, OPEN_READONLY, Statement } from '../../src/store/sqlite-driver.ts';
+import { Database, numberedParameters, OPEN_READONLY, Statement } from '../../src/store/sqlite-driver.ts';
 
 function call<T>(fn: (cb: (this: Statement, err: Error | null, result?: T) => void) => void): Promise<{ self: Statement; result?: T }> {
   return new Promise((resolve, reject) => fn(function (err, result) {
@@ -106,5 +106,14 @@ describe('SQLite driver on node:sqlite', () => {
     const db = await connect();
     db.close();
     await assert.rejects(call((cb) => db.all('SELECT 1', cb)), /SQLITE_MISUSE/);
+  });
+  it('binds the hot path\'s $n parameters by number: any order, repeated, never inside a quoted string', async () => {
+    assert.equal(numberedParameters("SELECT $2, '$1 stays', $1, $2"), "SELECT ?2, '$1 stays', ?1, ?2");
+    const db = await connect();
+    const rows = await db.cachedAll<{ a: string; b: string; c: string; d: string }>("SELECT $2 AS a, '$1' AS b, $1 AS c, $2 || 'x' AS d", ['one', 'two']);
+    assert.deepEqual({ ...rows[0] }, { a: 'two', b: '$1', c: 'one', d: 'twox' });
+    // The same text by name still works (its own prepared statement).
+    const named = await db.cachedAll<{ a: string }>('SELECT $1 AS a', { $1: 'named' });
+    assert.equal(named[0]?.a, 'named');
   });
 });

@@ -146,6 +146,8 @@ export function maskTarget(type: string, target: string | null): string | null {
   if (target === null) return null;
   if (type === 'email') return maskEmail(target);
   if (type === 'sms') return maskPhone(target);
+  // A passkey's "target" is the name its owner gave it: nothing to hide.
+  if (type === 'passkey') return target;
   return '***';
 }
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { METHOD_TYPES, type Config, type MethodType } from '../../config/schema.ts';
+import { METHOD_TYPES, type Config, type MethodType, type MfaConfig } from '../../config/schema.ts';
 import { evaluateAccount, type RegistrationDue } from '../../sspr/policy.ts';
 import type { UserView } from '../../admin/accounts.ts';
 import { globalsOf, iso, maskTarget, output, passwordFrom, withSession, yesNo, type CliIo } from './context.ts';
@@ -9,10 +9,12 @@ export interface ScopeResult {
   inScope: boolean;
   methodsRequired: number;
   registrationDue: RegistrationDue;
+  /** Signs in with a second factor (`mfa.required_for`). */
+  mfaRequired: boolean;
 }
 
 /** The user's standing in the SSPR policy, from the same `evaluateAccount` sign-in uses. */
-export function scopeOf(user: UserView, sspr: Config['sspr'], now: Date): ScopeResult {
+export function scopeOf(user: UserView, sspr: Config['sspr'], now: Date, mfa?: MfaConfig): ScopeResult {
   const known = new Set<string>(METHOD_TYPES);
   const result = evaluateAccount({
     account: {
@@ -34,14 +36,15 @@ export function scopeOf(user: UserView, sspr: Config['sspr'], now: Date): ScopeR
       .map((m) => ({ type: m.type, verifiedAt: m.verifiedAt })),
     confirmedAt: user.confirmedAt,
     policy: sspr,
+    mfa,
     now,
   });
-  return { inScope: result.inScope, methodsRequired: result.methodsRequired, registrationDue: result.registrationDue };
+  return { inScope: result.inScope, methodsRequired: result.methodsRequired, registrationDue: result.registrationDue, mfaRequired: result.mfaRequired };
 }
 
 /** The `user show --json` shape (INTERFACE.md), plus id, verification flags and timestamps. */
-export function userJson(user: UserView, sspr: Config['sspr'], now: Date) {
-  const scope = scopeOf(user, sspr, now);
+export function userJson(user: UserView, sspr: Config['sspr'], now: Date, mfa?: MfaConfig) {
+  const scope = scopeOf(user, sspr, now, mfa);
   return {
     id: user.id,
     login: user.login,
@@ -53,20 +56,24 @@ export function userJson(user: UserView, sspr: Config['sspr'], now: Date) {
     admin: user.admin,
     disabled: user.disabled,
     groups: user.groups,
-    methods: user.methods.map((m) => (m.remaining === undefined
+    methods: user.methods.map((m) => (m.type === 'passkey'
+      ? { type: m.type, name: m.target, verified_at: iso(m.verifiedAt) }
+      : m.remaining === undefined
       ? { type: m.type, target: maskTarget(m.type, m.target), verified_at: iso(m.verifiedAt) }
       : { type: m.type, remaining: m.remaining, verified_at: iso(m.verifiedAt) })),
     confirmed_at: iso(user.confirmedAt),
     in_scope: scope.inScope,
     methods_required: scope.methodsRequired,
     registration_due: scope.registrationDue,
+    // Only while MFA is on: the shape stays as INTERFACE.md names it otherwise.
+    ...(mfa && mfa.required_for !== 'none' ? { mfa_required: scope.mfaRequired } : {}),
     password_changed_at: iso(user.passwordChangedAt),
     created_at: iso(user.createdAt),
   };
 }
 
-function userText(user: UserView, sspr: Config['sspr'], now: Date): string[] {
-  const scope = scopeOf(user, sspr, now);
+function userText(user: UserView, sspr: Config['sspr'], now: Date, mfa?: MfaConfig): string[] {
+  const scope = scopeOf(user, sspr, now, mfa);
   const contact = (v: string | null, verified: boolean) => (v ? `${v}${verified ? ' (verified)' : ''}` : '-');
   const methods = user.methods.length
     ? user.methods.map((m) => `${m.type}${m.target ? ` ${maskTarget(m.type, m.target)}` : ''}${m.remaining === undefined ? '' : ` ${m.remaining} left`} (${m.verifiedAt ? `verified ${iso(m.verifiedAt)}` : 'not verified'})`)
@@ -83,6 +90,7 @@ function userText(user: UserView, sspr: Config['sspr'], now: Date): string[] {
     `confirmed:        ${iso(user.confirmedAt) ?? 'never'}`,
     `in SSPR scope:    ${scope.inScope ? `yes, ${scope.methodsRequired} method type(s) required` : 'no'}`,
     `registration due: ${scope.registrationDue === false ? 'no' : scope.registrationDue}`,
+    ...(mfa && mfa.required_for !== 'none' ? [`second factor:    ${scope.mfaRequired ? 'required at sign-in' : 'not required'}`] : []),
   ];
 }
 
@@ -152,7 +160,7 @@ export function registerUserCommands(program: Command, io: CliIo): void {
       await withSession(io, g, async (s) => {
         const u = await s.accounts.getUser(login);
         const now = s.clock.now();
-        output(io, g, userJson(u, s.config.sspr, now), userText(u, s.config.sspr, now));
+        output(io, g, userJson(u, s.config.sspr, now, s.config.mfa), userText(u, s.config.sspr, now, s.config.mfa));
       });
     });
 

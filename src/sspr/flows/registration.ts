@@ -7,9 +7,8 @@ import { FlowExpired, FlowInvalid, MethodInvalidTarget, MethodNotAllowed, NotFou
 import type { EnrolmentView, Method, StoredMethod, TargetMethod } from '../methods/types.ts';
 import { evaluateAccount, type AccountPolicy } from '../policy.ts';
 import type { DirectoryAccount, FlowRow, TransactionHandle as Transaction } from '../ports.ts';
-import { IP_FACTOR } from '../guess-limits.ts';
 import { createMethodNotices } from '../method-notices.ts';
-import type { ThrottleRule, ThrottleState } from '../throttle.ts';
+import { createRegistrationThrottle } from './registration-throttle.ts';
 
 /**
  * Registration of recovery methods, as a state machine stored in the `flows` table (kind
@@ -68,6 +67,8 @@ export interface MethodSummary {
   /** Codes left, for methods that are a set of single-use codes. */
   remaining?: number;
   verifiedAt: Date | null;
+  /** False when removing it would leave fewer types than the policy requires (the page says why instead). */
+  removable: boolean;
 }
 
 export interface AccountStatus {
@@ -92,8 +93,15 @@ export interface RegistrationView {
   /** The profile's own address/number for the selected type, to prefill the form (the user's own data). */
   suggestion: string | null;
   added: MethodType[];
-  /** Types this user may register now (allowed by policy; a registered type may be replaced). */
+  /**
+   * Types this user may add now: allowed by policy and not registered yet. A registered type is
+   * changed from its own entry (`replaces`), never offered again as if it were new.
+   */
   choices: MethodType[];
+  /** Registered methods the selected step would replace (one method per type, see method-repository). */
+  replaces: { type: MethodType; masked: string | null } | null;
+  /** The code field of the selected method: digits only, and its own length. */
+  proofInput: { digits: boolean; maxLength: number } | null;
   /** Enough distinct verified types to finish (or nothing is required: not in scope). */
   canFinish: boolean;
   reauthAt: Date | null;
@@ -112,7 +120,6 @@ export type RegistrationFlow = ReturnType<typeof createRegistrationFlow>;
 
 const KIND = 'registration';
 const MINUTE = 60_000;
-const HOUR = 3_600_000;
 
 export function createRegistrationFlow(deps: DomainDeps) {
   const { config, store, clock, directory, audit, methods, methodRepo, throttle, delivery } = deps;
@@ -120,53 +127,7 @@ export function createRegistrationFlow(deps: DomainDeps) {
   const ttlMs = config.sspr.flow_ttl_minutes * MINUTE;
   const helpdesk = config.sspr.helpdesk.url || config.sspr.helpdesk.email || null;
   const tell = createMethodNotices({ methods, delivery, clock, helpdesk }).tell;
-  const rules = {
-    email_sends: sendRule(config.sspr.throttle.email_sends),
-    sms_sends: sendRule(config.sspr.throttle.sms_sends),
-    failed_verifications: {
-      max: config.sspr.throttle.failed_verifications.max,
-      windowMs: config.sspr.throttle.failed_verifications.window_hours * HOUR,
-      blockMs: config.sspr.throttle.failed_verifications.block_hours * HOUR,
-    },
-  } satisfies Record<string, ThrottleRule>;
-
-  function sendRule(r: { max: number; window_minutes: number; block_hours: number }): ThrottleRule {
-    return { max: r.max, windowMs: r.window_minutes * MINUTE, blockMs: r.block_hours * HOUR };
-  }
-
-  /**
-   * Registration has its own counters (prefix `register:`): its blocks never stop a password reset,
-   * nor the reverse. Sends count per account, per IP and per both (SMS pumping comes from one place
-   * with many accounts), the IP alone at IP_FACTOR times the limit so an office behind one address
-   * can register together. Wrong codes count per account and per account + IP only: the user is
-   * signed in, so guessing is bound to the account, and one user's typos must not block a whole office NAT.
-   */
-  function keys(kind: keyof typeof rules, accountId: string, ip: string | null | undefined): { key: string; rule: ThrottleRule }[] {
-    const all = throttle.keysFor({ identifier: accountId, ip: ip ?? 'unknown' });
-    const chosen = kind === 'failed_verifications' ? all.filter((k) => !k.startsWith('ip:')) : all;
-    const rule = rules[kind];
-    return chosen.map((k) => ({ key: `register:${kind}:${k}`, rule: k.startsWith('ip:') ? { ...rule, max: rule.max * IP_FACTOR } : rule }));
-  }
-
-  function refusal(states: ThrottleState[], kind: string): InstanceType<typeof Throttled> | null {
-    const now = clock.now();
-    const refused = states.filter((s) => !s.allowed);
-    if (refused.length === 0) return null;
-    const until = refused
-      .map((s) => s.blockedUntil ?? s.resetsAt ?? now)
-      .reduce((a, b) => (a.getTime() >= b.getTime() ? a : b));
-    return new Throttled({ until, now, detail: `registration ${kind} throttled`, params: { kind } });
-  }
-
-  async function hitAll(kind: keyof typeof rules, accountId: string, ip: string | null | undefined): Promise<void> {
-    const refused = refusal(await throttle.hitMany(keys(kind, accountId, ip)), kind);
-    if (refused) throw refused;
-  }
-
-  async function ensureNotBlocked(kind: keyof typeof rules, accountId: string, ip: string | null | undefined): Promise<void> {
-    const refused = refusal(await throttle.peekMany(keys(kind, accountId, ip)), kind);
-    if (refused) throw refused;
-  }
+  const { keys, refusal, hitAll, ensureNotBlocked } = createRegistrationThrottle({ config, throttle, clock });
 
   function parse(row: FlowRow): FlowData {
     const d = JSON.parse(row.data) as Partial<FlowData>;
@@ -187,7 +148,7 @@ export function createRegistrationFlow(deps: DomainDeps) {
   }
 
   function evaluate(account: DirectoryAccount, methodList: StoredMethod[], confirmedAt: Date | null): AccountPolicy {
-    return evaluateAccount({ account, methods: methodList, confirmedAt, policy: config.sspr, now: clock.now() });
+    return evaluateAccount({ account, methods: methodList, confirmedAt, policy: config.sspr, mfa: config.mfa, now: clock.now() });
   }
 
   /** The account with its verified methods and policy: four small queries, used by the prompt too. */
@@ -210,6 +171,7 @@ export function createRegistrationFlow(deps: DomainDeps) {
       : null;
     const selected = data.selected ? methods.get(data.selected) : undefined;
     const profileField = selected?.kind === 'target' ? selected.profileField : undefined;
+    const replaced = data.selected && row.state !== 'choosing' ? st.methods.find((m) => m.type === data.selected) : undefined;
     const v: RegistrationView = {
       id: row.id,
       state: row.state as RegistrationState,
@@ -218,14 +180,17 @@ export function createRegistrationFlow(deps: DomainDeps) {
       login: st.account.login,
       expiresAt: row.expiresAt,
       policy,
-      methods: st.methods.map((m) => ({ id: m.id, type: m.type, ...describe(m), verifiedAt: m.verifiedAt })),
+      methods: st.methods.map((m) => ({ id: m.id, type: m.type, ...describe(m), verifiedAt: m.verifiedAt, removable: !removalBlocked(st, m.id) })),
       pending,
       selected: data.selected ?? null,
       suggestion: profileField ? st.account[profileField] : null,
       selectedInput: profileField,
       added: data.added,
-      choices: policy.allowedMethods,
-      canFinish: !policy.inScope || policy.verifiedTypes.length >= policy.methodsRequired,
+      // A ceremony method (passkeys) is held several times over, one per device: adding one is never a duplicate.
+      choices: policy.allowedMethods.filter((type) => methods.get(type)?.kind === 'ceremony' || !st.methods.some((m) => m.type === type)),
+      replaces: replaced ? { type: replaced.type, masked: describe(replaced).masked } : null,
+      proofInput: selected?.proofInput ?? null,
+      canFinish: (!policy.inScope || policy.verifiedTypes.length >= policy.methodsRequired) && !(policy.mfaRequired && policy.mfaTypes.length === 0),
       reauthAt: data.reauthAt ? new Date(data.reauthAt) : null,
     };
     const enrolling = data.pending?.kind === 'held_secret' ? methods.get(data.pending.type) : undefined;
@@ -233,6 +198,18 @@ export function createRegistrationFlow(deps: DomainDeps) {
       v.enrolment = await enrolling.show(data.pending.secret, st.account.login);
     }
     return v;
+  }
+
+  /**
+   * Whether removing `methodId` would leave an account in scope with fewer distinct types than it
+   * needs. Checked when the page is drawn (no Remove offered) and again when the removal is asked for.
+   */
+  function removalBlocked(st: AccountStatus, methodId: string): { required: number } | null {
+    const after = evaluate(st.account, st.methods.filter((m) => m.id !== methodId), st.confirmedAt);
+    // The last method that serves as a second factor stays: without it the next sign-in could not finish.
+    if (after.mfaRequired && after.mfaTypes.length === 0) return { required: after.methodsRequired };
+    if (!st.policy.inScope) return null;
+    return after.verifiedTypes.length < after.methodsRequired ? { required: after.methodsRequired } : null;
   }
 
   async function mustStatus(accountId: string, t?: Transaction): Promise<AccountStatus> {
@@ -316,6 +293,8 @@ export function createRegistrationFlow(deps: DomainDeps) {
     const type = method.id as MethodType;
     if (!st.policy.allowedMethods.includes(type)) throw new MethodNotAllowed({ detail: `method ${input.type} not allowed` });
     const data = parse(row);
+    // A ceremony (a passkey) is registered by its own page's script, not through these steps.
+    if (method.kind === 'ceremony') throw new MethodNotAllowed({ detail: `method ${method.id} registers by ceremony` });
     if (method.kind === 'held_secret') {
       const { pending } = await method.enrol(st.account.login);
       const saved = await store.transaction((t) => save(row, 'awaiting_secret', { ...data, selected: type, pending: { type, kind: 'held_secret', secret: pending } }, t));
@@ -471,6 +450,10 @@ export function createRegistrationFlow(deps: DomainDeps) {
     if (st.policy.inScope && st.policy.verifiedTypes.length < st.policy.methodsRequired) {
       throw new FlowInvalid({ detail: 'not enough methods to finish', params: { reason: 'too_few_methods', required: st.policy.methodsRequired } });
     }
+    // A second factor is required at sign-in: one method that can serve as one, first.
+    if (st.policy.mfaRequired && st.policy.mfaTypes.length === 0) {
+      throw new FlowInvalid({ detail: 'no method that serves as a second factor', params: { reason: 'too_few_methods', required: st.policy.methodsRequired } });
+    }
     return confirmAndClose(row, st, 'sspr.registration.completed', input);
   }
 
@@ -529,5 +512,5 @@ export function createRegistrationFlow(deps: DomainDeps) {
     await save(row, row.state as RegistrationState, { ...parse(row), reauthAt: clock.now().getTime() }, t);
   }
 
-  return { status, mustStatus, open, get, select, sendCode, resend, back, verify, finish, reconfirm, skip, markReauthenticated };
+  return { status, mustStatus, removalBlocked, open, get, select, sendCode, resend, back, verify, finish, reconfirm, skip, markReauthenticated };
 }

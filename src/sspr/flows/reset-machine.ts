@@ -24,8 +24,11 @@ export interface ResetData {
   verified: string[];
   /** True once a method that is the whole proof (the helpdesk's pass) was proven. */
   complete?: boolean;
-  /** The method being proven, its kind, and what the user typed, masked (so the page is the same either way). */
-  pending: { type: string; kind?: MethodKind; masked: string | null } | null;
+  /**
+   * The method being proven, its kind, and what the user typed, masked (so the page is the same either
+   * way) and as normalised (so "send a new code" sends to the same place without asking again).
+   */
+  pending: { type: string; kind?: MethodKind; masked: string | null; target?: string } | null;
   lang: Language;
 }
 
@@ -42,15 +45,18 @@ export interface ResetFlowState {
 export type ResetEvent =
   | { type: 'identify'; identifier: string; accountId: string | null; methodsRequired: 1 | 2 }
   | { type: 'choose'; method: string; kind: MethodKind; offered: readonly string[] }
-  | { type: 'code_issued'; masked: string | null }
+  | { type: 'code_issued'; masked: string | null; target?: string }
   | { type: 'verified'; method: string; provesAll: boolean }
   | { type: 'completed' };
 
-/** Which states accept which event. Choosing again from the target or code page switches method. */
+/**
+ * Which states accept which event. Choosing again from the target or code page switches method; a
+ * code issued on the code page is "send a new code".
+ */
 export const TRANSITIONS: Record<ResetEvent['type'], readonly ResetState[]> = {
   identify: ['awaiting_identifier'],
   choose: ['awaiting_method', 'awaiting_target', 'awaiting_code'],
-  code_issued: ['awaiting_target'],
+  code_issued: ['awaiting_target', 'awaiting_code'],
   verified: ['awaiting_code'],
   completed: ['awaiting_password'],
 };
@@ -89,7 +95,7 @@ export function advance(flow: ResetFlowState, event: ResetEvent, now: Date): Res
     }
     case 'code_issued':
       if (!data.pending || data.pending.kind !== 'target') throw invalid(flow, event.type);
-      return { ...flow, state: 'awaiting_code', data: { ...data, pending: { ...data.pending, masked: event.masked } } };
+      return { ...flow, state: 'awaiting_code', data: { ...data, pending: { ...data.pending, masked: event.masked, ...(event.target === undefined ? {} : { target: event.target }) } } };
     case 'verified': {
       if (!data.pending || data.pending.type !== event.method || flow.accountId === null) throw invalid(flow, event.type);
       const verified = data.verified.includes(event.method) ? data.verified : [...data.verified, event.method];

@@ -193,7 +193,7 @@ export function createResetFlow(sspr: DomainDeps, options: ResetFlowOptions = {}
     const stored = await methodRepo.listVerified(account?.id ?? '');
     const confirmedAt = await methodRepo.confirmedAt(account?.id ?? '');
     if (!account || account.disabled) return { eligible: null, reachable: null };
-    const p = evaluateAccount({ account, methods: stored, confirmedAt, policy, now: clock.now() });
+    const p = evaluateAccount({ account, methods: stored, confirmedAt, policy, mfa: config.mfa, now: clock.now() });
     if (!p.inScope) return { eligible: null, reachable: null };
     const eligible = p.capable ? { account, policy: p, methods: stored.filter((m) => p.verifiedTypes.includes(m.type)) } : null;
     return { eligible, reachable: account };
@@ -235,6 +235,46 @@ export function createResetFlow(sspr: DomainDeps, options: ResetFlowOptions = {}
   }
 
   const wholeProofOffered = () => methods.all.some((m) => m.provesAll);
+
+  /**
+   * Issues a code for a target method: sent only when `target` matches a registered method of an
+   * eligible account, throttled per identifier, address, both, and per target, whatever matched.
+   */
+  async function issueCode(flow: ResetFlowState, method: Method & { kind: 'target' }, target: string, req: ResetRequest): Promise<ResetFlowState> {
+    const type = method.id;
+    const ok = (await standingOf(flow.accountId)).eligible;
+    const match = ok?.methods.find((m) => m.type === type && m.target === target) ?? null;
+    const next = advance(flow, { type: 'code_issued', masked: method.mask(target), target }, clock.now());
+    const limit = method.sendLimit;
+    const keys = [...keyed(limit, flow.data.identifier ?? '', req.ip), { key: `reset_${limit}/to:${target}`, rule: rules[limit] }];
+    const outcome = await store.transaction(async (t): Promise<Outcome> => {
+      const s = await hitAll(keys, t);
+      if (!s.allowed) {
+        if (s.justBlocked) {
+          await audit.record(auditEvent(flow, ok?.account ?? null, req, {
+            activity: 'sspr.reset.blocked', result: 'blocked', reason: `too_many_${type}_sends`, details: { method: type, until: s.until?.toISOString() ?? null },
+          }), t);
+        }
+        return { flow, error: throttled(s.until, `too many ${type} codes`) };
+      }
+      await method.sendCode({
+        flowId: flow.id,
+        purpose: 'reset',
+        accountId: match ? match.accountId : null,
+        target: match ? match.target : null,
+        lang: req.lang,
+        name: ok?.account.name ?? null,
+        correlationId: flow.id,
+      }, t);
+      await save(flow, next, t);
+      await audit.record(auditEvent(next, ok?.account ?? null, req, {
+        activity: 'sspr.reset.code_sent', result: match ? 'success' : 'info', reason: match ? null : 'no_matching_method', details: { method: type },
+      }), t);
+      return { flow: next };
+    });
+    if (outcome.error) throw outcome.error;
+    return outcome.flow;
+  }
 
   return {
     rules,
@@ -322,41 +362,23 @@ export function createResetFlow(sspr: DomainDeps, options: ResetFlowOptions = {}
       assertLive(flow, clock.now());
       const method = flow.data.pending ? methods.get(flow.data.pending.type) : undefined;
       if (flow.state !== 'awaiting_target' || method?.kind !== 'target') throw invalid(flow, 'submit target');
-      const type = method.id;
       await assertNotBlocked(flow, req);
       const target = method.normaliseTarget(input); // MethodInvalidTarget: the same for every identifier
-      const ok = (await standingOf(flow.accountId)).eligible;
-      const match = ok?.methods.find((m) => m.type === type && m.target === target) ?? null;
-      const next = advance(flow, { type: 'code_issued', masked: method.mask(target) }, clock.now());
-      const limit = method.sendLimit;
-      const keys = [...keyed(limit, flow.data.identifier ?? '', req.ip), { key: `reset_${limit}/to:${target}`, rule: rules[limit] }];
-      const outcome = await store.transaction(async (t): Promise<Outcome> => {
-        const s = await hitAll(keys, t);
-        if (!s.allowed) {
-          if (s.justBlocked) {
-            await audit.record(auditEvent(flow, ok?.account ?? null, req, {
-              activity: 'sspr.reset.blocked', result: 'blocked', reason: `too_many_${type}_sends`, details: { method: type, until: s.until?.toISOString() ?? null },
-            }), t);
-          }
-          return { flow, error: throttled(s.until, `too many ${type} codes`) };
-        }
-        await method.sendCode({
-          flowId: flow.id,
-          purpose: 'reset',
-          accountId: match ? match.accountId : null,
-          target: match ? match.target : null,
-          lang: req.lang,
-          name: ok?.account.name ?? null,
-          correlationId: flow.id,
-        }, t);
-        await save(flow, next, t);
-        await audit.record(auditEvent(next, ok?.account ?? null, req, {
-          activity: 'sspr.reset.code_sent', result: match ? 'success' : 'info', reason: match ? null : 'no_matching_method', details: { method: type },
-        }), t);
-        return { flow: next };
-      });
-      if (outcome.error) throw outcome.error;
-      return outcome.flow;
+      return issueCode(flow, method, target, req);
+    },
+
+    /**
+     * "Send a new code" on the code page: to the address or number typed on the target page, with the
+     * same throttles as the first send and the same page for every identifier. The new code replaces
+     * the older one (codes.ts), which then reads as "replaced by a newer code".
+     */
+    async resendCode(flow: ResetFlowState, req: ResetRequest): Promise<ResetFlowState> {
+      assertLive(flow, clock.now());
+      const method = flow.data.pending ? methods.get(flow.data.pending.type) : undefined;
+      const target = flow.data.pending?.target;
+      if (flow.state !== 'awaiting_code' || method?.kind !== 'target' || target === undefined) throw invalid(flow, 'resend code');
+      await assertNotBlocked(flow, req);
+      return issueCode(flow, method, target, req);
     },
 
     /** Step 4: the code (one sent to a target, or one the user holds: an app's code, a recovery code, a pass). */
@@ -388,9 +410,10 @@ export function createResetFlow(sspr: DomainDeps, options: ResetFlowOptions = {}
         }
         let error: SsprError | null = null;
         try {
-          if (method.kind === 'held_secret') {
-            // Unknown ids, and accounts without this method, get the same work inside `prove`.
-            await method.prove({ accountId: holder?.id ?? null, stored, code, context: { ...req.context, ip: req.ip, correlationId: flow.id } }, t);
+          if (method.kind === 'held_secret' || method.kind === 'ceremony') {
+            // Unknown ids, and accounts without this method, get the same work inside `prove`. A
+            // ceremony's challenge is bound to this flow.
+            await method.prove({ accountId: holder?.id ?? null, stored, code, context: { ...req.context, ip: req.ip, correlationId: flow.id }, binding: flow.id }, t);
             if (!holder) throw new CodeInvalid({ detail: `${type}: proven for no eligible account` });
           } else {
             const r = await method.verifyCode({ flowId: flow.id, code }, t);
@@ -417,6 +440,18 @@ export function createResetFlow(sspr: DomainDeps, options: ResetFlowOptions = {}
       });
       if (outcome.error) throw outcome.error;
       return outcome.flow;
+    },
+
+    /**
+     * The options of a ceremony method's proof (its page's script asks for them), bound to this flow.
+     * The same for every identifier: unknown ids get a challenge too.
+     */
+    async ceremonyOptions(flow: ResetFlowState, req: ResetRequest): Promise<Record<string, unknown>> {
+      assertLive(flow, clock.now());
+      const method = flow.data.pending ? methods.get(flow.data.pending.type) : undefined;
+      if (flow.state !== 'awaiting_code' || method?.kind !== 'ceremony') throw invalid(flow, 'ceremony options');
+      await assertNotBlocked(flow, req);
+      return method.proofOptions({ binding: flow.id, accountId: flow.accountId });
     },
 
     /** What the new-password page tells the user in advance. */

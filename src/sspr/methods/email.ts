@@ -34,7 +34,10 @@ export function createEmailMethod(deps: CodeChannelDeps): TargetMethod {
     channel: 'email',
     registrable: true,
     provesAll: false,
-    proofInput: { digits: true, maxLength: 16 },
+    // RFC 8176 has no value for a mailed code; it is a one-time password.
+    amr: ['otp'],
+    // The code's own length (codes.ts issues 6 to 8 digits, per configuration).
+    proofInput: { digits: true, maxLength: deps.codes.length },
     sendLimit: 'email_sends',
     profileField: 'email',
     describe: (stored) => ({ masked: stored.target === null ? null : maskEmail(stored.target) }),

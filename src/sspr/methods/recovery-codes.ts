@@ -10,6 +10,8 @@ const COUNT = 10;
 /** Read off paper (READABLE_ALPHABET, no look-alikes): 31 symbols × 10 ≈ 49.5 bits a code, throttled like every guess. */
 const LENGTH = 10;
 const GROUP = 5;
+/** A code as printed: LENGTH symbols in groups of GROUP joined by a dash (`abcde-fghjk`). */
+const PROOF = { digits: false, maxLength: LENGTH + Math.ceil(LENGTH / GROUP) - 1 } as const;
 
 /** What the method stores: a salt and the keyed hashes of the codes not used yet. */
 interface StoredSet {
@@ -59,7 +61,7 @@ export function createRecoveryCodesMethod(deps: RecoveryCodesDeps): HeldSecretMe
   const dummy: StoredSet = { v: 1, salt: 'dummy', hashes: Array.from({ length: COUNT }, () => randomBytes(32).toString('hex')) };
 
   function view(codes: string[]): EnrolmentView {
-    return { partial: 'recovery-codes-enrol', data: { codes, text: `${codes.join('\n')}\n` }, code: { digits: false, maxLength: 32 } };
+    return { partial: 'recovery-codes-enrol', data: { codes, text: `${codes.join('\n')}\n` }, code: PROOF };
   }
 
   /** The index of the matching hash, after comparing against every one (no early exit). */
@@ -77,7 +79,8 @@ export function createRecoveryCodesMethod(deps: RecoveryCodesDeps): HeldSecretMe
     kind: 'held_secret',
     registrable: true,
     provesAll: false,
-    proofInput: { digits: false, maxLength: 32 },
+    amr: ['otp'],
+    proofInput: PROOF,
     describe: (stored) => ({ masked: null, remaining: parseSet(stored.secretEnc)?.hashes.length ?? 0 }),
     async enrol() {
       const codes = Array.from({ length: COUNT }, newCode);

@@ -20,7 +20,7 @@ export async function sendCodeVia(deps: CodeChannelDeps, channel: 'email' | 'sms
     channel,
     to: input.target,
     lang: input.lang,
-    template: input.purpose === 'reset' ? 'code.reset' : 'code.registration',
+    template: input.purpose === 'reset' ? 'code.reset' : input.purpose === 'sign_in' ? 'code.sign_in' : 'code.registration',
     params: { code, minutes: deps.codes.ttlMinutes, name: input.name ?? null },
     accountId: input.accountId,
     correlationId: input.correlationId ?? null,

@@ -1,5 +1,5 @@
 import type { DeliveryConfig } from '../../config/schema.ts';
-import { checkSmsTarget } from '../../delivery/phone.ts';
+import { checkSmsTarget, exampleMobileNumber } from '../../delivery/phone.ts';
 import { MethodInvalidTarget, NumberNotMobile } from '../errors.ts';
 import type { TargetMethod } from './types.ts';
 import { maskPhone } from './mask.ts';
@@ -13,13 +13,17 @@ import { sendCodeVia, type CodeChannelDeps } from './send.ts';
  */
 export function normalisePhone(input: string, sms: DeliveryConfig['sms']): string {
   const value = input.normalize('NFKC').trim();
-  if (!value || value.length > 40) throw new MethodInvalidTarget({ detail: 'sms: empty or too long' });
+  if (!value || value.length > 40) {
+    throw new MethodInvalidTarget({ detail: 'sms: empty or too long', params: { reason: 'phone_invalid', example: exampleMobileNumber(sms.default_region) ?? '', countries: sms.allowed_countries.map((c) => c.toUpperCase()) } });
+  }
   const check = checkSmsTarget(value, { defaultRegion: sms.default_region, allowedCountries: sms.allowed_countries });
   if (check.ok) return check.e164;
+  // What to type instead: the format, by example, and where SMS may go (pages localise the country names).
+  const hint = { example: exampleMobileNumber(sms.default_region) ?? '', countries: sms.allowed_countries.map((c) => c.toUpperCase()) };
   switch (check.reason) {
-    case 'invalid': throw new MethodInvalidTarget({ detail: 'sms: not a valid number' });
-    case 'country': throw new MethodInvalidTarget({ detail: `sms: country ${check.country ?? 'unknown'} not allowed`, params: { reason: 'country' } });
-    case 'number_type': throw new NumberNotMobile({ detail: `sms: ${check.type} number in ${check.country}`, params: { type: check.type.toLowerCase() } });
+    case 'invalid': throw new MethodInvalidTarget({ detail: 'sms: not a valid number', params: { reason: 'phone_invalid', ...hint } });
+    case 'country': throw new MethodInvalidTarget({ detail: `sms: country ${check.country ?? 'unknown'} not allowed`, params: { reason: 'phone_country', ...hint } });
+    case 'number_type': throw new NumberNotMobile({ detail: `sms: ${check.type} number in ${check.country}`, params: { type: check.type.toLowerCase(), ...hint } });
   }
 }
 
@@ -31,7 +35,8 @@ export function createSmsMethod(deps: CodeChannelDeps & { sms: DeliveryConfig['s
     channel: 'sms',
     registrable: true,
     provesAll: false,
-    proofInput: { digits: true, maxLength: 16 },
+    amr: ['sms'],
+    proofInput: { digits: true, maxLength: deps.codes.length },
     sendLimit: 'sms_sends',
     profileField: 'phone',
     describe: (stored) => ({ masked: stored.target === null ? null : maskPhone(stored.target) }),

@@ -12,6 +12,8 @@ const qrcode = lazy<typeof import('qrcode')>('qrcode');
 const AAD = 'totp-secret';
 /** One 30-second step either way: phone clocks drift and people type slowly. */
 const TOLERANCE_SECONDS = 30;
+/** RFC 6238 as every app does it: six digits. */
+const PROOF = { digits: true, maxLength: 6 } as const;
 
 export interface TotpDeps {
   secretBox: SecretBox;
@@ -37,7 +39,11 @@ export function createTotpMethod(deps: TotpDeps): TotpMethod {
   async function describe(secret: string, label: string): Promise<EnrolmentView> {
     const uri = otp().generateURI({ issuer: deps.issuerName, label, secret });
     const qrSvg = await qrcode().toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
-    return { partial: 'totp-enrol', data: { secret, uri, qrSvg }, code: { digits: true, maxLength: 6 } };
+    // An image (not inline SVG) so the page can give it an accessible name (alt text).
+    const qrDataUri = `data:image/svg+xml;base64,${Buffer.from(qrSvg).toString('base64')}`;
+    // Groups of four to read and type; drawn apart by CSS, so a copy is still the key without spaces.
+    const secretGroups = secret.match(/.{1,4}/g) ?? [secret];
+    return { partial: 'totp-enrol', data: { secret, uri, qrDataUri, secretGroups }, code: PROOF };
   }
   // A sealed secret nobody knows: ids that lead nowhere "check" their code against it (same work).
   let dummy: string | null = null;
@@ -74,7 +80,8 @@ export function createTotpMethod(deps: TotpDeps): TotpMethod {
     kind: 'held_secret',
     registrable: true,
     provesAll: false,
-    proofInput: { digits: true, maxLength: 16 },
+    amr: ['otp'],
+    proofInput: PROOF,
     describe: () => ({ masked: null }),
     async enrol(label) {
       const secret = otp().generateSecret();

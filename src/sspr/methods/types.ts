@@ -13,7 +13,7 @@ export type { MethodRepository } from '../ports.ts';
 
 export interface SendCodeInput {
   flowId: string;
-  purpose: 'registration' | 'reset' | 'change';
+  purpose: 'registration' | 'reset' | 'change' | 'sign_in';
   /** Null for an unknown account, or when the typed address/number does not match: a code is issued but nothing is sent, so everything after looks the same. */
   accountId: string | null;
   target: string | null;
@@ -43,6 +43,8 @@ export interface ProofInput {
   code: string;
   /** Who asks, for methods that audit their own checks. */
   context?: RequestContext;
+  /** What a ceremony's challenge was bound to (the reset flow's id): a challenge of another flow is refused. */
+  binding?: string;
 }
 
 interface MethodBase {
@@ -57,6 +59,11 @@ interface MethodBase {
   readonly provesAll: boolean;
   /** The field its proof is typed into: digits only (a numeric keypad), and how long at most. */
   readonly proofInput: { digits: boolean; maxLength: number };
+  /**
+   * RFC 8176 `amr` values of a sign-in's second step with this method (`otp`, `sms`, `hwk`+`user`…);
+   * left out, the method does not serve as a second factor at sign-in (the helpdesk's pass).
+   */
+  readonly amr?: readonly string[];
   /** For pages and CLI output (masked address or number, remaining codes); null when there is nothing to show. */
   describe(stored: Pick<StoredMethod, 'target' | 'secretEnc'>): { masked: string | null; remaining?: number };
 }
@@ -94,7 +101,27 @@ export interface HeldSecretMethod extends MethodBase {
   prove(input: ProofInput, t?: Transaction): Promise<void>;
 }
 
-export type Method = TargetMethod | HeldSecretMethod;
+/**
+ * Proven by a ceremony the browser runs with something the user holds (a passkey): the page asks
+ * for options (a challenge bound to the flow), the browser answers, `prove` checks the answer.
+ * Registered on pages of its own, not through the code-typing steps.
+ */
+export interface CeremonyMethod extends MethodBase {
+  readonly kind: 'ceremony';
+  /**
+   * Options for the browser's ceremony, bound to `binding` and stored (single use, with expiry). The
+   * same for every account (nothing in them names the account's credentials), so they reveal nothing.
+   */
+  proofOptions(input: { binding: string; accountId: string | null }, t?: Transaction): Promise<Record<string, unknown>>;
+  /**
+   * A reset proof: `code` is the browser's answer (JSON), for a challenge bound to `input.binding`.
+   * Throws CodeInvalid for a wrong, replayed or foreign answer alike, and for ids that lead nowhere
+   * after the same work.
+   */
+  prove(input: ProofInput & { binding: string }, t?: Transaction): Promise<void>;
+}
+
+export type Method = TargetMethod | HeldSecretMethod | CeremonyMethod;
 
 /** The methods, looked up by id; the only place that knows which exist (methods/index.ts). */
 export interface MethodRegistry {

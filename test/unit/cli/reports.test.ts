@@ -150,14 +150,14 @@ describe('admin CLI: audit, reports, scope, keys (child process, seeded SQLite)'
     const u = json<Usage>(await run('report', 'usage', '--json'));
     assert.deepEqual(u, {
       days: 30,
-      registrations: { completed: 2, by_method: { email: 2, sms: 0, totp: 1, recovery_codes: 0 } },
-      resets: { completed: 2, failed: 2, by_method: { email: 2, sms: 0, totp: 1, recovery_codes: 0 } },
+      registrations: { completed: 2, by_method: { email: 2, sms: 0, totp: 1, recovery_codes: 0, passkey: 0 } },
+      resets: { completed: 2, failed: 2, by_method: { email: 2, sms: 0, totp: 1, recovery_codes: 0, passkey: 0 } },
       blocks: 1,
     });
     const wide = json<Usage>(await run('--json', 'report', 'usage', '--days', '60'));
     assert.equal(wide.days, 60);
-    assert.deepEqual(wide.registrations, { completed: 3, by_method: { email: 2, sms: 1, totp: 1, recovery_codes: 0 } });
-    assert.deepEqual(wide.resets, { completed: 3, failed: 2, by_method: { email: 2, sms: 1, totp: 1, recovery_codes: 0 } });
+    assert.deepEqual(wide.registrations, { completed: 3, by_method: { email: 2, sms: 1, totp: 1, recovery_codes: 0, passkey: 0 } });
+    assert.deepEqual(wide.resets, { completed: 3, failed: 2, by_method: { email: 2, sms: 1, totp: 1, recovery_codes: 0, passkey: 0 } });
     const text = ok(await run('report', 'usage')).stdout;
     assert.match(text, /registrations completed: 2\n/);
     assert.match(text, /resets failed:\s+2\n/);

@@ -69,8 +69,20 @@ describe('delivery messages', () => {
 
   it('writes the time with separators, in the language of the message', () => {
     const p = params('notice.password_changed', '') as TemplateParams['notice.password_changed'];
-    assert.match(renderMessage(translator, 'en', 'notice.password_changed', p).text, /4 May 2026 at 14:03 UTC/);
-    assert.match(renderMessage(translator, 'nl', 'notice.password_changed', p).text, /4 mei 2026 om 14:03 UTC/);
+    assert.match(renderMessage(translator, 'en', 'notice.password_changed', p, 'email', 'UTC').text, /4 May 2026 at 14:03 UTC/);
+    assert.match(renderMessage(translator, 'nl', 'notice.password_changed', p, 'email', 'UTC').text, /4 mei 2026 om 14:03 UTC/);
+  });
+
+  it('writes the time in the configured time zone, naming the zone', () => {
+    const p = params('notice.password_changed', '') as TemplateParams['notice.password_changed'];
+    assert.match(renderMessage(translator, 'nl', 'notice.password_changed', p, 'email', 'Europe/Amsterdam').text, /4 mei 2026 om 16:03 CEST/);
+    assert.match(renderMessage(translator, 'en', 'notice.password_changed', p, 'email', 'America/New_York').text, /4 May 2026 at 10:03 (EDT|GMT-4)/);
+  });
+
+  it('without a configured zone, uses the server\'s own', () => {
+    const p = params('notice.password_changed', '') as TemplateParams['notice.password_changed'];
+    const server = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    assert.equal(renderMessage(translator, 'en', 'notice.password_changed', p).text, renderMessage(translator, 'en', 'notice.password_changed', p, 'email', server).text);
   });
 
   it('names the method in the language of the message', () => {

@@ -130,11 +130,14 @@ for (const dialect of ['sqlite', 'postgres', 'memory'] as const) {
       await codes.check({ flowId: other, channel: 'email', code: second });
     });
 
-    it('a newer code voids the older one', async () => {
+    it('a newer code voids the older one, which then reads as replaced (still a counted wrong code)', async () => {
       const { code: first } = await issue();
       let { code: second } = await issue();
       while (second === first) ({ code: second } = await issue());
-      await rejects(codes.check({ flowId: flow, channel: 'email', code: first }), 'code_invalid', { attemptsLeft: 4 });
+      await rejects(codes.check({ flowId: flow, channel: 'email', code: first }), 'code_invalid', { attemptsLeft: 4, replaced: true });
+      let wrong = '000000';
+      while (wrong === first || wrong === second) wrong = String(Number(wrong) + 1).padStart(6, '0');
+      await rejects(codes.check({ flowId: flow, channel: 'email', code: wrong }), 'code_invalid', { attemptsLeft: 3 });
       await codes.check({ flowId: flow, channel: 'email', code: second });
     });
 

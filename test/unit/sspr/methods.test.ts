@@ -10,6 +10,7 @@ import { createCodeStore } from '../../../src/store/code-store.ts';
 import { typedMethods } from '../../support/methods.ts';
 import { openStore, type Store } from '../../../src/store/index.ts';
 import { createMethodRepository } from '../../../src/store/method-repository.ts';
+import { createChallengeStore, createPasskeyRepository } from '../../../src/store/passkey-repository.ts';
 import { TestClock } from '../../support/clock.ts';
 import { createSqliteDatabase, type TestDatabase } from '../../support/db.ts';
 
@@ -47,7 +48,8 @@ describe('sspr/methods', function () {
     } as unknown as DeliveryPort; // a recording stand-in: the queue has its own tests
     const codes = createCodeService({ store: createCodeStore(store), clock, hasher: createCodeHasher(KEYS), ttlMinutes: 10 });
     repo = createMethodRepository({ store, clock });
-    methods = typedMethods(createMethods({ config, codes, delivery, secretBox: createSecretBox(KEYS), clock, methodRepo: repo }));
+    const passkeys = { repo: createPasskeyRepository(store), challenges: createChallengeStore(store), audit: { record: async () => {} } };
+    methods = typedMethods(createMethods({ config, codes, delivery, secretBox: createSecretBox(KEYS), clock, methodRepo: repo, passkeys }));
   });
 
   async function account(): Promise<string> {
@@ -118,9 +120,9 @@ describe('sspr/methods', function () {
   describe('totp', () => {
     it('enrols with a QR code, verifies a code of the moment and refuses its replay with the same error', async () => {
       const enrolment = await methods.totp.enrol('alice');
-      const e = { secret: String(enrolment.view.data.secret), secretEnc: enrolment.pending, uri: String(enrolment.view.data.uri), qrSvg: String(enrolment.view.data.qrSvg) };
+      const e = { secret: String(enrolment.view.data.secret), secretEnc: enrolment.pending, uri: String(enrolment.view.data.uri), qr: String(enrolment.view.data.qrDataUri) };
       assert.match(e.uri, /^otpauth:\/\/totp\//);
-      assert.match(e.qrSvg, /^<svg/);
+      assert.match(Buffer.from(e.qr.replace(/^data:image\/svg\+xml;base64,/, ''), 'base64').toString(), /^<svg/);
       assert.ok(!e.secretEnc.includes(e.secret));
       const epoch = Math.floor(clock.now().getTime() / 1000);
       const code = await generate({ secret: e.secret, epoch });

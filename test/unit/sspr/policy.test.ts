@@ -86,7 +86,7 @@ describe('sspr/policy evaluateAccount', () => {
       const one = evaluate(admin, verified('email'), pol);
       assert.deepEqual([one.inScope, one.methodsRequired, one.registrationRequired, one.registrationDue, one.canSkip],
         [true, 2, true, 'too_few_methods', false]);
-      assert.deepEqual(one.allowedMethods, ['email', 'sms', 'totp', 'recovery_codes']);
+      assert.deepEqual(one.allowedMethods, ['email', 'sms', 'totp', 'recovery_codes', 'passkey']);
       const two = evaluate(admin, verified('sms', 'totp'), pol);
       assert.deepEqual([two.capable, two.registrationRequired, two.registrationDue], [true, false, false]);
     });

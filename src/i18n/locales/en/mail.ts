@@ -9,6 +9,7 @@ export default {
     sms: 'SMS',
     totp: 'authenticator app',
     recovery_codes: 'recovery codes',
+    passkey: 'passkey',
   },
   common: {
     greeting: 'Hello {{name}},',
@@ -31,6 +32,11 @@ export default {
       subject: 'Your oidc-sspr password reset code',
       text: 'Someone, hopefully you, asked to reset the password of your account with self-service password reset. Use this verification code to continue:\n\n{{code}}\n\n{{expiry}} If you did not ask for this, you can ignore this message: your password has not been changed.',
       sms: '{{code}} is your oidc-sspr code to reset your password. It expires in {{minutes}} min. Never share it.',
+    },
+    sign_in: {
+      subject: 'Your oidc-sspr sign-in code',
+      text: 'Someone, hopefully you, signed in to your account with your password. Use this code as the second step of the sign-in:\n\n{{code}}\n\n{{expiry}} If this was not you, change your password: someone knows it.',
+      sms: '{{code}} is your oidc-sspr sign-in code. It expires in {{minutes}} min. Never share it.',
     },
   },
   notice: {

@@ -9,6 +9,7 @@ export default {
     sms: 'sms',
     totp: 'authenticator-app',
     recovery_codes: 'herstelcodes',
+    passkey: 'toegangssleutel',
   },
   common: {
     greeting: 'Hallo {{name}},',
@@ -24,19 +25,24 @@ export default {
   code: {
     registration: {
       subject: 'Uw verificatiecode voor oidc-sspr',
-      text: 'Gebruik deze verificatiecode om dit adres te bevestigen als herstelmethode voor selfservice voor wachtwoordherstel:\n\n{{code}}\n\n{{expiry}} Hebt u deze code niet aangevraagd? Dan kunt u dit bericht negeren.',
+      text: 'Gebruik deze verificatiecode om dit adres te bevestigen als herstelmethode. Daarmee kunt u later met selfservice voor wachtwoordherstel zelf uw wachtwoord opnieuw instellen:\n\n{{code}}\n\n{{expiry}} Hebt u deze code niet aangevraagd? Dan kunt u dit bericht negeren.',
       sms: '{{code}} is uw verificatiecode voor oidc-sspr. De code verloopt over {{minutes}} min.',
     },
     reset: {
       subject: 'Uw verificatiecode om uw wachtwoord opnieuw in te stellen',
-      text: 'Iemand, hopelijk u, wil het wachtwoord van uw account opnieuw instellen met selfservice voor wachtwoordherstel. Gebruik deze verificatiecode om door te gaan:\n\n{{code}}\n\n{{expiry}} Hebt u dit niet aangevraagd? Dan kunt u dit bericht negeren: uw wachtwoord is niet gewijzigd.',
+      text: 'Iemand, hopelijk u, wil het wachtwoord van uw account opnieuw instellen via selfservice voor wachtwoordherstel. Gebruik deze verificatiecode om door te gaan:\n\n{{code}}\n\n{{expiry}} Hebt u dit niet aangevraagd? Dan kunt u dit bericht negeren: uw wachtwoord is niet gewijzigd.',
       sms: '{{code}} is uw verificatiecode van oidc-sspr om uw wachtwoord opnieuw in te stellen. De code verloopt over {{minutes}} min. Deel deze code met niemand.',
+    },
+    sign_in: {
+      subject: 'Uw aanmeldcode voor oidc-sspr',
+      text: 'Iemand, hopelijk u, heeft zich met uw wachtwoord aangemeld bij uw account. Gebruik deze code als tweede stap van de aanmelding:\n\n{{code}}\n\n{{expiry}} Was u dit niet? Wijzig dan uw wachtwoord: iemand kent het.',
+      sms: '{{code}} is uw aanmeldcode van oidc-sspr. De code verloopt over {{minutes}} min. Deel deze code met niemand.',
     },
   },
   notice: {
     method_added: {
       subject: 'Er is een herstelmethode aan uw account toegevoegd',
-      text: 'Op {{time}} is een nieuwe herstelmethode ({{method}}) geregistreerd voor selfservice voor wachtwoordherstel van uw account {{login}}.',
+      text: 'Op {{time}} is aan uw account {{login}} een nieuwe herstelmethode ({{method}}) toegevoegd, waarmee u uw wachtwoord zelf opnieuw kunt instellen.',
       sms: 'oidc-sspr: er is een herstelmethode ({{method}}) aan uw account {{login}} toegevoegd. Was u dit niet? Neem contact op met uw helpdesk.',
     },
     method_removed: {
@@ -51,12 +57,12 @@ export default {
     },
     admin_password_reset: {
       subject: 'Het wachtwoord van een beheerder is opnieuw ingesteld',
-      text: 'Het wachtwoord van het beheerdersaccount {{login}} is op {{time}} opnieuw ingesteld met selfservice voor wachtwoordherstel. Had u dit niet verwacht? Controleer dan het auditlogboek en neem contact op met de eigenaar van het account.',
-      sms: 'oidc-sspr: het wachtwoord van het beheerdersaccount {{login}} is opnieuw ingesteld met selfservice voor wachtwoordherstel.',
+      text: 'Het wachtwoord van het beheerdersaccount {{login}} is op {{time}} opnieuw ingesteld via selfservice voor wachtwoordherstel. Had u dit niet verwacht? Controleer dan het auditlogboek en neem contact op met de eigenaar van het account.',
+      sms: 'oidc-sspr: het wachtwoord van het beheerdersaccount {{login}} is opnieuw ingesteld via selfservice voor wachtwoordherstel.',
     },
     methods_reset: {
       subject: 'Uw herstelmethoden zijn opnieuw ingesteld',
-      text: 'Uw helpdesk heeft op {{time}} de herstelmethoden van uw account {{login}} opnieuw ingesteld. De volgende keer dat u zich aanmeldt, wordt u gevraagd uw methoden voor selfservice voor wachtwoordherstel opnieuw te registreren.',
+      text: 'Uw helpdesk heeft op {{time}} de herstelmethoden van uw account {{login}} opnieuw ingesteld. De volgende keer dat u zich aanmeldt, wordt u gevraagd uw herstelmethoden opnieuw te registreren.',
       sms: 'oidc-sspr: uw helpdesk heeft de herstelmethoden van uw account {{login}} opnieuw ingesteld. Bij uw volgende aanmelding wordt u gevraagd ze opnieuw te registreren.',
     },
   },
