@@ -35,7 +35,8 @@ export function loadViews(dir: string): Views {
   for (const file of readdirSync(dir)) {
     if (!file.endsWith('.ejs')) continue;
     const filename = join(dir, file);
-    templates.set(file.slice(0, -4), ejs.compile(readFileSync(filename, 'utf8'), { filename, async: false }) as Template);
+    // `cache`: without it every include() inside a page is read and compiled again on each render.
+    templates.set(file.slice(0, -4), ejs.compile(readFileSync(filename, 'utf8'), { filename, async: false, cache: true }) as Template);
   }
   const layout = templates.get('layout');
   if (!layout) throw new Error(`views: ${dir}/layout.ejs is missing`);
