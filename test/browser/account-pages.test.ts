@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { generate } from 'otplib';
 import type { Page } from 'playwright-core';
 import { seedUser } from '../support/users.ts';
-import { UI, authorizationRequest, backAtClient, chromiumMissing, mailedCode, pageChecker, startBrowserEnv, type BrowserEnv } from './support.ts';
+import { UI, authorizationRequest, backAtClient, mailedCode, pageChecker, useBrowserEnv, type BrowserEnv } from './support.ts';
 
 /**
  * Issue 18 in Chromium, registration and /account/security half, in English and Dutch at desktop and
@@ -36,15 +36,7 @@ describe('browser: registration and security info pages of issue 18 (Chromium)',
   this.timeout(120_000);
   let env: BrowserEnv | undefined;
 
-  before(async function () {
-    const missing = chromiumMissing();
-    if (missing) {
-      console.log(`      ${missing}`);
-      this.skip();
-    }
-    env = await startBrowserEnv({ enabled_for: 'all', methods_required: 1, methods: ['email', 'totp'] });
-  });
-  after(async () => { await env?.close(); });
+  useBrowserEnv((started) => { env = started; }, { enabled_for: 'all', methods_required: 1, methods: ['email', 'totp'] });
 
   for (const lang of ['en', 'nl'] as const) {
     for (const [width, viewport] of Object.entries(WIDTHS)) {

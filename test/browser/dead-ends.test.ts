@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import { seedUser } from '../support/users.ts';
 import {
-  UI, authorizationRequest, backAtClient, chromiumMissing, mailedCode, pageChecker, startBrowserEnv,
+  UI, authorizationRequest, backAtClient, mailedCode, pageChecker, useBrowserEnv,
   type BrowserEnv, type Lang,
 } from './support.ts';
 
@@ -34,15 +34,7 @@ describe('browser: no dead ends on the sign-in and reset pages (Chromium, en/nl,
   this.timeout(90_000);
   let env: BrowserEnv | undefined;
 
-  before(async function () {
-    const missing = chromiumMissing();
-    if (missing) {
-      console.log(`      ${missing}`);
-      this.skip();
-    }
-    env = await startBrowserEnv({ enabled_for: 'all', methods_required: 1 });
-  });
-  after(async () => { await env?.close(); });
+  useBrowserEnv((started) => { env = started; }, { enabled_for: 'all', methods_required: 1 });
 
   let n = 0;
   for (const lang of ['en', 'nl'] as const) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { seedUser } from '../support/users.ts';
 import {
-  UI, authorizationRequest, backAtClient, chromiumMissing, decodeHeader, mailedCode, newPage, pageChecker, startBrowserEnv,
+  UI, authorizationRequest, backAtClient, decodeHeader, mailedCode, newPage, pageChecker, useBrowserEnv,
   type BrowserEnv, type Lang,
 } from './support.ts';
 
@@ -14,15 +14,7 @@ describe('browser: forgot password from the sign-in page (Chromium)', function (
   this.timeout(60_000);
   let env: BrowserEnv | undefined;
 
-  before(async function () {
-    const missing = chromiumMissing();
-    if (missing) {
-      console.log(`      ${missing}`);
-      this.skip();
-    }
-    env = await startBrowserEnv({ enabled_for: 'all', methods_required: 1 });
-  });
-  after(async () => { await env?.close(); });
+  useBrowserEnv((started) => { env = started; }, { enabled_for: 'all', methods_required: 1 });
 
   // English through ui_locales=en although the browser prefers Dutch; Dutch through the browser's
   // language alone (Accept-Language), no ui_locales.

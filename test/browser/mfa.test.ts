@@ -3,7 +3,7 @@ import { generate } from 'otplib';
 import { seedUser } from '../support/users.ts';
 import { totpSecret } from '../support/methods.ts';
 import { ACR_MFA } from '../../src/sspr/mfa-policy.ts';
-import { UI, authorizationRequest, backAtClient, chromiumMissing, newPage, pageChecker, startBrowserEnv, type BrowserEnv, type Lang } from './support.ts';
+import { UI, authorizationRequest, backAtClient, newPage, pageChecker, useBrowserEnv, type BrowserEnv, type Lang } from './support.ts';
 
 /**
  * The second factor at sign-in in a real browser (issue 21): password, then "Second step" with the
@@ -14,15 +14,7 @@ describe('browser: sign-in with a second factor (Chromium)', function () {
   this.timeout(60_000);
   let env: BrowserEnv | undefined;
 
-  before(async function () {
-    const missing = chromiumMissing();
-    if (missing) {
-      console.log(`      ${missing}`);
-      this.skip();
-    }
-    env = await startBrowserEnv({ enabled_for: 'none' }, { config: { mfa: { required_for: 'all', remember_days: 14 } } });
-  });
-  after(async () => { await env?.close(); });
+  useBrowserEnv((started) => { env = started; }, { enabled_for: 'none' }, { config: { mfa: { required_for: 'all', remember_days: 14 } } });
 
   const text = {
     en: { heading: /second step|verify/i, app: 'Authenticator app', cont: 'Continue', code: 'Code from your authenticator app', remember: 'Remember this browser for 14 days', verify: 'Verify' },

@@ -3,7 +3,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { BrowserContext, CDPSession, Page } from 'playwright-core';
 import { seedUser } from '../support/users.ts';
 import {
-  UI, authorizationRequest, backAtClient, chromiumMissing, mailedCode, newPage, pageChecker, startBrowserEnv, type BrowserEnv, type Lang,
+  UI, authorizationRequest, backAtClient, mailedCode, newPage, pageChecker, useBrowserEnv, type BrowserEnv, type Lang,
 } from './support.ts';
 
 /**
@@ -37,15 +37,7 @@ describe('browser: passkeys with a virtual authenticator (Chromium)', function (
   this.timeout(120_000);
   let env: BrowserEnv | undefined;
 
-  before(async function () {
-    const missing = chromiumMissing();
-    if (missing) {
-      console.log(`      ${missing}`);
-      this.skip();
-    }
-    env = await startBrowserEnv({ enabled_for: 'all', methods_required: 1, methods: ['email', 'passkey'] }, { localhost: true });
-  });
-  after(async () => { await env?.close(); });
+  useBrowserEnv((started) => { env = started; }, { enabled_for: 'all', methods_required: 1, methods: ['email', 'passkey'] }, { localhost: true });
 
   async function signInWithPassword(page: Page, lang: Lang, login: string, password: string): Promise<void> {
     const T = UI[lang];

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { seedUser } from '../support/users.ts';
 import {
-  UI, authorizationRequest, backAtClient, chromiumMissing, decodeHeader, mailedCode, newPage, pageChecker, startBrowserEnv,
+  UI, authorizationRequest, backAtClient, decodeHeader, mailedCode, newPage, pageChecker, useBrowserEnv,
   type BrowserEnv, type Lang,
 } from './support.ts';
 
@@ -13,15 +13,7 @@ describe('browser: sign-in with forced registration (Chromium)', function () {
   this.timeout(60_000);
   let env: BrowserEnv | undefined;
 
-  before(async function () {
-    const missing = chromiumMissing();
-    if (missing) {
-      console.log(`      ${missing}`);
-      this.skip();
-    }
-    env = await startBrowserEnv({ enabled_for: 'all', methods_required: 1 });
-  });
-  after(async () => { await env?.close(); });
+  useBrowserEnv((started) => { env = started; }, { enabled_for: 'all', methods_required: 1 });
 
   // English: the app asks nothing, the browser says English. Dutch: the app asks for nl (ui_locales)
   // while the browser still says English, so the request's wish is what counts.

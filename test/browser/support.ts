@@ -87,6 +87,24 @@ export interface BrowserEnv {
 const CLIENT = { client_id: 'browser-app', client_secret: 'browser-app-secret-0123456789' };
 
 /** One server (SQLite, SMTP, SMS gateway), one callback server and one Chromium for a test file. */
+/**
+ * The usual hooks of a browser test block: skipped, with the reason, where Chromium is missing; else one
+ * BrowserEnv for the block (handed to `use`), closed after it.
+ */
+export function useBrowserEnv(use: (env: BrowserEnv) => void, ...args: Parameters<typeof startBrowserEnv>): void {
+  let env: BrowserEnv | undefined;
+  before(async function () {
+    const missing = chromiumMissing();
+    if (missing) {
+      console.log(`      ${missing}`);
+      this.skip();
+    }
+    env = await startBrowserEnv(...args);
+    use(env);
+  });
+  after(async () => { await env?.close(); });
+}
+
 export async function startBrowserEnv(sspr: NonNullable<ConfigInput['sspr']> = { enabled_for: 'all', methods_required: 1 }, options: { localhost?: boolean; config?: Partial<ConfigInput> } = {}): Promise<BrowserEnv> {
   const smtp = await startSmtpServer();
   const gateway = await startGateway();
