@@ -2,14 +2,10 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import * as openid from 'openid-client';
 import type { Page } from 'playwright-core';
-import { createSqliteDatabase } from '../support/db.ts';
-import { freePort, startTestServer } from '../support/server.ts';
 import { seedUser } from '../support/users.ts';
-import { startGateway, startSmtpServer } from '../unit/delivery/helpers.ts';
 import { STEPS, password, type Walk } from './every-page-steps.ts';
-import { SCREENSHOTS, chromiumMissing, launchChromium, startCallbackServer, type BrowserEnv, type Lang } from './support.ts';
+import { SCREENSHOTS, chromiumMissing, startBrowserEnv, type BrowserEnv, type Lang } from './support.ts';
 
 /**
  * Every page a person can see, in English and Dutch, at a desktop and a phone width: each one is
@@ -129,7 +125,8 @@ describe('browser: every page, scanned by axe-core and photographed (Chromium, e
       console.log(`      ${missing}`);
       this.skip();
     }
-    env = await startEnv();
+    // A host name, not 127.0.0.1 (the demo option implies it): passkey pages belong in this walk too.
+    env = await startBrowserEnv({ enabled_for: 'all', methods_required: 1, methods: ['email', 'sms', 'totp', 'recovery_codes'] }, { demo: true });
     // Both languages at once, in two browser contexts: one walk mostly waits on either the server or
     // the browser, so two keep two cores busy. Settled here, so a failure waits for its own test.
     for (const lang of LANGS) walks.set(lang, walkEveryPage(env, lang).catch((error: unknown) => ({ error })));
@@ -149,49 +146,3 @@ describe('browser: every page, scanned by axe-core and photographed (Chromium, e
   }
 });
 
-/**
- * The browser tests' server (support.ts), plus the demo app: its client must return to this issuer's
- * /demo/callback, so the port is chosen before the server starts. Every method can be registered.
- */
-async function startEnv(): Promise<BrowserEnv> {
-  const smtp = await startSmtpServer();
-  const gateway = await startGateway();
-  const callback = await startCallbackServer();
-  const db = createSqliteDatabase();
-  const port = await freePort();
-  // A host name, not 127.0.0.1: WebAuthn refuses IP addresses, and passkey pages belong in this walk too.
-  const issuer = `http://localhost:${port}`;
-  const client = { client_id: 'browser-app', client_secret: 'browser-app-secret-0123456789' };
-  const started = await startTestServer({
-    database: db.url,
-    port,
-    overrides: {
-      issuer,
-      demo: true,
-      clients: [
-        { ...client, redirect_uris: [callback.url], post_logout_redirect_uris: [callback.url.replace(/cb$/, '')] },
-        { client_id: 'demo-app', client_secret: 'demo-app-secret-0123456789', redirect_uris: [`${issuer}/demo/callback`], post_logout_redirect_uris: [`${issuer}/demo`] },
-      ],
-      sspr: { enabled_for: 'all', methods_required: 1, methods: ['email', 'sms', 'totp', 'recovery_codes'] },
-      delivery: {
-        outbox_dir: join(db.dir, 'outbox'),
-        email: { transport: 'smtp', smtp: { host: '127.0.0.1', port: smtp.port, secure: false } },
-        sms: { transport: 'http', http: { url: gateway.url } },
-      },
-    },
-  });
-  const srv = { ...started, issuer };
-  const oidc = await openid.discovery(new URL(srv.issuer), client.client_id, client.client_secret, undefined, { execute: [openid.allowInsecureRequests] });
-  const browser = await launchChromium();
-  return {
-    db, srv, smtp, gateway, callback, oidc, browser,
-    async close() {
-      await browser.close();
-      await srv.close();
-      await smtp.close();
-      await gateway.close();
-      await callback.close();
-      await db.drop();
-    },
-  };
-}

@@ -105,19 +105,25 @@ export function useBrowserEnv(use: (env: BrowserEnv) => void, ...args: Parameter
   after(async () => { await env?.close(); });
 }
 
-export async function startBrowserEnv(sspr: NonNullable<ConfigInput['sspr']> = { enabled_for: 'all', methods_required: 1 }, options: { localhost?: boolean; config?: Partial<ConfigInput> } = {}): Promise<BrowserEnv> {
+export async function startBrowserEnv(sspr: NonNullable<ConfigInput['sspr']> = { enabled_for: 'all', methods_required: 1 }, options: { localhost?: boolean; demo?: boolean; config?: Partial<ConfigInput> } = {}): Promise<BrowserEnv> {
   const smtp = await startSmtpServer();
   const gateway = await startGateway();
   const callback = await startCallbackServer();
   const db = createSqliteDatabase();
-  // WebAuthn refuses an IP address as rpId: passkey tests run on http://localhost.
-  const port = options.localhost ? await freePort() : undefined;
+  // WebAuthn refuses an IP address as rpId: passkey tests run on http://localhost. The demo app's
+  // client returns to this issuer's /demo/callback, so its port is chosen before the server starts.
+  const port = options.localhost || options.demo ? await freePort() : undefined;
+  const issuer = port ? `http://localhost:${port}` : undefined;
+  const demoClient = issuer && options.demo
+    ? [{ client_id: 'demo-app', client_secret: 'demo-app-secret-0123456789', redirect_uris: [`${issuer}/demo/callback`], post_logout_redirect_uris: [`${issuer}/demo`] }]
+    : [];
   const srv = await startTestServer({
     database: db.url,
     port,
     overrides: {
-      ...(port ? { issuer: `http://localhost:${port}` } : {}),
-      clients: [{ ...CLIENT, redirect_uris: [callback.url], post_logout_redirect_uris: [callback.url.replace(/cb$/, '')] }],
+      ...(issuer ? { issuer } : {}),
+      ...(options.demo ? { demo: true } : {}),
+      clients: [{ ...CLIENT, redirect_uris: [callback.url], post_logout_redirect_uris: [callback.url.replace(/cb$/, '')] }, ...demoClient],
       sspr,
       delivery: {
         outbox_dir: join(db.dir, 'outbox'),
