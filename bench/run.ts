@@ -207,7 +207,7 @@ function startFlags(): string[] {
 const SERVER_FLAGS = startFlags();
 
 async function startServer(script: string, options: ServerOptions, meta: Pick<Subject, 'server' | 'database' | 'accounts'>, profile: string | false = false): Promise<Subject> {
-  const execArgv = [...SERVER_FLAGS, ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${profile}-${script.replace('.ts', '')}.cpuprofile`] : [])];
+  const execArgv = [...SERVER_FLAGS, ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []), ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${profile}-${script.replace('.ts', '')}.cpuprofile`, `--cpu-prof-interval=${process.env.BENCH_PROFILE_INTERVAL_US ?? 1000}`] : [])];
   const proc = await ServerProcess.start(script, options, execArgv);
   live.add(proc);
   startedProcs.push(proc);
