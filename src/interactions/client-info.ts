@@ -2,10 +2,10 @@ import type Provider from 'oidc-provider';
 
 /** What a person reads about an app: its name, logo and home page (never only its client_id). */
 export interface ClientInfo {
-  id: string;
-  name: string;
-  logoUri?: string;
-  homeUrl?: string;
+  readonly id: string;
+  readonly name: string;
+  readonly logoUri?: string;
+  readonly homeUrl?: string;
 }
 
 const httpUrl = (v: unknown): string | undefined => {
@@ -25,7 +25,17 @@ const httpUrl = (v: unknown): string | undefined => {
 export async function clientInfo(provider: Provider, clientId: unknown): Promise<ClientInfo | null> {
   if (typeof clientId !== 'string' || !clientId) return null;
   const client = await provider.Client.find(clientId).catch(() => undefined);
-  const meta = (client?.metadata() ?? {}) as Record<string, unknown>;
+  if (!client) return infoOf(clientId, {});
+  // Keyed on the client object the provider returns: a static client is the same object on every
+  // page (metadata() copies every property, and the URLs are parsed again), a changed one a new one.
+  let info = infoByClient.get(client);
+  if (!info) infoByClient.set(client, (info = infoOf(clientId, client.metadata() as Record<string, unknown>)));
+  return info;
+}
+
+const infoByClient = new WeakMap<object, ClientInfo>();
+
+function infoOf(clientId: string, meta: Record<string, unknown>): ClientInfo {
   const name = typeof meta.client_name === 'string' && meta.client_name.trim() ? meta.client_name.trim() : clientId;
   return { id: clientId, name, logoUri: httpUrl(meta.logo_uri), homeUrl: httpUrl(meta.client_uri) };
 }

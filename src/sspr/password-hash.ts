@@ -20,6 +20,9 @@ export function createPasswordHasher(params: HashingParameters) {
     parallelism: params.parallelism,
   } as const;
   let dummyHash: Promise<string> | null = null;
+  // argon2's answer per PHC head (`$argon2id$v=19$m=…,p=…,t=…`): the salt and hash after it do not
+  // change it, and a sign-in would otherwise parse the whole stored string again each time.
+  const rehashByHead = new Map<string, boolean>();
   const hash = (password: string) => argon2.hash(password.normalize('NFC'), options);
   return {
     /** An argon2id hash of the password (NFC-normalised). */
@@ -34,11 +37,19 @@ export function createPasswordHasher(params: HashingParameters) {
     },
     /** True when the stored hash was made with other parameters and should be replaced. */
     needsRehash(stored: string): boolean {
+      // argon2's own check compares the numbers only: an imported argon2i or argon2d hash is upgraded too.
+      if (!stored.startsWith('$argon2id$')) return true;
+      const head = stored.split('$', 4).join('$');
+      const known = rehashByHead.get(head);
+      if (known !== undefined) return known;
+      let answer: boolean;
       try {
-        return argon2.needsRehash(stored, options);
+        answer = argon2.needsRehash(stored, options);
       } catch {
-        return true;
+        return true; // malformed: not remembered, a later well-formed hash with this head decides
       }
+      if (rehashByHead.size < 16) rehashByHead.set(head, answer);
+      return answer;
     },
     /** The work of a verify against a dummy hash, always false: for unknown accounts. */
     async dummyVerify(password: string): Promise<false> {
