@@ -113,7 +113,8 @@ export async function createApp(options: AppOptions): Promise<App> {
   provider.use(async (ctx, next) => {
     ctx.request.header.host = issuerHost;
     delete ctx.request.header['x-forwarded-host'];
-    await next();
+    // SQLite's writes of this request share commits; all are committed before the response goes out.
+    await store.committedWhenDone(next);
   });
   if (metrics) provider.use(metrics.timeRequests);
   provider.use(securityHeaders);

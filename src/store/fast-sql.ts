@@ -22,6 +22,11 @@ export interface FastSql {
    * transaction's own connection, so it commits or rolls back with the rest of it.
    */
   run(sql: string, params: readonly unknown[], transaction?: Transaction | null): Promise<number>;
+  /**
+   * Commits the writes waiting in SQLite's group commit now (src/store/sqlite-group-commit.ts);
+   * PostgreSQL commits each statement as it runs. Throws when the COMMIT fails.
+   */
+  commitPending(): void;
 }
 
 /** The connection Sequelize holds for a transaction (a sqlite-driver Database, or a pg client). */
@@ -63,8 +68,12 @@ function sqliteFastSql(sequelize: Sequelize): FastSql {
   // Kept between statements (asking the connection manager each time is a few µs per statement);
   // asked again once Sequelize has closed it.
   let kept: Database | undefined;
-  const connection = async (type: 'read' | 'write') =>
-    kept?.handle.isOpen ? kept : (kept = (await connections.getConnection({ type, uuid: 'default' })) as Database);
+  const connection = async (type: 'read' | 'write') => {
+    if (kept?.handle.isOpen) return kept;
+    kept = (await connections.getConnection({ type, uuid: 'default' })) as Database;
+    kept.enableGroupCommit();
+    return kept;
+  };
 
   /** Values for the `$n` parameters, by number (the driver prepares them as `?n`); bigints as Sequelize binds them. */
   function values(params: readonly unknown[]): readonly unknown[] {
@@ -103,6 +112,9 @@ function sqliteFastSql(sequelize: Sequelize): FastSql {
       if (kept?.handle.isOpen) return kept.cachedRun(sql, bound).catch((err: unknown) => (busy(err) ? retrying(async () => (await connection('write')).cachedRun(sql, bound)) : Promise.reject(err)));
       return retrying(async () => (await connection('write')).cachedRun(sql, bound));
     },
+    commitPending() {
+      if (kept?.handle.isOpen) kept.commitGroup();
+    },
   };
 }
 
@@ -139,6 +151,9 @@ function postgresFastSql(sequelize: Sequelize): FastSql {
     },
     async run(sql: string, params: readonly unknown[], transaction?: Transaction | null) {
       return (await query(sql, params, 'write', transaction)).rowCount ?? 0;
+    },
+    commitPending() {
+      // Nothing waits: every statement outside a transaction commits as it runs.
     },
   };
 }

@@ -3,6 +3,8 @@ import type { Sequelize, Transaction } from 'sequelize';
 import { openDatabase, type DatabaseOptions } from './db.ts';
 import { migrate } from './migrate.ts';
 import { defineModels, type Models } from './models.ts';
+import { fastSql } from './fast-sql.ts';
+import { commitBeforeReturning } from './sqlite-group-commit.ts';
 import type { TransactionHandle } from '../sspr/ports.ts';
 
 export type { Transaction } from 'sequelize';
@@ -14,6 +16,11 @@ export interface Store {
   dialect: 'sqlite' | 'postgres';
   /** Runs `fn` in one write transaction (IMMEDIATE on SQLite). */
   transaction<T>(fn: (t: Transaction) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` (one HTTP request) and commits its writes before returning (SQLite's group commit,
+   * src/store/sqlite-group-commit.ts): what a response reports is on disk before it goes out.
+   */
+  committedWhenDone<T>(fn: () => Promise<T>): Promise<T>;
   /** Closes the database connections. */
   close(): Promise<void>;
 }
@@ -41,6 +48,7 @@ export function storeFromSequelize(sequelize: Sequelize): Store {
     models,
     dialect: sqlite ? 'sqlite' : 'postgres',
     transaction: sqlite ? oneWriterAtATime(sequelize) : (fn) => sequelize.transaction((t) => fn(t)),
+    committedWhenDone: sqlite ? (fn) => commitBeforeReturning(() => fastSql(sequelize).commitPending(), fn) : (fn) => fn(),
     close: () => sequelize.close(),
   };
 }

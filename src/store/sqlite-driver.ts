@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import { GroupCommit } from './sqlite-group-commit.ts';
 
 /**
  * The part of the `sqlite3` package's API that Sequelize's SQLite dialect uses, on Node's built-in
@@ -118,7 +119,16 @@ class WriteGate {
   private waiting: { go: () => void }[] = [];
 
   blocks(db: Database, sql: string): boolean {
-    return this.holder !== null && this.holder !== db && !isReadOnly(sql);
+    if (this.holder === null || this.holder === db || isReadOnly(sql)) return false;
+    // The kept connection's group commit never makes another connection wait: it commits now.
+    if (this.holder.hasOpenGroup) {
+      try {
+        this.holder.commitGroup();
+      } catch {
+        // Marked failed on the group; the gate is free either way.
+      }
+    }
+    return this.holder !== null && this.holder !== db;
   }
 
   wait(go: () => void, fail: (err: Error) => void): void {
@@ -163,6 +173,7 @@ export class Database {
   /** Set by Sequelize on a transaction's own connection. */
   uuid?: string;
   private readonly gate: WriteGate;
+  private groupCommit?: GroupCommit;
   private readonly prepared = new Map<string, StatementSync>();
   private readonly preparedNumbered = new Map<string, StatementSync>();
 
@@ -187,6 +198,20 @@ export class Database {
     else if (error) throw error;
   }
 
+  /** Writes outside an explicit transaction share commits from now on (sqlite-group-commit.ts). */
+  enableGroupCommit(): void {
+    this.groupCommit ??= new GroupCommit(this.handle, () => this.gate.settle(this));
+  }
+
+  get hasOpenGroup(): boolean {
+    return this.groupCommit?.isOpen ?? false;
+  }
+
+  /** Commits the writes pending in this connection's group (none: nothing); throws when the COMMIT fails. */
+  commitGroup(): void {
+    this.groupCommit?.commit();
+  }
+
   /** sqlite3 queues a handle's statements in order; ours run in call order already. */
   serialize(fn?: () => void): void {
     fn?.();
@@ -198,6 +223,7 @@ export class Database {
       if (err) return cb?.call(new Statement(), err);
       let result: { lastInsertRowid: number | bigint; changes: number | bigint };
       try {
+        this.groupCommit?.before(sql, isReadOnly(sql));
         result = run(this.prepare(sql), p, 'run');
       } catch (e) {
         return this.finish(cb, new Statement(), toSqliteError(e));
@@ -213,6 +239,7 @@ export class Database {
       if (err) return cb?.call(new Statement(), err);
       let rows: Record<string, unknown>[];
       try {
+        this.groupCommit?.before(sql, isReadOnly(sql));
         rows = plainRows(run(this.prepare(sql), p, 'all'));
       } catch (e) {
         return this.finish(cb, new Statement(), toSqliteError(e));
@@ -226,6 +253,7 @@ export class Database {
     this.when(sql, (err) => {
       if (err) return callback?.call(new Statement(), err);
       try {
+        this.groupCommit?.commit();
         this.handle.exec(sql);
       } catch (e) {
         return this.finish(callback, new Statement(), toSqliteError(e));
@@ -238,6 +266,7 @@ export class Database {
   close(callback?: (err: Error | null) => void): void {
     let error: Error | null = null;
     try {
+      this.groupCommit?.commit();
       this.prepared.clear();
       this.preparedNumbered.clear();
       if (this.handle.isOpen) this.handle.close();
@@ -272,8 +301,10 @@ export class Database {
         cache.set(sql, stmt);
       }
       try {
+        this.groupCommit?.before(sql, isReadOnly(sql));
         return use(stmt);
       } finally {
+        this.groupCommit?.after();
         this.gate.settle(this);
       }
     };
@@ -318,6 +349,7 @@ export class Database {
 
   /** Settles the gate, then calls back asynchronously, as sqlite3 does. */
   private finish<T>(cb: Callback<T> | undefined, self: Statement, err: Error | null, result?: T): void {
+    this.groupCommit?.after();
     this.gate.settle(this);
     if (cb) process.nextTick(() => cb.call(self, err, result));
   }

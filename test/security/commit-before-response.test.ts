@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { DatabaseSync } from 'node:sqlite';
+import { Browser } from '../support/browser.ts';
+import { createSqliteDatabase, type TestDatabase } from '../support/db.ts';
+import { consentIfAsked, relyingParty, signIn } from '../support/oidc.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
+import { seedUser, type SeededUser } from '../support/users.ts';
+
+/**
+ * SQLite's writes share commits (src/store/sqlite-group-commit.ts), and the provider's state is what
+ * the next request — on this instance, another process, or after a crash — relies on: a code the app
+ * was sent must exist, an interaction the browser is sent to must exist, a counted guess must be
+ * counted. So at the moment each response is ended, everything it wrote must already be visible to
+ * another connection. Checked inside `res.end` itself, before a byte leaves.
+ */
+describe('SQLite: a response leaves only after its writes are committed', function () {
+  let db: TestDatabase & { dir: string };
+  let srv: TestServer;
+  let user: SeededUser;
+  let outsider: DatabaseSync;
+  const seen: { path: string; providerRows: number; auditRows: number; throttleRows: number }[] = [];
+
+  before(async () => {
+    db = createSqliteDatabase();
+    srv = await startTestServer({ database: db.url, overrides: { sspr: { enabled_for: 'none' } } });
+    user = await seedUser(srv.app, { login: 'erin' });
+    outsider = new DatabaseSync(db.url.slice('sqlite:'.length), { readOnly: true });
+    const count = (table: string) => Number((outsider.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n);
+    srv.server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+      const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+      res.end = ((...args: unknown[]) => {
+        seen.push({ path: `${req.method} ${(req.url ?? '').split('?')[0]!.replace(/\/(interaction|auth)\/[^/]+/, '/$1/:uid')}`, providerRows: count('oidc_payloads'), auditRows: count('audit_events'), throttleRows: count('throttles') });
+        return end(...args);
+      }) as typeof res.end;
+    });
+  });
+  after(async () => { outsider?.close(); await srv?.close(); await db?.drop(); });
+
+  it('every step of a sign-in: the interaction, the counted guess, the audit event, session, grant, code and token', async () => {
+    const rp = await relyingParty(srv.issuer);
+    const browser = new Browser();
+    const { page: first, verifier, state } = await rp.start(browser);
+    const done = await consentIfAsked(browser, await signIn(browser, first, user.login, user.password));
+    assert.ok(done.redirectedTo?.startsWith(rp.redirectUri), `expected a redirect to the client, got ${done.status} ${done.html.slice(0, 200)}`);
+    const before = seen.length;
+    const tokens = await rp.finish(done.redirectedTo!, verifier, state);
+    assert.ok(tokens.access_token);
+    const steps = Object.fromEntries(seen.map((s) => [s.path, s]));
+    // GET /auth stored the interaction the browser is sent to.
+    assert.ok(steps['GET /auth']!.providerRows >= 1, JSON.stringify(seen));
+    // The POST recorded the sign-in (audit) and the interaction's result before answering.
+    const post = steps['POST /interaction/:uid/login']!;
+    assert.ok(post.auditRows >= 1, JSON.stringify(post));
+    // The (last) resume stored session, grant and code (and dropped the interaction) before redirecting to the app.
+    const resume = steps['GET /auth/:uid']!;
+    assert.ok(resume.providerRows >= 3, JSON.stringify(resume));
+    // The token response: the access token exists before the app holds it.
+    const token = seen.slice(before).find((s) => s.path === 'POST /token');
+    assert.ok(token && token.providerRows > resume.providerRows, JSON.stringify(seen.slice(before)));
+  });
+});

@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { Database } from '../../src/store/sqlite-driver.ts';
+import { commitBeforeReturning, GroupCommitFailed } from '../../src/store/sqlite-group-commit.ts';
+
+/**
+ * SQLite's group commit on the kept connection (src/store/sqlite-group-commit.ts): writes share one
+ * COMMIT, and what they promise holds — committed before the request returns, never making another
+ * connection wait, and a write lost with its group fails the request that made it.
+ */
+describe('SQLite group commit', () => {
+  let dir: string;
+  let file: string;
+  const open: Database[] = [];
+
+  const connect = () => new Promise<Database>((resolve, reject) => {
+    const d: Database = new Database(file, (err) => (err ? reject(err) : resolve(d)));
+    open.push(d);
+  });
+  /** Another process's view: a connection of its own, outside this driver. */
+  const outsider = () => new DatabaseSync(file, { readOnly: true });
+  const countRows = (table = 't') => {
+    const other = outsider();
+    try {
+      return Number((other.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n);
+    } finally {
+      other.close();
+    }
+  };
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'sspr-group-'));
+    file = join(dir, 'db.sqlite');
+    const setup = new DatabaseSync(file);
+    setup.exec(`PRAGMA journal_mode = WAL;
+      CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT);
+      CREATE TABLE poison (id INTEGER PRIMARY KEY);
+      CREATE TRIGGER poison_rolls_back BEFORE INSERT ON poison BEGIN SELECT RAISE(ROLLBACK, 'rolled back on purpose'); END;`);
+    setup.close();
+  });
+  afterEach(() => {
+    for (const db of open.splice(0)) db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('writes of one turn of the event loop share one transaction; the connection itself sees them at once', async () => {
+    const kept = await connect();
+    kept.enableGroupCommit();
+    await kept.cachedRun('INSERT INTO t (name) VALUES ($1)', ['a']);
+    await kept.cachedRun('INSERT INTO t (name) VALUES ($1)', ['b']);
+    assert.equal(kept.hasOpenGroup, true);
+    assert.equal((await kept.cachedAll<{ n: number }>('SELECT count(*) AS n FROM t', []))[0]!.n, 2);
+    assert.equal(countRows(), 0, 'not yet committed: another connection sees nothing');
+    await new Promise((r) => setImmediate(r));
+    assert.equal(kept.hasOpenGroup, false, 'committed at the latest on the next check phase');
+    assert.equal(countRows(), 2);
+  });
+
+  it('a request returns only after its writes are committed (another process sees them)', async () => {
+    const kept = await connect();
+    kept.enableGroupCommit();
+    let seenByOthersAtReturn = -1;
+    await commitBeforeReturning(() => kept.commitGroup(), async () => {
+      await kept.cachedRun('INSERT INTO t (name) VALUES ($1)', ['a']);
+    }).then(() => {
+      seenByOthersAtReturn = countRows();
+    });
+    assert.equal(seenByOthersAtReturn, 1);
+  });
+
+  it('a request whose write was rolled back with its group fails, though its own statement succeeded', async () => {
+    const kept = await connect();
+    kept.enableGroupCommit();
+    let releaseA!: () => void;
+    const aWrote = new Promise<void>((r) => { releaseA = r; });
+    let bMayGo!: () => void;
+    const bGo = new Promise<void>((r) => { bMayGo = r; });
+    // A writes, then waits (no I/O: still the same turn, still the same group) until B's write
+    // rolls the shared transaction back.
+    const a = commitBeforeReturning(() => kept.commitGroup(), async () => {
+      await kept.cachedRun('INSERT INTO t (name) VALUES ($1)', ['from A']);
+      bMayGo();
+      await aWrote;
+    });
+    const b = commitBeforeReturning(() => kept.commitGroup(), async () => {
+      await bGo;
+      await kept.cachedRun('INSERT INTO poison (id) VALUES ($1)', [1]).catch(() => undefined);
+      releaseA();
+    });
+    await assert.rejects(a, GroupCommitFailed);
+    // B was told by its own statement's error; failing it again at its end is the safe side.
+    await assert.rejects(b, GroupCommitFailed);
+    assert.equal(countRows(), 0, "A's row went with the group");
+    await kept.cachedRun('INSERT INTO t (name) VALUES ($1)', ['later']);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(countRows(), 1, 'the connection goes on with a new group');
+  });
+
+  it("another connection's transaction does not wait for the group: the group commits first, in order", async () => {
+    const kept = await connect();
+    kept.enableGroupCommit();
+    const tx = await connect();
+    await kept.cachedRun('INSERT INTO t (id, name) VALUES ($1, $2)', [1, 'group']);
+    // As Sequelize runs a transaction: BEGIN IMMEDIATE on its own connection, through the write gate.
+    const begun = new Promise<void>((resolve, reject) => tx.run('BEGIN IMMEDIATE', (err) => (err ? reject(err) : resolve())));
+    assert.equal(kept.hasOpenGroup, false, 'committed right there, not after a turn of the event loop');
+    await begun;
+    await tx.cachedRun('UPDATE t SET name = $1 WHERE id = $2', ['transaction', 1]);
+    await new Promise<void>((resolve, reject) => tx.run('COMMIT', (err) => (err ? reject(err) : resolve())));
+    const other = outsider();
+    assert.equal((other.prepare('SELECT name FROM t WHERE id = 1').get() as { name: string }).name, 'transaction');
+    other.close();
+  });
+
+  it('DDL and PRAGMAs commit the group before they run; close commits what is pending', async () => {
+    const kept = await connect();
+    kept.enableGroupCommit();
+    await kept.cachedRun('INSERT INTO t (name) VALUES ($1)', ['a']);
+    await new Promise<void>((resolve, reject) => kept.exec('CREATE TABLE u (id INTEGER PRIMARY KEY)', (err) => (err ? reject(err) : resolve())));
+    assert.equal(countRows(), 1);
+    await kept.cachedRun('INSERT INTO t (name) VALUES ($1)', ['b']);
+    kept.close();
+    open.splice(open.indexOf(kept), 1);
+    assert.equal(countRows(), 2);
+  });
+});
