@@ -46,7 +46,10 @@ export function createSequelizeAdapter(store: Store, clock: Clock): AdapterClass
 
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
       const expiresAt = expiresIn ? dateParam(new Date(clock.now().getTime() + expiresIn * 1000)) : null;
-      await db.run(UPSERT, [this.name, id, JSON.stringify(payload), payload.grantId ?? null, payload.userCode ?? null, payload.uid ?? null, payload.accountId ?? null, expiresAt]);
+      // `uid` only where oidc-provider looks rows up by it (sessions): an interaction's uid is its id,
+      // and indexing it too cost a page on every interaction write (the index is partial: NULLs stay out).
+      const uid = this.name === 'Session' ? (payload.uid ?? null) : null;
+      await db.run(UPSERT, [this.name, id, JSON.stringify(payload), payload.grantId ?? null, payload.userCode ?? null, uid, payload.accountId ?? null, expiresAt]);
     }
 
     private async findWhere(key: keyof typeof FIND, value: string): Promise<AdapterPayload | undefined> {
@@ -88,7 +91,25 @@ export function createSequelizeAdapter(store: Store, clock: Clock): AdapterClass
   };
 }
 
-/** Deletes provider rows past their expiry (run periodically; `find` already ignores them). */
+/** Rows one purge step looks at on SQLite: a few milliseconds of the event loop each. */
+const PURGE_CHUNK_ROWS = 1000;
+
+/**
+ * Deletes provider rows past their expiry (run periodically; `find` already ignores them). On SQLite
+ * `expires_at` has no index (migration 0011): the table is walked in rowid order, a chunk at a time,
+ * with the event loop free between chunks.
+ */
 export async function purgeExpiredProviderState(store: Store, clock: Clock): Promise<number> {
-  return store.models.OidcPayload.destroy({ where: { expiresAt: { [Op.lt]: clock.now() } } });
+  if (store.dialect !== 'sqlite') return store.models.OidcPayload.destroy({ where: { expiresAt: { [Op.lt]: clock.now() } } });
+  const db = fastSql(store.sequelize);
+  const now = dateParamFor(store.dialect)(clock.now());
+  let deleted = 0;
+  for (let after = 0; ;) {
+    const [last] = await db.all<{ last: number | null }>(
+      'SELECT max(rowid) AS last FROM (SELECT rowid FROM oidc_payloads WHERE rowid > $1 ORDER BY rowid LIMIT $2)', [after, PURGE_CHUNK_ROWS]);
+    if (last?.last == null) return deleted;
+    deleted += await db.run('DELETE FROM oidc_payloads WHERE rowid > $1 AND rowid <= $2 AND expires_at < $3', [after, last.last, now]);
+    after = last.last;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 }

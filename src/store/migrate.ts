@@ -9,6 +9,7 @@ import * as throttleStrikes from './migrations/0007-throttle-strikes.ts';
 import * as accessPasses from './migrations/0008-access-passes.ts';
 import * as confirmedAtInProfiles from './migrations/0009-confirmed-at-in-profiles.ts';
 import * as passkeys from './migrations/0010-passkeys.ts';
+import * as payloadExpiryWithoutIndex from './migrations/0011-payload-expiry-without-index.ts';
 
 /** Migrations in order; listed here (not globbed) so the built package finds them too. */
 const MIGRATIONS = [
@@ -22,6 +23,7 @@ const MIGRATIONS = [
   { name: '0008-access-passes', ...accessPasses },
   { name: '0009-confirmed-at-in-profiles', ...confirmedAtInProfiles },
   { name: '0010-passkeys', ...passkeys },
+  { name: '0011-payload-expiry-without-index', ...payloadExpiryWithoutIndex },
 ];
 
 const MIGRATIONS_TABLE = 'schema_migrations';

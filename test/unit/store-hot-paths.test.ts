@@ -160,12 +160,19 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
           await store.models.OidcPayload.destroy({ where: { model: 'Probe' } });
         }
         assert.deepEqual(await Token.find('t1'), { accountId: 'acc-1', grantId: 'gr1', uid: 'u1', userCode: 'UC-1', iat: 1 });
-        assert.equal((await Token.findByUid('u1'))?.iat, 1);
+        // Only sessions are looked up by uid (oidc-provider's Session.findByUid): other models keep it in the payload only.
+        assert.equal(await Token.findByUid('u1'), undefined);
+        const Session = new (createSequelizeAdapter(store, clock))('Session');
+        await Session.upsert('s1', { accountId: 'acc-1', uid: 'u1', iat: 1 }, 60);
+        assert.equal((await Session.findByUid('u1'))?.iat, 1);
+        await Session.upsert('s1', { accountId: 'acc-1', iat: 2 }, 60);
+        assert.equal(await Session.findByUid('u1'), undefined);
+        await Session.destroy('s1');
         assert.equal((await Token.findByUserCode('UC-1'))?.iat, 1);
         // An upsert replaces the row.
         await Token.upsert('t1', { accountId: 'acc-1', grantId: 'gr1', iat: 2 }, 0);
         assert.equal((await Token.find('t1'))?.iat, 2);
-        assert.equal(await Token.findByUid('u1'), undefined);
+        assert.equal(await Token.findByUserCode('UC-1'), undefined);
       });
 
       it('ignores expired rows, ids with a NUL, and other models', async () => {
@@ -206,6 +213,21 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         assert.ok((await purgeExpiredProviderState(store, clock)) >= 1);
         assert.equal(await store.models.OidcPayload.count({ where: { id: 't12' } }), 0);
         assert.ok(await Token.find('t13'));
+      });
+
+      it('purges thousands of expired rows past chunk boundaries and keeps every live one (SQLite: no expiry index)', async () => {
+        if (dialect === 'sqlite') {
+          const indexes = await store.sequelize.query<{ name: string }>('PRAGMA index_list(oidc_payloads)', { type: QueryTypes.SELECT });
+          assert.ok(!indexes.some((i) => i.name === 'oidc_payloads_expires_at'), 'no page per save for an index only the purge reads');
+        }
+        // Interleaved so expired and live rows share every chunk of the walk, 2 500 in all.
+        for (let i = 0; i < 2500; i++) await Token.upsert(`bulk${i}`, { iat: i }, i % 3 === 0 ? 3600 : 5);
+        clock.advance('10s');
+        const live = Math.ceil(2500 / 3);
+        assert.ok((await purgeExpiredProviderState(store, clock)) >= 2500 - live);
+        const left = await store.sequelize.query<{ id: string }>("SELECT id FROM oidc_payloads WHERE id LIKE 'bulk%'", { type: QueryTypes.SELECT });
+        assert.equal(left.length, live);
+        assert.ok(left.every((r) => Number(r.id.slice(4)) % 3 === 0));
       });
     });
   });
