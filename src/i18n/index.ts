@@ -39,7 +39,15 @@ export function createTranslator(): Translator {
       if (!fixed) fixedStrings.set(lang, (fixed = new Map()));
       const memo = fixed;
       return (key, params) => {
-        if (params) return t(key, params) as string;
+        if (params) {
+          // `{ defaultValue }` alone (a page's optional text) has nothing to interpolate: memoised too.
+          const only = Object.keys(params);
+          if (only.length !== 1 || only[0] !== 'defaultValue' || typeof params.defaultValue !== 'string') return t(key, params) as string;
+          const withDefault = `${key}\u0000${params.defaultValue}`;
+          let text = memo.get(withDefault);
+          if (text === undefined) memo.set(withDefault, (text = t(key, params) as string));
+          return text;
+        }
         let text = memo.get(key);
         if (text === undefined) memo.set(key, (text = t(key, {}) as string));
         return text;

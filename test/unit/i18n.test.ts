@@ -24,6 +24,15 @@ describe('language catalogs', () => {
     assert.equal(t.forLanguage('nl')('pages:login.forgot'), 'Wachtwoord vergeten?');
     assert.equal(t.forLanguage('en')('pages:login.forgot'), 'Forgot your password?');
   });
+  it('a defaultValue alone is remembered per key and default, and never mixes languages or defaults', () => {
+    const t = createTranslator();
+    for (let round = 0; round < 2; round++) {
+      assert.equal(t.forLanguage('en')('pages:login.for_client_before', { defaultValue: '' }), 'to continue to ');
+      assert.equal(t.forLanguage('en')('pages:login.no_such_key', { defaultValue: '' }), '');
+      assert.equal(t.forLanguage('en')('pages:login.no_such_key', { defaultValue: 'fallback' }), 'fallback');
+      assert.notEqual(t.forLanguage('nl')('pages:login.for_client_before', { defaultValue: '' }), 'to continue to ');
+    }
+  });
   it('picks a language from Accept-Language by weight', () => {
     assert.equal(fromAcceptLanguage('de-DE,nl;q=0.8,en;q=0.5'), 'nl');
     assert.equal(fromAcceptLanguage('fr'), null);
