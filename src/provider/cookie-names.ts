@@ -17,7 +17,16 @@ export interface CookieNames {
   mfaRemember: string;
 }
 
+const byIssuer = new Map<string, CookieNames>();
+
+/** The names for this issuer; worked out once per issuer (pages ask on every request). */
 export function cookieNamesFor(issuer: string): CookieNames {
+  let names = byIssuer.get(issuer);
+  if (!names) byIssuer.set(issuer, (names = Object.freeze(namesFor(issuer))));
+  return names;
+}
+
+function namesFor(issuer: string): CookieNames {
   if (new URL(issuer).protocol !== 'https:') {
     return { session: '_session', interaction: '_interaction', resume: '_interaction_resume', resetFlow: 'oidc_sspr_reset', flash: 'oidc_sspr_flash', mfaRemember: 'oidc_sspr_mfa_remember' };
   }
