@@ -46,10 +46,13 @@ export function createSequelizeAdapter(store: Store, clock: Clock): AdapterClass
 
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
       const expiresAt = expiresIn ? dateParam(new Date(clock.now().getTime() + expiresIn * 1000)) : null;
-      // `uid` only where oidc-provider looks rows up by it (sessions): an interaction's uid is its id,
-      // and indexing it too cost a page on every interaction write (the index is partial: NULLs stay out).
+      // The look-up columns only where something looks rows up by them (the indexes are partial: NULLs
+      // stay out, and each indexed value costs a WAL page per write): `uid` for Session.findByUid (an
+      // interaction's uid is its id); `account_id` for the account's sessions and grants — its codes
+      // and tokens are found through their grant (revoke.ts).
       const uid = this.name === 'Session' ? (payload.uid ?? null) : null;
-      await db.run(UPSERT, [this.name, id, JSON.stringify(payload), payload.grantId ?? null, payload.userCode ?? null, uid, payload.accountId ?? null, expiresAt]);
+      const accountId = this.name === 'Session' || this.name === 'Grant' ? (payload.accountId ?? null) : null;
+      await db.run(UPSERT, [this.name, id, JSON.stringify(payload), payload.grantId ?? null, payload.userCode ?? null, uid, accountId, expiresAt]);
     }
 
     private async findWhere(key: keyof typeof FIND, value: string): Promise<AdapterPayload | undefined> {

@@ -12,11 +12,11 @@ const CHUNK = 500;
  * clean-up.
  *
  * Two sweeps, in the caller's transaction:
- * 1. every row whose indexed `account_id` is the account (Session, Grant, and the tokens and codes
- *    the adapter stamped with their accountId);
- * 2. every row whose `grant_id` belongs to one of those grants — the grant ids named by the rows of
- *    sweep 1 plus the ids of the account's `Grant` rows — so a token the adapter stored without an
- *    accountId still goes with its grant.
+ * 1. every row whose indexed `account_id` is the account (the adapter stamps Session and Grant rows;
+ *    rows of older versions stamped tokens and codes too);
+ * 2. every row whose `grant_id` belongs to one of those grants — the ids of the account's `Grant`
+ *    rows plus any grant ids named by the rows of sweep 1 — which is how its authorization codes,
+ *    access and refresh tokens go.
  * Interactions in progress are not touched (they carry no accountId column): a login result parked in
  * one carries the epoch its password was checked under and is refused when resumed.
  *

@@ -93,12 +93,17 @@ describe('ASVS 5.0 V7.2 / V7.4 sessions', function () {
     const b = new Browser();
     const tokens = await signedIn(b, user);
     assert.ok(tokens.refresh_token);
+    // Codes and tokens are found through their grant (only sessions and grants carry the account).
+    const { OidcPayload } = srv.app.store.models;
+    const grantIds = (await OidcPayload.findAll({ attributes: ['id'], where: { model: 'Grant', accountId: user.id } })).map((g) => g.id);
+    assert.ok((await OidcPayload.count({ where: { grantId: grantIds } })) >= 2, 'tokens of the grant exist');
     const { revoked } = await accounts().setDisabled(user.login, true, 'security-test');
     assert.ok(revoked >= 3);
     await assert.rejects(client.refreshTokenGrant(rp.config, tokens.refresh_token!), (err: { error?: string }) => err.error === 'invalid_grant');
     await assert.rejects(client.fetchUserInfo(rp.config, tokens.access_token, user.id));
     assert.equal(await sessionAlive(b.cookies), false);
-    assert.equal(await srv.app.store.models.OidcPayload.count({ where: { accountId: user.id } }), 0, 'nothing of the account is left');
+    assert.equal(await OidcPayload.count({ where: { accountId: user.id } }), 0, 'nothing of the account is left');
+    assert.equal(await OidcPayload.count({ where: { grantId: grantIds } }), 0, 'no code or token of its grants is left');
     // Enabled again, the old tokens stay dead.
     await accounts().setDisabled(user.login, false, 'security-test');
     await assert.rejects(client.refreshTokenGrant(rp.config, tokens.refresh_token!));

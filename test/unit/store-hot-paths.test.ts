@@ -149,8 +149,11 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       it('writes rows exactly as the model does, and reads them back', async () => {
         await Token.upsert('t1', { accountId: 'acc-1', grantId: 'gr1', uid: 'u1', userCode: 'UC-1', iat: 1 }, 60);
         const row = (await store.models.OidcPayload.findOne({ where: { model: 'AccessToken', id: 't1' } }))!;
-        assert.equal(row.accountId, 'acc-1');
+        assert.equal(row.accountId, null, 'a token is found through its grant, not indexed by account');
         assert.equal(row.grantId, 'gr1');
+        await Grant.upsert('gr1', { accountId: 'acc-1' }, 60);
+        assert.equal((await store.models.OidcPayload.findOne({ where: { model: 'Grant', id: 'gr1' } }))!.accountId, 'acc-1');
+        await Grant.destroy('gr1');
         assert.equal(row.expiresAt?.getTime(), clock.now().getTime() + 60_000);
         if (dialect === 'sqlite') {
           const [raw] = await store.sequelize.query<{ expires_at: string }>("SELECT expires_at FROM oidc_payloads WHERE id = 't1'", { type: QueryTypes.SELECT });
