@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
-import { GroupCommit } from './sqlite-group-commit.ts';
+import { GroupCommit, statementKind, type StatementKind } from './sqlite-group-commit.ts';
 
 /**
  * The part of the `sqlite3` package's API that Sequelize's SQLite dialect uses, on Node's built-in
@@ -176,6 +176,8 @@ export class Database {
   private groupCommit?: GroupCommit;
   private readonly prepared = new Map<string, StatementSync>();
   private readonly preparedNumbered = new Map<string, StatementSync>();
+  /** Each SQL text's kind for the group commit, worked out once (the hot statements repeat). */
+  private readonly kinds = new Map<string, StatementKind>();
 
   constructor(filename: string, mode?: number | Callback, callback?: Callback) {
     const cb = typeof mode === 'function' ? mode : callback;
@@ -223,7 +225,7 @@ export class Database {
       if (err) return cb?.call(new Statement(), err);
       let result: { lastInsertRowid: number | bigint; changes: number | bigint };
       try {
-        this.groupCommit?.before(sql, isReadOnly(sql));
+        this.groupCommit?.before(this.kindOf(sql));
         result = run(this.prepare(sql), p, 'run');
       } catch (e) {
         return this.finish(cb, new Statement(), toSqliteError(e));
@@ -239,7 +241,7 @@ export class Database {
       if (err) return cb?.call(new Statement(), err);
       let rows: Record<string, unknown>[];
       try {
-        this.groupCommit?.before(sql, isReadOnly(sql));
+        this.groupCommit?.before(this.kindOf(sql));
         rows = plainRows(run(this.prepare(sql), p, 'all'));
       } catch (e) {
         return this.finish(cb, new Statement(), toSqliteError(e));
@@ -301,7 +303,7 @@ export class Database {
         cache.set(sql, stmt);
       }
       try {
-        this.groupCommit?.before(sql, isReadOnly(sql));
+        this.groupCommit?.before(this.kindOf(sql));
         return use(stmt);
       } finally {
         this.groupCommit?.after();
@@ -325,6 +327,15 @@ export class Database {
         }
       }, reject);
     });
+  }
+
+  private kindOf(sql: string): StatementKind {
+    let kind = this.kinds.get(sql);
+    if (kind === undefined) {
+      kind = statementKind(sql, isReadOnly(sql));
+      if (this.kinds.size < 1000) this.kinds.set(sql, kind);
+    }
+    return kind;
   }
 
   /** sqlite3 ignores named parameters a statement does not use; node:sqlite refuses them unless told. */

@@ -31,6 +31,13 @@ export interface CommitGroup {
 
 const DML = /^\s*(INSERT|UPDATE|DELETE|REPLACE)\b/i;
 
+/** What a statement is to the group: a read runs inside it, a write joins it, anything else ends it first. */
+export type StatementKind = 'read' | 'write' | 'other';
+
+export function statementKind(sql: string, readOnly: boolean): StatementKind {
+  return readOnly ? 'read' : DML.test(sql) ? 'write' : 'other';
+}
+
 /** The groups the current request wrote in (set by {@link commitBeforeReturning}). */
 const requestGroups = new AsyncLocalStorage<CommitGroup[]>();
 
@@ -52,9 +59,9 @@ export class GroupCommit {
   }
 
   /** Before a statement on the connection: a write joins (or opens) the group; other non-reads commit it first. */
-  before(sql: string, readOnly: boolean): void {
-    if (readOnly) return;
-    if (!DML.test(sql)) {
+  before(kind: StatementKind): void {
+    if (kind === 'read') return;
+    if (kind === 'other') {
       this.commit();
       return;
     }
