@@ -45,10 +45,9 @@ async function main(): Promise<void> {
   }
 
   await app.listen(config.port, process.env.HOST ?? '127.0.0.1');
-  console.log(`  oidc-sspr is serving ${config.issuer}`);
-  console.log(`  discovery: ${config.issuer}/.well-known/openid-configuration`);
-  if (demoClientOf(config)) console.log(`  try it: open ${config.issuer}/demo in a browser\n`);
-  else if (demo.note) console.log(`  ${demo.note}\n`);
+  // One write: whoever waits for "serving" on a pipe (a supervisor, a test) gets the whole greeting.
+  const next = demoClientOf(config) ? `  try it: open ${config.issuer}/demo in a browser\n` : demo.note ? `  ${demo.note}\n` : null;
+  console.log([`  oidc-sspr is serving ${config.issuer}`, `  discovery: ${config.issuer}/.well-known/openid-configuration`, ...(next ? [next] : [])].join('\n'));
 
   const stop = async () => {
     await app.close();
