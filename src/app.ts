@@ -110,11 +110,12 @@ export async function createApp(options: AppOptions): Promise<App> {
   // oidc-provider builds its absolute URLs (discovery, redirects) from the request's host: pin it to the
   // issuer's, so a forged Host or X-Forwarded-Host never ends up in a link (host header poisoning).
   const issuerHost = new URL(config.issuer).host;
+  // SQLite: a request's writes share commits, all committed before its response goes out.
+  const committedBeforeResponse = store.groupWritesPerRequest();
   provider.use(async (ctx, next) => {
     ctx.request.header.host = issuerHost;
     delete ctx.request.header['x-forwarded-host'];
-    // SQLite's writes of this request share commits; all are committed before the response goes out.
-    await store.committedWhenDone(next);
+    await committedBeforeResponse(next);
   });
   if (metrics) provider.use(metrics.timeRequests);
   provider.use(securityHeaders);

@@ -23,8 +23,14 @@ export interface FastSql {
    */
   run(sql: string, params: readonly unknown[], transaction?: Transaction | null): Promise<number>;
   /**
-   * Commits the writes waiting in SQLite's group commit now (src/store/sqlite-group-commit.ts);
-   * PostgreSQL commits each statement as it runs. Throws when the COMMIT fails.
+   * SQLite: from now on, writes on the kept connection share commits (src/store/sqlite-group-commit.ts).
+   * Only for a caller that then commits at the end of each request (`Store.groupWritesPerRequest`).
+   * PostgreSQL: nothing changes.
+   */
+  groupCommits(): void;
+  /**
+   * Commits the writes waiting in SQLite's group commit now; PostgreSQL commits each statement as it
+   * runs. Throws when the COMMIT fails.
    */
   commitPending(): void;
 }
@@ -68,10 +74,11 @@ function sqliteFastSql(sequelize: Sequelize): FastSql {
   // Kept between statements (asking the connection manager each time is a few µs per statement);
   // asked again once Sequelize has closed it.
   let kept: Database | undefined;
+  let grouped = false;
   const connection = async (type: 'read' | 'write') => {
     if (kept?.handle.isOpen) return kept;
     kept = (await connections.getConnection({ type, uuid: 'default' })) as Database;
-    kept.enableGroupCommit();
+    if (grouped) kept.enableGroupCommit();
     return kept;
   };
 
@@ -111,6 +118,10 @@ function sqliteFastSql(sequelize: Sequelize): FastSql {
       if (transaction) return (connectionOf(transaction) as Database).cachedRun(sql, bound);
       if (kept?.handle.isOpen) return kept.cachedRun(sql, bound).catch((err: unknown) => (busy(err) ? retrying(async () => (await connection('write')).cachedRun(sql, bound)) : Promise.reject(err)));
       return retrying(async () => (await connection('write')).cachedRun(sql, bound));
+    },
+    groupCommits() {
+      grouped = true;
+      if (kept?.handle.isOpen) kept.enableGroupCommit();
     },
     commitPending() {
       if (kept?.handle.isOpen) kept.commitGroup();
@@ -152,8 +163,11 @@ function postgresFastSql(sequelize: Sequelize): FastSql {
     async run(sql: string, params: readonly unknown[], transaction?: Transaction | null) {
       return (await query(sql, params, 'write', transaction)).rowCount ?? 0;
     },
+    groupCommits() {
+      // Every statement outside a transaction commits as it runs.
+    },
     commitPending() {
-      // Nothing waits: every statement outside a transaction commits as it runs.
+      // Nothing waits.
     },
   };
 }

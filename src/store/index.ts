@@ -17,10 +17,12 @@ export interface Store {
   /** Runs `fn` in one write transaction (IMMEDIATE on SQLite). */
   transaction<T>(fn: (t: Transaction) => Promise<T>): Promise<T>;
   /**
-   * Runs `fn` (one HTTP request) and commits its writes before returning (SQLite's group commit,
-   * src/store/sqlite-group-commit.ts): what a response reports is on disk before it goes out.
+   * SQLite: turns on the group commit (src/store/sqlite-group-commit.ts) and returns what must then
+   * wrap every request: it runs the request and commits its writes before returning, so what a
+   * response reports is on disk before it goes out. Our server's outermost middleware; an embedding
+   * host that does not call it keeps one commit per statement. PostgreSQL: runs the request as is.
    */
-  committedWhenDone<T>(fn: () => Promise<T>): Promise<T>;
+  groupWritesPerRequest(): <T>(request: () => Promise<T>) => Promise<T>;
   /** Closes the database connections. */
   close(): Promise<void>;
 }
@@ -48,7 +50,12 @@ export function storeFromSequelize(sequelize: Sequelize): Store {
     models,
     dialect: sqlite ? 'sqlite' : 'postgres',
     transaction: sqlite ? oneWriterAtATime(sequelize) : (fn) => sequelize.transaction((t) => fn(t)),
-    committedWhenDone: sqlite ? (fn) => commitBeforeReturning(() => fastSql(sequelize).commitPending(), fn) : (fn) => fn(),
+    groupWritesPerRequest() {
+      if (!sqlite) return (request) => request();
+      const fast = fastSql(sequelize);
+      fast.groupCommits();
+      return (request) => commitBeforeReturning(() => fast.commitPending(), request);
+    },
     close: () => sequelize.close(),
   };
 }

@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { fastSql } from '../../src/store/fast-sql.ts';
+import { openStore } from '../../src/store/index.ts';
 import { Database } from '../../src/store/sqlite-driver.ts';
 import { commitBeforeReturning, GroupCommitFailed } from '../../src/store/sqlite-group-commit.ts';
 
@@ -113,6 +115,34 @@ describe('SQLite group commit', () => {
     const other = outsider();
     assert.equal((other.prepare('SELECT name FROM t WHERE id = 1').get() as { name: string }).name, 'transaction');
     other.close();
+  });
+
+  it('a store groups nothing until its owner takes on committing per request (an embedding host keeps autocommit)', async () => {
+    const store = await openStore({ url: `sqlite:${join(dir, 'store.sqlite')}` });
+    try {
+      const fast = fastSql(store.sequelize);
+      const seenNow = () => {
+        const other = new DatabaseSync(join(dir, 'store.sqlite'), { readOnly: true });
+        try {
+          return Number((other.prepare("SELECT count(*) AS n FROM settings WHERE key LIKE 'probe%'").get() as { n: number }).n);
+        } finally {
+          other.close();
+        }
+      };
+      const write = (key: string) => fast.run('INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3)', [key, 'v', new Date().toISOString()]);
+      await write('probe-1');
+      assert.equal(seenNow(), 1, 'committed by the statement itself');
+      const perRequest = store.groupWritesPerRequest();
+      let midRequest = -1;
+      await perRequest(async () => {
+        await write('probe-2');
+        midRequest = seenNow();
+      });
+      assert.equal(midRequest, 1, 'inside the request the write waits for the group');
+      assert.equal(seenNow(), 2, 'committed when the request returns');
+    } finally {
+      await store.close();
+    }
   });
 
   it('DDL and PRAGMAs commit the group before they run; close commits what is pending', async () => {
