@@ -57,10 +57,9 @@ function owner(sample: Sample): string {
   return `(no JS of ours or a package: ${category(sample.frames[0] ?? { symbol: '', dso: '' })})`;
 }
 
-/** Which server a thread belongs to, from its process's perf map. */
-function serverOf(tid: string, pids: Map<string, string>): string {
-  const pid = pids.get(tid) ?? tid;
-  const map = `/tmp/perf-${pid}.map`;
+/** Which server a main thread belongs to, from its process's perf map (a main thread's tid is its pid). */
+function serverOf(tid: string): string {
+  const map = `/tmp/perf-${tid}.map`;
   if (!existsSync(map)) return `tid ${tid}`;
   const text = readFileSync(map, 'utf8');
   if (text.includes('/dist/src/')) return `oidc-sspr (tid ${tid})`;
@@ -83,13 +82,15 @@ function table(title: string, counts: Map<string, number>, total: number, top: n
 
 function main(): void {
   const samples = parse(readFileSync(0, 'utf8'));
-  // perf names the main thread's tid after the process (pid = tid for a process's first thread).
-  const pids = new Map<string, string>();
   const byTid = new Map<string, Sample[]>();
-  for (const s of samples) byTid.set(s.tid, [...(byTid.get(s.tid) ?? []), s]);
-  const threads = [...byTid].filter(([tid]) => serverOf(tid, pids).startsWith('oidc-sspr') || serverOf(tid, pids).startsWith('bare'));
+  for (const s of samples) {
+    let list = byTid.get(s.tid);
+    if (!list) byTid.set(s.tid, (list = []));
+    list.push(s);
+  }
+  const threads = [...byTid].map(([tid, all]) => ({ server: serverOf(tid), all })).filter(({ server }) => /^(oidc-sspr|bare) /.test(server));
   if (threads.length === 0) throw new Error('no samples of a bench server main thread (run the servers with --perf-basic-prof)');
-  for (const [tid, all] of threads) {
+  for (const { server, all } of threads) {
     const loaded = steady(all);
     const byOwner = new Map<string, number>();
     const byLeaf = new Map<string, number>();
@@ -99,7 +100,7 @@ function main(): void {
       const c = category(s.frames[0] ?? { symbol: '', dso: '' });
       byLeaf.set(c, (byLeaf.get(c) ?? 0) + 1);
     }
-    console.log(`\n#### ${serverOf(tid, pids)}: ${loaded.length} samples under load (of ${all.length})\n`);
+    console.log(`\n#### ${server}: ${loaded.length} samples under load (of ${all.length})\n`);
     console.log(table('where the CPU ran (leaf frame)', byLeaf, loaded.length, 12));
     console.log();
     console.log(table('owner (innermost frame of our code, else the package)', byOwner, loaded.length, 30));
