@@ -10,6 +10,7 @@ import * as accessPasses from './migrations/0008-access-passes.ts';
 import * as confirmedAtInProfiles from './migrations/0009-confirmed-at-in-profiles.ts';
 import * as passkeys from './migrations/0010-passkeys.ts';
 import * as payloadExpiryWithoutIndex from './migrations/0011-payload-expiry-without-index.ts';
+import * as throttlesOneTree from './migrations/0012-throttles-one-tree.ts';
 
 /** Migrations in order; listed here (not globbed) so the built package finds them too. */
 const MIGRATIONS = [
@@ -24,6 +25,7 @@ const MIGRATIONS = [
   { name: '0009-confirmed-at-in-profiles', ...confirmedAtInProfiles },
   { name: '0010-passkeys', ...passkeys },
   { name: '0011-payload-expiry-without-index', ...payloadExpiryWithoutIndex },
+  { name: '0012-throttles-one-tree', ...throttlesOneTree },
 ];
 
 const MIGRATIONS_TABLE = 'schema_migrations';

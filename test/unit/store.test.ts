@@ -3,6 +3,8 @@ import { spawn } from 'node:child_process';
 import { SQLITE_BUSY_TIMEOUT_MS } from '../../src/store/db.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
 import * as confirmedAtInProfiles from '../../src/store/migrations/0009-confirmed-at-in-profiles.ts';
+import * as throttlesOneTree from '../../src/store/migrations/0012-throttles-one-tree.ts';
+import { createThrottleStore } from '../../src/store/throttle-store.ts';
 import { defineSsprModels } from '../../src/store/sspr-models.ts';
 import { createPostgresDatabase, createSqliteDatabase, postgresAvailable, type TestDatabase } from '../support/db.ts';
 
@@ -45,6 +47,27 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       assert.equal((await SsprProfile.findByPk('d1'))?.confirmedAt?.toISOString(), when.toISOString());
       const [rows] = await store.sequelize.query('SELECT count(*) AS n FROM accounts WHERE methods_confirmed_at IS NOT NULL');
       assert.equal(Number((rows as Array<{ n: number | string }>)[0].n), 0);
+    });
+    it('migration 0012 keeps every throttle counter and block (an upgrade lifts no block); SQLite keeps them in one tree', async () => {
+      const throttles = createThrottleStore(store);
+      const now = new Date('2026-12-07T10:00:00.000Z');
+      const hit = (key: string) => ({ key, windowEndsAt: new Date(now.getTime() + 60_000), blockEndsAt: new Date(now.getTime() + 900_000), memoryEndsAt: new Date(now.getTime() + 3_600_000), max: 5, blocksAt: 2 });
+      await throttles.hit([hit('account:blocked:signin'), hit('ip:203.0.113.0:signin')], now);
+      await throttles.hit([hit('account:blocked:signin')], now); // the second hit blocks this key
+      const before = await throttles.read(['account:blocked:signin', 'ip:203.0.113.0:signin']);
+      assert.ok(before.find((c) => c.key === 'account:blocked:signin')?.blockedUntil, 'blocked before the upgrade');
+      const qi = store.sequelize.getQueryInterface();
+      await throttlesOneTree.down({ context: qi });
+      await throttlesOneTree.up({ context: qi });
+      const after = await throttles.read(['account:blocked:signin', 'ip:203.0.113.0:signin']);
+      const byKey = (list: typeof before) => Object.fromEntries(list.map((c) => [c.key, { ...c, windowEndsAt: c.windowEndsAt.toISOString(), blockedUntil: c.blockedUntil?.toISOString() ?? null }]));
+      assert.deepEqual(byKey(after), byKey(before));
+      if (dialect === 'sqlite') {
+        const [rows] = await store.sequelize.query("SELECT sql FROM sqlite_schema WHERE tbl_name = 'throttles'");
+        const ddl = (rows as Array<{ sql: string | null }>).map((r) => r.sql ?? '(automatic index)');
+        assert.equal(ddl.length, 1, `one tree, no index beside it: ${ddl.join(' | ')}`);
+        assert.match(ddl[0]!, /WITHOUT ROWID/);
+      }
     });
     if (dialect === 'sqlite') {
       it('uses WAL journal mode', async () => {
