@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { DatabaseSync } from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
 
 /**
  * Group commit on SQLite's kept connection (the one fast-sql and Sequelize use outside a
@@ -47,6 +47,10 @@ export class GroupCommit {
 
   private readonly handle: DatabaseSync;
   private readonly released: () => void;
+  // Prepared once: `exec` parsed "BEGIN IMMEDIATE" and "COMMIT" again for every group (≈ 6 % of a
+  // commit's CPU in perf). node:sqlite finalizes them when the connection closes.
+  private beginStatement: StatementSync | null = null;
+  private commitStatement: StatementSync | null = null;
 
   /** `released` is called after every COMMIT or ROLLBACK (the write gate hands the lock on). */
   constructor(handle: DatabaseSync, released: () => void) {
@@ -68,7 +72,7 @@ export class GroupCommit {
     if (!this.open) {
       // An explicit transaction on this connection is someone else's unit of work: stay out of it.
       if (this.handle.isTransaction) return;
-      this.handle.exec('BEGIN IMMEDIATE');
+      (this.beginStatement ??= this.handle.prepare('BEGIN IMMEDIATE')).run();
       this.open = { failed: false };
       if (!this.scheduled) {
         this.scheduled = true;
@@ -94,7 +98,7 @@ export class GroupCommit {
     if (!group) return;
     this.open = null;
     try {
-      if (this.handle.isOpen && this.handle.isTransaction) this.handle.exec('COMMIT');
+      if (this.handle.isOpen && this.handle.isTransaction) (this.commitStatement ??= this.handle.prepare('COMMIT')).run();
     } catch (err) {
       group.failed = true;
       try {
