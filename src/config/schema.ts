@@ -265,8 +265,6 @@ export const configSchema = z
         memory_kib: z.number().int().min(8192).max(4 * 1024 * 1024).default(19456),
         time_cost: z.number().int().min(1).max(20).default(2),
         parallelism: z.number().int().min(1).max(16).default(1),
-        // Hashes running at once (default: one per core); the rest wait their turn (src/sspr/hash-slots.ts).
-        concurrency: z.number().int().min(1).max(256).optional(),
       })
       .strict()
       .prefault({}),

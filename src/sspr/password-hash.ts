@@ -1,21 +1,9 @@
 import argon2 from 'argon2';
-import { availableParallelism } from 'node:os';
-import { createHashSlots, type HashSlots } from './hash-slots.ts';
 
 export interface HashingParameters {
   memory_kib: number;
   time_cost: number;
   parallelism: number;
-  /**
-   * Hashes that may run at once (default: the cores, divided by `parallelism` — each hash keeps
-   * that many threads busy). More only take turns on the same cores, each holding its memory.
-   */
-  concurrency?: number;
-}
-
-/** Concurrent hashes that keep every core busy and no more: one per `parallelism` lanes. */
-export function defaultHashConcurrency(parallelism: number, cores = availableParallelism()): number {
-  return Math.max(1, Math.floor(cores / parallelism));
 }
 
 export type PasswordHasher = ReturnType<typeof createPasswordHasher>;
@@ -31,21 +19,18 @@ export function createPasswordHasher(params: HashingParameters) {
     timeCost: params.time_cost,
     parallelism: params.parallelism,
   } as const;
-  const slots = createHashSlots(params.concurrency ?? defaultHashConcurrency(params.parallelism));
   let dummyHash: Promise<string> | null = null;
   // argon2's answer per PHC head (`$argon2id$v=19$m=…,p=…,t=…`): the salt and hash after it do not
   // change it, and a sign-in would otherwise parse the whole stored string again each time.
   const rehashByHead = new Map<string, boolean>();
-  const hash = (password: string) => slots.run(() => argon2.hash(password.normalize('NFC'), options));
+  const hash = (password: string) => argon2.hash(password.normalize('NFC'), options);
   return {
     /** An argon2id hash of the password (NFC-normalised). */
     hash,
-    /** Hashes running and waiting now (metrics, tests). */
-    hashing: slots as Pick<HashSlots, 'busy' | 'waiting'>,
     /** True when the password matches the stored hash; false for a malformed hash too. */
     async verify(stored: string, password: string): Promise<boolean> {
       try {
-        return await slots.run(() => argon2.verify(stored, password.normalize('NFC')));
+        return await argon2.verify(stored, password.normalize('NFC'));
       } catch {
         return false; // a malformed stored hash never signs anyone in
       }
@@ -69,8 +54,7 @@ export function createPasswordHasher(params: HashingParameters) {
     /** The work of a verify against a dummy hash, always false: for unknown accounts. */
     async dummyVerify(password: string): Promise<false> {
       dummyHash ??= hash('dummy password for timing equality');
-      const dummy = await dummyHash;
-      await slots.run(() => argon2.verify(dummy, password.normalize('NFC'))).catch(() => false);
+      await argon2.verify(await dummyHash, password.normalize('NFC')).catch(() => false);
       return false;
     },
   };
