@@ -10,29 +10,25 @@ import type { QueryInterface } from 'sequelize';
  */
 const COLUMNS = 'key, count, window_ends_at, blocked_until, strikes';
 
-export async function up({ context: qi }: { context: QueryInterface }): Promise<void> {
+/** Copies `throttles` into a new table of the given shape, in one transaction; SQLite only. */
+async function rebuild(qi: QueryInterface, oneTree: boolean): Promise<void> {
   if (qi.sequelize.getDialect() !== 'sqlite') return;
   await qi.sequelize.transaction(async (transaction) => {
     const run = (sql: string) => qi.sequelize.query(sql, { transaction });
-    await run(`CREATE TABLE throttles_one_tree (
+    await run(`CREATE TABLE throttles_rebuilt (
       key VARCHAR(400) NOT NULL PRIMARY KEY, count INTEGER NOT NULL DEFAULT 0, window_ends_at DATETIME NOT NULL,
-      blocked_until DATETIME, strikes INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID`);
-    await run(`INSERT INTO throttles_one_tree (${COLUMNS}) SELECT ${COLUMNS} FROM throttles`);
+      blocked_until DATETIME, strikes INTEGER NOT NULL DEFAULT 0)${oneTree ? ' WITHOUT ROWID' : ''}`);
+    await run(`INSERT INTO throttles_rebuilt (${COLUMNS}) SELECT ${COLUMNS} FROM throttles`);
     await run('DROP TABLE throttles');
-    await run('ALTER TABLE throttles_one_tree RENAME TO throttles');
+    await run('ALTER TABLE throttles_rebuilt RENAME TO throttles');
+    if (!oneTree) await run('CREATE INDEX throttles_window_ends_at ON throttles (window_ends_at)');
   });
 }
 
+export async function up({ context: qi }: { context: QueryInterface }): Promise<void> {
+  await rebuild(qi, true);
+}
+
 export async function down({ context: qi }: { context: QueryInterface }): Promise<void> {
-  if (qi.sequelize.getDialect() !== 'sqlite') return;
-  await qi.sequelize.transaction(async (transaction) => {
-    const run = (sql: string) => qi.sequelize.query(sql, { transaction });
-    await run(`CREATE TABLE throttles_with_rowid (
-      key VARCHAR(400) NOT NULL PRIMARY KEY, count INTEGER NOT NULL DEFAULT 0, window_ends_at DATETIME NOT NULL,
-      blocked_until DATETIME, strikes INTEGER NOT NULL DEFAULT 0)`);
-    await run(`INSERT INTO throttles_with_rowid (${COLUMNS}) SELECT ${COLUMNS} FROM throttles`);
-    await run('DROP TABLE throttles');
-    await run('ALTER TABLE throttles_with_rowid RENAME TO throttles');
-    await run('CREATE INDEX throttles_window_ends_at ON throttles (window_ends_at)');
-  });
+  await rebuild(qi, false);
 }
