@@ -22,6 +22,13 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
  * Statements on this connection always see the group's writes (the same connection), so requests of
  * this process see each other's writes as soon as they are made, exactly as with autocommit.
  *
+ * Reads outside a group share one read transaction per turn of the event loop, too: alone, each read
+ * opened and closed its own (a lock and an unlock on the `-shm` file, 4–6 µs of a 10 µs read by key).
+ * It ends at the same moments as a group, and before the first write (which opens a group of its own
+ * instead of upgrading the read: a write never acts on a snapshot older than its BEGIN IMMEDIATE). So
+ * what another process committed is seen at the latest one turn later — as if the read had come
+ * that much earlier.
+ *
  * An error that rolls the transaction back (disk full, I/O) fails the whole group: every request that
  * wrote in it fails at its end instead of answering as if its writes had been kept.
  */
@@ -43,6 +50,8 @@ const requestGroups = new AsyncLocalStorage<CommitGroup[]>();
 
 export class GroupCommit {
   private open: CommitGroup | null = null;
+  /** A read-only transaction shared by this turn's reads (never holds a write). */
+  private reading = false;
   private scheduled = false;
 
   private readonly handle: DatabaseSync;
@@ -50,6 +59,7 @@ export class GroupCommit {
   // Prepared once: `exec` parsed "BEGIN IMMEDIATE" and "COMMIT" again for every group (≈ 6 % of a
   // commit's CPU in perf). node:sqlite finalizes them when the connection closes.
   private beginStatement: StatementSync | null = null;
+  private beginReadStatement: StatementSync | null = null;
   private commitStatement: StatementSync | null = null;
 
   /** `released` is called after every COMMIT or ROLLBACK (the write gate hands the lock on). */
@@ -58,26 +68,35 @@ export class GroupCommit {
     this.released = released;
   }
 
+  /** A group or the shared read transaction is open (another connection's write ends it first). */
   get isOpen(): boolean {
-    return this.open !== null;
+    return this.open !== null || this.reading;
   }
 
-  /** Before a statement on the connection: a write joins (or opens) the group; other non-reads commit it first. */
+  /**
+   * Before a statement on the connection: a read joins (or opens) this turn's read transaction, a
+   * write joins (or opens) the group; anything else commits first.
+   */
   before(kind: StatementKind): void {
-    if (kind === 'read') return;
+    if (kind === 'read') {
+      // Inside the group, or inside someone else's explicit transaction, a read needs nothing more.
+      if (this.open || this.reading || this.handle.isTransaction) return;
+      (this.beginReadStatement ??= this.handle.prepare('BEGIN')).run();
+      this.reading = true;
+      this.commitAtTheLatest();
+      return;
+    }
     if (kind === 'other') {
       this.commit();
       return;
     }
     if (!this.open) {
+      if (this.reading) this.endReading();
       // An explicit transaction on this connection is someone else's unit of work: stay out of it.
       if (this.handle.isTransaction) return;
       (this.beginStatement ??= this.handle.prepare('BEGIN IMMEDIATE')).run();
       this.open = { failed: false };
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(this.atTheLatest);
-      }
+      this.commitAtTheLatest();
     }
     const groups = requestGroups.getStore();
     if (groups && !groups.includes(this.open)) groups.push(this.open);
@@ -85,6 +104,10 @@ export class GroupCommit {
 
   /** After a statement: if SQLite rolled the transaction back on an error, the group failed. */
   after(): void {
+    if (this.reading && !this.handle.isTransaction) {
+      this.reading = false; // nothing was written in it: nothing lost
+      this.released();
+    }
     if (this.open && !this.handle.isTransaction) {
       this.open.failed = true;
       this.open = null;
@@ -92,8 +115,31 @@ export class GroupCommit {
     }
   }
 
+  private commitAtTheLatest(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(this.atTheLatest);
+  }
+
+  /** Ends the shared read transaction (it holds no write: nothing can be lost). */
+  private endReading(): void {
+    this.reading = false;
+    try {
+      if (this.handle.isOpen && this.handle.isTransaction) (this.commitStatement ??= this.handle.prepare('COMMIT')).run();
+    } catch {
+      try {
+        if (this.handle.isOpen && this.handle.isTransaction) this.handle.exec('ROLLBACK');
+      } catch {
+        // Closed or already ended: nothing more to do.
+      }
+    } finally {
+      this.released();
+    }
+  }
+
   /** Commits the open group now (nothing when none is open); throws when the COMMIT fails. */
   commit(): void {
+    if (this.reading) this.endReading();
     const group = this.open;
     if (!group) return;
     this.open = null;

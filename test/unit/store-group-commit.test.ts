@@ -61,6 +61,34 @@ describe('SQLite group commit', () => {
     assert.equal(countRows(), 2);
   });
 
+  it('reads of one turn share one read transaction; another process\'s commit is seen by the next turn, and a write never acts on the older snapshot', async () => {
+    const kept = await connect();
+    kept.enableGroupCommit();
+    const count = async () => Number((await kept.cachedAll<{ n: number }>('SELECT count(*) AS n FROM t', []))[0]!.n);
+    const writer = new DatabaseSync(file); // another process: a connection outside this driver
+    try {
+      assert.equal(await count(), 0);
+      assert.equal(kept.handle.isTransaction, true, 'the read opened the shared read transaction');
+      writer.exec("INSERT INTO t (name) VALUES ('by another process')");
+      assert.equal(await count(), 0, 'the same turn reads the same snapshot');
+      // A write in that turn: it must see (and keep) the other process's row, not fail as stale.
+      await kept.cachedRun('INSERT INTO t (name) VALUES ($1)', ['ours']);
+      assert.equal(await count(), 2, 'the write ended the read snapshot first: it acts on the current database');
+      await new Promise((r) => setImmediate(r));
+      assert.equal(kept.handle.isTransaction, false, 'ended at the latest on the next check phase');
+      writer.exec("INSERT INTO t (name) VALUES ('again')");
+      assert.equal(await count(), 3, 'a later turn sees what another process committed in between');
+      assert.equal(countRows(), 3);
+      await new Promise((r) => setImmediate(r));
+      // A writer in another process never waits for the shared read transaction (WAL readers do not block).
+      await count();
+      writer.exec("INSERT INTO t (name) VALUES ('while we read')");
+      assert.equal(countRows(), 4);
+    } finally {
+      writer.close();
+    }
+  });
+
   it('a request returns only after its writes are committed (another process sees them)', async () => {
     const kept = await connect();
     kept.enableGroupCommit();
