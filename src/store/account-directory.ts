@@ -10,7 +10,7 @@ import { dateParamFor, readBool, readDate } from './sql.ts';
 export interface SequelizeDirectory extends AccountDirectory {
   listSessions: NonNullable<AccountDirectory['listSessions']>;
   endOtherSessions: NonNullable<AccountDirectory['endOtherSessions']>;
-  /** The stored row, for claims. */
+  /** The stored row, for claims: without the group names (the token endpoints need none). */
   findRow(id: string): Promise<AccountRow | null>;
   /**
    * The stored row and the same account as SSPR sees it, from one statement: the provider's
@@ -50,10 +50,11 @@ export function createSequelizeDirectory(store: Store, hasher: PasswordHasher, c
   const groupNames = store.dialect === 'sqlite'
     ? 'SELECT json_group_array(g.name) FROM memberships m JOIN "groups" g ON g.id = m.group_id WHERE m.account_id = a.id'
     : 'SELECT coalesce(json_agg(g.name), \'[]\'::json) FROM memberships m JOIN "groups" g ON g.id = m.group_id WHERE m.account_id = a.id';
-  const SELECT = `SELECT a.id, a.login, a.email, a.email_verified, a.phone, a.phone_verified, a.name, a.password_hash,
-      a.is_admin, a.disabled, a.password_changed_at, a.language, a.credentials_epoch, a.created_at, a.updated_at,
-      (${groupNames}) AS group_names
-    FROM accounts a`;
+  const COLUMNS = `a.id, a.login, a.email, a.email_verified, a.phone, a.phone_verified, a.name, a.password_hash,
+      a.is_admin, a.disabled, a.password_changed_at, a.language, a.credentials_epoch, a.created_at, a.updated_at`;
+  const SELECT = `SELECT ${COLUMNS}, (${groupNames}) AS group_names FROM accounts a`;
+  // Userinfo, refresh and the code exchange read the account for its claims and epoch only.
+  const ROW_BY_ID = `SELECT ${COLUMNS} FROM accounts a WHERE a.id = $1`;
   // `lower(...)` exactly as indexed by migration 0004: both sides are index look-ups, not a scan.
   const BY_IDENTIFIER = `${SELECT} WHERE lower(a.login) = $1 OR lower(a.email) = $1 LIMIT 2`;
   const BY_ID = `${SELECT} WHERE a.id = $1`;
@@ -112,7 +113,8 @@ export function createSequelizeDirectory(store: Store, hasher: PasswordHasher, c
   return {
     findRowAndAccount,
     async findRow(id) {
-      return (await findRowAndAccount(id))?.row ?? null;
+      const [r] = await select(ROW_BY_ID, [id]);
+      return r ? toRow(r) : null;
     },
     async findById(id) {
       return (await findRowAndAccount(id))?.account ?? null;
