@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { Browser, inputByAutocomplete } from '../support/browser.ts';
 import { freePort } from '../support/server.ts';
 import { waitFor } from '../unit/delivery/helpers.ts';
+import { compileCacheEnv } from '../support/compile-cache.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -41,7 +42,7 @@ describe('npm start on an empty database (demo mode)', function () {
       '    first_party: true',
       '',
     ].join('\n'));
-    child = spawn(process.execPath, ['src/main.ts'], { cwd: ROOT, env: { ...process.env, OIDC_SSPR_CONFIG: join(dir, 'oidc-sspr.yaml'), HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, ['src/main.ts'], { cwd: ROOT, env: { ...process.env, ...compileCacheEnv(), OIDC_SSPR_CONFIG: join(dir, 'oidc-sspr.yaml'), HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.setEncoding('utf8').on('data', (d: string) => { output += d; });
     child.stderr!.setEncoding('utf8').on('data', (d: string) => { output += d; });
     await waitFor(() => output.includes('oidc-sspr is serving'), 30_000);

@@ -19,6 +19,7 @@ import { Browser, attr, findForm, inputByAutocomplete, messageIds, type Page } f
 import { consentIfAsked, relyingParty, signIn, type RelyingParty } from '../support/oidc.ts';
 import { TEST_HASHING, freePort } from '../support/server.ts';
 import { CODE_RUN, startSmtpServer, waitFor } from '../unit/delivery/helpers.ts';
+import { compileCacheEnv } from '../support/compile-cache.ts';
 
 /**
  * Issue 8, "Crash safety": the real server (`node src/main.ts`, a YAML config, a SQLite file, SMTP to
@@ -53,7 +54,7 @@ class ServerProcess {
   }
 
   async start(): Promise<void> {
-    const env: NodeJS.ProcessEnv = { ...process.env, OIDC_SSPR_CONFIG: this.configFile, LOG_LEVEL: 'warn' };
+    const env: NodeJS.ProcessEnv = { ...process.env, ...compileCacheEnv(), OIDC_SSPR_CONFIG: this.configFile, LOG_LEVEL: 'warn' };
     for (const k of ['PORT', 'DATABASE_URL', 'OIDC_SSPR_ISSUER', 'OIDC_SSPR_COOKIE_KEYS', 'OIDC_SSPR_ENCRYPTION_KEYS']) delete env[k];
     const child = spawn(process.execPath, ['src/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;

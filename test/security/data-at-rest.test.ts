@@ -17,6 +17,7 @@ import { createSqliteDatabase } from '../support/db.ts';
 import { freePort, startTestServer, type TestServer } from '../support/server.ts';
 import { seedUser } from '../support/users.ts';
 import { waitFor } from '../unit/delivery/helpers.ts';
+import { compileCacheEnv } from '../support/compile-cache.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const mode = (path: string) => statSync(path).mode & 0o777;
@@ -27,7 +28,7 @@ async function start(dir: string, port: number): Promise<{ child: ChildProcess; 
   let output = '';
   const child = spawn(process.execPath, ['src/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, OIDC_SSPR_CONFIG: join(dir, 'oidc-sspr.yaml'), HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
+    env: { ...process.env, ...compileCacheEnv(), OIDC_SSPR_CONFIG: join(dir, 'oidc-sspr.yaml'), HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.setEncoding('utf8').on('data', (d: string) => { output += d; });

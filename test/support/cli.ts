@@ -1,31 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
+import { compileCacheEnv } from './compile-cache.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-
-/**
- * Node's on-disk compile cache for the CLI children of this test process: each child loads and
- * type-strips the same ~300 modules (≈ 1.4 s a spawn, ≈ 1.0 s with the cache; the CLI tests spawn a
- * few hundred). A private directory (mkdtemp, mode 0700), never a shared one: a cache entry is code.
- */
-let compileCache: string | undefined;
-function compileCacheDir(): string {
-  if (!compileCache) {
-    const dir = mkdtempSync(join(tmpdir(), 'sspr-cli-cache-'));
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-    compileCache = dir;
-  }
-  return compileCache;
-}
 
 export interface CliResult { code: number | null; stdout: string; stderr: string }
 
 /** Runs the real CLI as a child process, the way `npm run cli --` does, against one config file. */
 export function runCli(args: string[], options: { config: string; stdin?: string; env?: NodeJS.ProcessEnv }): Promise<CliResult> {
-  const env: NodeJS.ProcessEnv = { ...process.env, NODE_COMPILE_CACHE: compileCacheDir(), OIDC_SSPR_CONFIG: options.config, ...options.env };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...compileCacheEnv(), OIDC_SSPR_CONFIG: options.config, ...options.env };
   delete env.DATABASE_URL;
   delete env.OIDC_SSPR_DEBUG;
   return new Promise((done, fail) => {
