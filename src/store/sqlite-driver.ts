@@ -116,6 +116,8 @@ const isReadOnly = (sql: string) => READ_ONLY_SQL.test(sql);
 /** One per database file: which of this process's connections is inside a transaction, and who waits. */
 class WriteGate {
   holder: Database | null = null;
+  /** Transactions of this process's connections that ended: a shared read snapshot older than one is stale. */
+  ended = 0;
   private waiting: { go: () => void }[] = [];
 
   blocks(db: Database, sql: string): boolean {
@@ -148,6 +150,7 @@ class WriteGate {
     }
     if (this.holder !== db) return;
     this.holder = null;
+    this.ended += 1;
     // Everything that waited runs in order; the first BEGIN takes the gate and the rest queue again.
     const ready = this.waiting;
     this.waiting = [];
@@ -202,7 +205,7 @@ export class Database {
 
   /** Writes outside an explicit transaction share commits from now on (sqlite-group-commit.ts). */
   enableGroupCommit(): void {
-    this.groupCommit ??= new GroupCommit(this.handle, () => this.gate.settle(this));
+    this.groupCommit ??= new GroupCommit(this.handle, () => this.gate.settle(this), () => this.gate.ended);
   }
 
   get hasOpenGroup(): boolean {

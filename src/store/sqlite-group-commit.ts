@@ -24,10 +24,11 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
  *
  * Reads outside a group share one read transaction per turn of the event loop, too: alone, each read
  * opened and closed its own (a lock and an unlock on the `-shm` file, 4–6 µs of a 10 µs read by key).
- * It ends at the same moments as a group, and before the first write (which opens a group of its own
- * instead of upgrading the read: a write never acts on a snapshot older than its BEGIN IMMEDIATE). So
- * what another process committed is seen at the latest one turn later — as if the read had come
- * that much earlier.
+ * It ends at the same moments as a group, before the first write (which opens a group of its own
+ * instead of upgrading the read: a write never acts on a snapshot older than its BEGIN IMMEDIATE), and
+ * as soon as a transaction of another connection of this process ends (a reset's unit of work: the
+ * next read sees it). So only what another process commits is seen up to one turn later — as if the
+ * read had come that much earlier.
  *
  * An error that rolls the transaction back (disk full, I/O) fails the whole group: every request that
  * wrote in it fails at its end instead of answering as if its writes had been kept.
@@ -52,20 +53,29 @@ export class GroupCommit {
   private open: CommitGroup | null = null;
   /** A read-only transaction shared by this turn's reads (never holds a write). */
   private reading = false;
+  /** {@link endedElsewhere} when the shared read transaction began. */
+  private readingSince = 0;
   private scheduled = false;
 
   private readonly handle: DatabaseSync;
   private readonly released: () => void;
+  private readonly endedElsewhere: () => number;
   // Prepared once: `exec` parsed "BEGIN IMMEDIATE" and "COMMIT" again for every group (≈ 6 % of a
   // commit's CPU in perf). node:sqlite finalizes them when the connection closes.
   private beginStatement: StatementSync | null = null;
   private beginReadStatement: StatementSync | null = null;
   private commitStatement: StatementSync | null = null;
 
-  /** `released` is called after every COMMIT or ROLLBACK (the write gate hands the lock on). */
-  constructor(handle: DatabaseSync, released: () => void) {
+  /**
+   * `released` is called after every COMMIT or ROLLBACK (the write gate hands the lock on);
+   * `endedElsewhere` counts the transactions of this process's connections that ended: one that
+   * ends while the shared read transaction is open makes it stale (a reset committed on its own
+   * connection must be seen by the next read, in the same turn too).
+   */
+  constructor(handle: DatabaseSync, released: () => void, endedElsewhere: () => number = () => 0) {
     this.handle = handle;
     this.released = released;
+    this.endedElsewhere = endedElsewhere;
   }
 
   /** A group or the shared read transaction is open (another connection's write ends it first). */
@@ -79,10 +89,12 @@ export class GroupCommit {
    */
   before(kind: StatementKind): void {
     if (kind === 'read') {
+      if (this.reading && this.readingSince !== this.endedElsewhere()) this.endReading();
       // Inside the group, or inside someone else's explicit transaction, a read needs nothing more.
       if (this.open || this.reading || this.handle.isTransaction) return;
       (this.beginReadStatement ??= this.handle.prepare('BEGIN')).run();
       this.reading = true;
+      this.readingSince = this.endedElsewhere();
       this.commitAtTheLatest();
       return;
     }

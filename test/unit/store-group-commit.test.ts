@@ -89,6 +89,22 @@ describe('SQLite group commit', () => {
     }
   });
 
+  it('a transaction of another connection of this process that commits mid-turn ends the shared read snapshot: the next read sees it', async () => {
+    // The attack: a reset commits on its own connection while this turn's read snapshot, opened
+    // during that transaction, is still open — a sign-in read later in the same turn must not see
+    // the account as it was before the reset.
+    const kept = await connect();
+    kept.enableGroupCommit();
+    const other = await connect();
+    const exec = (db: Database, sql: string) => new Promise<void>((resolve, reject) => { db.exec(sql, (err) => (err ? reject(err) : resolve())); });
+    const count = async () => Number((await kept.cachedAll<{ n: number }>('SELECT count(*) AS n FROM t', []))[0]!.n);
+    await exec(other, 'BEGIN IMMEDIATE');
+    await exec(other, "INSERT INTO t (name) VALUES ('the reset')");
+    assert.equal(await count(), 0, 'during the other transaction: not visible yet');
+    await exec(other, 'COMMIT');
+    assert.equal(await count(), 1, 'committed by another connection of this process: the next read sees it, in the same turn');
+  });
+
   it('a request returns only after its writes are committed (another process sees them)', async () => {
     const kept = await connect();
     kept.enableGroupCommit();
