@@ -22,13 +22,8 @@ const READ_WITH_GRANT = new Set(['AuthorizationCode', 'AccessToken', 'RefreshTok
  */
 const grantsReadWithToken = new WeakMap<object, Map<string, string | null>>();
 
-function requestContext(): object | undefined {
-  try {
-    return Provider.ctx as object | undefined;
-  } catch {
-    return undefined; // outside a provider request (CLI, housekeeping)
-  }
-}
+/** oidc-provider's current request (its AsyncLocalStorage); none outside one (CLI, housekeeping). */
+const requestContext = (): object | undefined => Provider.ctx as object | undefined;
 
 /**
  * oidc-provider's storage on Sequelize: one table keyed by (model, id), with the lookup keys the

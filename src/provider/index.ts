@@ -112,13 +112,13 @@ export function createProvider(options: ProviderOptions): Provider {
     // The credentials epoch rides on this read, which every use of a session or token makes anyway.
     async findAccount(ctx, sub, token) {
       // With a token (userinfo, refresh, code exchange) no prompt runs: the row alone, no group names.
-      const found = token ? await directory.findRow(sub).then((row) => row && { row, account: null }) : await directory.findRowAndAccount(sub);
-      if (!found || found.row.disabled) return undefined;
-      const { row } = found;
+      const found = token ? { row: await directory.findRow(sub), account: null } : await directory.findRowAndAccount(sub);
+      const row = found?.row;
+      if (!row || row.disabled) return undefined;
       const epoch = row.credentialsEpoch;
       if (!admitsAccount(ctx, sub, epoch, token)) return undefined;
       // The register prompt's checks in this request need the same account: no second read.
-      if (found.account) shareAccountWithPrompt(ctx, found.account);
+      if (found?.account) shareAccountWithPrompt(ctx, found.account);
       return {
         accountId: row.id,
         async claims() {

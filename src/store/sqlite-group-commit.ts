@@ -72,7 +72,7 @@ export class GroupCommit {
    * ends while the shared read transaction is open makes it stale (a reset committed on its own
    * connection must be seen by the next read, in the same turn too).
    */
-  constructor(handle: DatabaseSync, released: () => void, endedElsewhere: () => number = () => 0) {
+  constructor(handle: DatabaseSync, released: () => void, endedElsewhere: () => number) {
     this.handle = handle;
     this.released = released;
     this.endedElsewhere = endedElsewhere;
