@@ -6,6 +6,7 @@ import type { SequelizeDirectory } from '../store/account-directory.ts';
 import { createSequelizeAdapter } from './adapter.ts';
 import { claimsFor } from './claims.ts';
 import { cookieNamesFor } from './cookie-names.ts';
+import { CookieKeys } from './cookie-keys.ts';
 import { admitsAccount, carryCredentialsEpoch, epochOf, grantIsCurrent, stampEpoch } from './credentials-epoch.ts';
 import { shareAccountWithPrompt } from './registration-prompt.ts';
 import { carrySessionDevice } from './session-device.ts';
@@ -187,6 +188,8 @@ export function createProvider(options: ProviderOptions): Provider {
   const provider = new Provider(config.issuer, configuration);
   carryCredentialsEpoch(provider);
   carrySessionDevice(provider);
+  // Koa's `app.keys`: the same signatures as oidc-provider's keygrip, checked without its costly compare.
+  if (config.secrets.cookie_keys.length > 0) provider.keys = new CookieKeys(config.secrets.cookie_keys);
   provider.proxy = config.proxy;
   // Koa reads X-Forwarded-For from the left, where the client writes whatever it likes. Keeping only
   // the last `proxy_hops` entries leaves the address our own outermost proxy saw first in line, so a
