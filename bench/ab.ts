@@ -8,6 +8,8 @@
  * hash runs on the libuv pool, so the main thread is the part a code change moves). For finding out
  * whether a change helps on a shared machine, where throughput alone is too noisy.
  *
+ * `BENCH_NODE_FLAGS` (e.g. `--perf-basic-prof`) go to both servers, as in bench/run.ts.
+ *
  * With `userinfo` last: each server first signs in 200 times (offline access, so the tokens and grants
  * pile up as on a server in use), then the loops call userinfo with those access tokens at random.
  */
@@ -37,7 +39,7 @@ const subjects = await Promise.all((['A', 'B'] as const).map(async (name) => {
   const proc = await ServerProcess.start('sspr-server.ts', {
     database: db.url, client, cookieKeys: ['bench-cookie-key-0123456789abcdef'], hashing, logLevel: 'warn',
     delivery: { smtpPort: delivery.smtpPort, smsUrl: delivery.smsUrl }, ...(name === 'A' ? { dist: otherDist } : {}),
-  }, ['--max-semi-space-size=32']);
+  }, ['--max-semi-space-size=32', ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])]);
   return { name, db, proc, target: { issuer: proc.issuer, ...client }, tokens: [] as TokenSet[], ops: 0, cpu: 0, main: 0, wall: 0 };
 }));
 try {
