@@ -1,7 +1,8 @@
 import Provider, { type Adapter, type AdapterPayload } from 'oidc-provider';
 import { Op } from 'sequelize';
 import type { Clock } from '../clock.ts';
-import type { Store } from '../store/index.ts';
+import type { AccountRow, Store } from '../store/index.ts';
+import { ACCOUNT_COLUMNS, accountRowOf, type RawAccountRow } from '../store/account-row.ts';
 import { fastSql } from '../store/fast-sql.ts';
 import { dateParamFor, readDate } from '../store/sql.ts';
 
@@ -9,7 +10,13 @@ import { dateParamFor, readDate } from '../store/sql.ts';
 type AdapterClass = new (name: string) => Adapter;
 
 interface PayloadRow { payload: string; consumed_at: Date | string | null }
-interface TokenRow extends PayloadRow { grant_id: string | null; grant_payload: string | null }
+/** A token with its grant and the grant's account (the account's columns null when there is none). */
+interface TokenRow extends PayloadRow, Partial<Omit<RawAccountRow, 'id'>> {
+  grant_id: string | null;
+  grant_payload: string | null;
+  grant_account_id: string | null;
+  id: string | null;
+}
 
 /** Tokens whose every use loads their grant next (code exchange, refresh, userinfo, introspection). */
 const READ_WITH_GRANT = new Set(['AuthorizationCode', 'AccessToken', 'RefreshToken']);
@@ -22,6 +29,13 @@ const READ_WITH_GRANT = new Set(['AuthorizationCode', 'AccessToken', 'RefreshTok
  */
 const grantsReadWithToken = new WeakMap<object, Map<string, string | null>>();
 
+/**
+ * The same for the grant's account, read in that statement too: oidc-provider's `findAccount` for the
+ * token, right after (src/provider/index.ts), takes it instead of reading the account again
+ * (userinfo 2 statements → 1). `null`: the grant names an account that is gone.
+ */
+const accountsReadWithToken = new WeakMap<object, Map<string, AccountRow | null>>();
+
 /** oidc-provider's current request (its AsyncLocalStorage); none outside one (CLI, housekeeping). */
 const requestContext = (): object | undefined => Provider.ctx as object | undefined;
 
@@ -30,7 +44,7 @@ const requestContext = (): object | undefined => Provider.ctx as object | undefi
  * provider searches by in their own indexed columns. Every instance sharing the database sees the
  * same sessions, interactions, codes and tokens, so any instance can continue a flow.
  *
- * Every provider request runs several of these statements (a userinfo 3, a refresh 6, a sign-in 16),
+ * Every provider request runs several of these statements (a userinfo 1, a refresh 4, a sign-in 13),
  * so they are plain SQL with bind parameters instead of Model calls (a `Model.findOne` costs ~0.5 ms
  * of CPU on SQLite, `sequelize.query` ~0.15 ms), run at driver level on Sequelize's own connections
  * (`fastSql`: prepared statements, the same handle/pool, logging and SQLITE_BUSY retries as
@@ -53,9 +67,11 @@ export function createSequelizeAdapter(store: Store, clock: Clock): AdapterClass
     `SELECT payload, consumed_at FROM oidc_payloads WHERE model = $1 AND ${column} = $2 AND (expires_at IS NULL OR expires_at > $3)`;
   const FIND = { id: selectBy('id'), uid: selectBy('uid'), userCode: selectBy('user_code') };
   // The token and its grant as one consistent read: the grant under the same expiry rule as FIND.
-  const FIND_WITH_GRANT = `SELECT t.payload, t.consumed_at, t.grant_id, g.payload AS grant_payload
+  const FIND_WITH_GRANT = `SELECT t.payload, t.consumed_at, t.grant_id, g.payload AS grant_payload, g.account_id AS grant_account_id,
+      ${ACCOUNT_COLUMNS}
     FROM oidc_payloads t LEFT JOIN oidc_payloads g
       ON g.model = 'Grant' AND g.id = t.grant_id AND (g.expires_at IS NULL OR g.expires_at > $3)
+    LEFT JOIN accounts a ON a.id = g.account_id
     WHERE t.model = $1 AND t.id = $2 AND (t.expires_at IS NULL OR t.expires_at > $3)`;
 
   return class SequelizeAdapter implements Adapter {
@@ -103,6 +119,11 @@ export function createSequelizeAdapter(store: Store, clock: Clock): AdapterClass
         let readWithToken = grantsReadWithToken.get(ctx);
         if (!readWithToken) grantsReadWithToken.set(ctx, (readWithToken = new Map()));
         readWithToken.set(row.grant_id, row.grant_payload);
+        if (row.grant_account_id) {
+          let accounts = accountsReadWithToken.get(ctx);
+          if (!accounts) accountsReadWithToken.set(ctx, (accounts = new Map()));
+          accounts.set(row.grant_account_id, row.id ? accountRowOf(row as RawAccountRow) : null);
+        }
       }
       const payload = JSON.parse(row.payload) as AdapterPayload;
       // A truthy `consumed` lets the provider detect a replayed authorization code.
@@ -135,6 +156,20 @@ export function createSequelizeAdapter(store: Store, clock: Clock): AdapterClass
       await db.run('DELETE FROM oidc_payloads WHERE model = $1 AND grant_id = $2', [this.name, grantId]);
     }
   };
+}
+
+/**
+ * The account `accountId` as read together with this request's token (once; later calls get
+ * `undefined`): a row, `null` when the token's grant names an account that is gone, `undefined` when
+ * no token of this request brought it — then read it.
+ */
+export function takeAccountReadWithToken(accountId: string): AccountRow | null | undefined {
+  const ctx = requestContext();
+  const accounts = ctx ? accountsReadWithToken.get(ctx) : undefined;
+  if (!accounts?.has(accountId)) return undefined;
+  const row = accounts.get(accountId);
+  accounts.delete(accountId);
+  return row;
 }
 
 /** Rows one purge step looks at on SQLite: a few milliseconds of the event loop each. */

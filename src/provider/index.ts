@@ -3,7 +3,7 @@ import type { Clock } from '../clock.ts';
 import type { Config } from '../config/schema.ts';
 import type { Store } from '../store/index.ts';
 import type { SequelizeDirectory } from '../store/account-directory.ts';
-import { createSequelizeAdapter } from './adapter.ts';
+import { createSequelizeAdapter, takeAccountReadWithToken } from './adapter.ts';
 import { claimsFor } from './claims.ts';
 import { cookieNamesFor } from './cookie-names.ts';
 import { CookieKeys } from './cookie-keys.ts';
@@ -113,7 +113,10 @@ export function createProvider(options: ProviderOptions): Provider {
     // The credentials epoch rides on this read, which every use of a session or token makes anyway.
     async findAccount(ctx, sub, token) {
       // With a token (userinfo, refresh, code exchange) no prompt runs: the row alone, no group names.
-      const found = token ? { row: await directory.findRow(sub), account: null } : await directory.findRowAndAccount(sub);
+      // The token endpoints read the account with the token (the adapter's statement), else here.
+      const readWithToken = token ? takeAccountReadWithToken(sub) : undefined;
+      const found = !token ? await directory.findRowAndAccount(sub)
+        : { row: readWithToken !== undefined ? readWithToken : await directory.findRow(sub), account: null };
       const row = found?.row;
       if (!row || row.disabled) return undefined;
       const epoch = row.credentialsEpoch;

@@ -5,7 +5,8 @@ import type { AccountRow, Store, Transaction } from './index.ts';
 import { fastSql } from './fast-sql.ts';
 import { revokeAccountState } from './revoke.ts';
 import { countGrantsElsewhere, endOtherSessions, listAccountSessions } from './sessions.ts';
-import { dateParamFor, readBool, readDate } from './sql.ts';
+import { ACCOUNT_COLUMNS, accountRowOf, type RawAccountRow } from './account-row.ts';
+import { dateParamFor, readBool } from './sql.ts';
 
 export interface SequelizeDirectory extends AccountDirectory {
   listSessions: NonNullable<AccountDirectory['listSessions']>;
@@ -19,23 +20,8 @@ export interface SequelizeDirectory extends AccountDirectory {
   findRowAndAccount(id: string): Promise<{ row: AccountRow; account: DirectoryAccount } | null>;
 }
 
-/** An account row as plain SQL returns it (snake_case columns, SQLite's 0/1 and date text). */
-interface RawAccount {
-  id: string;
-  login: string;
-  email: string | null;
-  email_verified: boolean | number;
-  phone: string | null;
-  phone_verified: boolean | number;
-  name: string | null;
-  password_hash: string | null;
-  is_admin: boolean | number;
-  disabled: boolean | number;
-  password_changed_at: Date | string | null;
-  language: string | null;
-  credentials_epoch: number | string;
-  created_at: Date | string | null;
-  updated_at: Date | string | null;
+/** The account row with its group names. */
+interface RawAccount extends RawAccountRow {
   /** JSON array text on SQLite, parsed JSON on PostgreSQL. */
   group_names: string | string[] | null;
 }
@@ -50,11 +36,9 @@ export function createSequelizeDirectory(store: Store, hasher: PasswordHasher, c
   const groupNames = store.dialect === 'sqlite'
     ? 'SELECT json_group_array(g.name) FROM memberships m JOIN "groups" g ON g.id = m.group_id WHERE m.account_id = a.id'
     : 'SELECT coalesce(json_agg(g.name), \'[]\'::json) FROM memberships m JOIN "groups" g ON g.id = m.group_id WHERE m.account_id = a.id';
-  const COLUMNS = `a.id, a.login, a.email, a.email_verified, a.phone, a.phone_verified, a.name, a.password_hash,
-      a.is_admin, a.disabled, a.password_changed_at, a.language, a.credentials_epoch, a.created_at, a.updated_at`;
-  const SELECT = `SELECT ${COLUMNS}, (${groupNames}) AS group_names FROM accounts a`;
+  const SELECT = `SELECT ${ACCOUNT_COLUMNS}, (${groupNames}) AS group_names FROM accounts a`;
   // Userinfo, refresh and the code exchange read the account for its claims and epoch only.
-  const ROW_BY_ID = `SELECT ${COLUMNS} FROM accounts a WHERE a.id = $1`;
+  const ROW_BY_ID = `SELECT ${ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = $1`;
   // `lower(...)` exactly as indexed by migration 0004: both sides are index look-ups, not a scan.
   const BY_IDENTIFIER = `${SELECT} WHERE lower(a.login) = $1 OR lower(a.email) = $1 LIMIT 2`;
   const BY_ID = `${SELECT} WHERE a.id = $1`;
@@ -64,26 +48,6 @@ export function createSequelizeDirectory(store: Store, hasher: PasswordHasher, c
   const dateParam = dateParamFor(store.dialect);
   async function select(sql: string, bind: unknown[]): Promise<RawAccount[]> {
     return fast.all<RawAccount>(sql, bind);
-  }
-
-  function toRow(r: RawAccount): AccountRow {
-    return {
-      id: r.id,
-      login: r.login,
-      email: r.email,
-      emailVerified: readBool(r.email_verified),
-      phone: r.phone,
-      phoneVerified: readBool(r.phone_verified),
-      name: r.name,
-      passwordHash: r.password_hash,
-      isAdmin: readBool(r.is_admin),
-      disabled: readBool(r.disabled),
-      passwordChangedAt: readDate(r.password_changed_at),
-      language: r.language,
-      credentialsEpoch: Number(r.credentials_epoch),
-      createdAt: readDate(r.created_at) ?? undefined,
-      updatedAt: readDate(r.updated_at) ?? undefined,
-    };
   }
 
   function toAccount(row: AccountRow, groupsValue: RawAccount['group_names']): DirectoryAccount {
@@ -106,7 +70,7 @@ export function createSequelizeDirectory(store: Store, hasher: PasswordHasher, c
   async function findRowAndAccount(id: string) {
     const [r] = await select(BY_ID, [id]);
     if (!r) return null;
-    const row = toRow(r);
+    const row = accountRowOf(r);
     return { row, account: toAccount(row, r.group_names) };
   }
 
@@ -114,7 +78,7 @@ export function createSequelizeDirectory(store: Store, hasher: PasswordHasher, c
     findRowAndAccount,
     async findRow(id) {
       const [r] = await select(ROW_BY_ID, [id]);
-      return r ? toRow(r) : null;
+      return r ? accountRowOf(r) : null;
     },
     async findById(id) {
       return (await findRowAndAccount(id))?.account ?? null;
@@ -127,11 +91,11 @@ export function createSequelizeDirectory(store: Store, hasher: PasswordHasher, c
       const byLogin = rows.find((r) => r.login.toLowerCase() === wanted);
       const r = byLogin ?? (rows.length === 1 ? rows[0] : undefined);
       if (!r) return null;
-      return toAccount(toRow(r), r.group_names);
+      return toAccount(accountRowOf(r), r.group_names);
     },
     async listAdmins() {
       const rows = await select(`${SELECT} WHERE a.is_admin = $1 AND a.disabled = $2`, [true, false]);
-      return rows.map((r) => toAccount(toRow(r), r.group_names));
+      return rows.map((r) => toAccount(accountRowOf(r), r.group_names));
     },
     async verifyPassword(id, password) {
       // Always the row as it is now: an account disabled a moment ago must not sign in.

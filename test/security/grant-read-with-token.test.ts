@@ -6,9 +6,11 @@ import { startTestServer, type TestServer } from '../support/server.ts';
 import { seedUser } from '../support/users.ts';
 
 /**
- * Userinfo, refresh and the code exchange read a token together with its grant (one statement,
- * src/provider/adapter.ts). The attack: keep using a token whose grant is gone — revoked (its row
- * deleted) or expired — and hope the joined read hands the endpoint a grant anyway.
+ * Userinfo, refresh and the code exchange read a token together with its grant and the grant's account
+ * (one statement, src/provider/adapter.ts). The attacks: keep using a token whose grant is gone —
+ * revoked (its row deleted) or expired — or whose account was disabled, reset or deleted since, and
+ * hope the joined read hands the endpoint a grant or an account anyway; or have one account's token
+ * answered with another account's row.
  */
 describe('a token read together with its grant: a grant that is gone or expired ends the token', function () {
   let db: TestDatabase;
@@ -16,6 +18,7 @@ describe('a token read together with its grant: a grant that is gone or expired 
   let srv: TestServer;
   let target: Target;
   let password: string;
+  let otherPassword: string;
 
   before(async () => {
     db = createSqliteDatabase();
@@ -24,6 +27,7 @@ describe('a token read together with its grant: a grant that is gone or expired 
     srv = await startTestServer({ database: db.url, store, overrides: { sspr: { enabled_for: 'none' }, clients: [client] } });
     target = { issuer: srv.issuer, clientId: client.client_id, clientSecret: client.client_secret, redirectUri: client.redirect_uris[0]! };
     password = (await seedUser(srv.app, { login: 'grace' })).password;
+    otherPassword = (await seedUser(srv.app, { login: 'heidi' })).password;
   });
   after(async () => {
     await srv?.close();
@@ -59,4 +63,41 @@ describe('a token read together with its grant: a grant that is gone or expired 
       assert.equal((await refreshWith(alive)).status, 200);
     });
   }
+
+  const accountSql = (sql: string, login: string) => store.sequelize.query(sql, { bind: [login] });
+  const claims = async (tokens: TokenSet) => JSON.parse((await me(tokens)).body) as { sub: string; name?: string; preferred_username?: string };
+
+  it('the account as it is now: a new name shows at once; disabled, or its credentials epoch moved, ends the token', async () => {
+    const tokens = await signIn(target, 'heidi', otherPassword, { offline: true });
+    assert.equal((await claims(tokens)).preferred_username, 'heidi');
+    await accountSql("UPDATE accounts SET name = 'Heidi Renamed' WHERE login = $1", 'heidi');
+    assert.equal((await claims(tokens)).name, 'Heidi Renamed', 'read per request, never kept from an earlier one');
+    await accountSql('UPDATE accounts SET disabled = 1 WHERE login = $1', 'heidi');
+    assert.equal((await me(tokens)).status, 401, 'a disabled account');
+    assert.equal((await refreshWith(tokens)).status, 400);
+    await accountSql('UPDATE accounts SET disabled = 0 WHERE login = $1', 'heidi');
+    assert.equal((await me(tokens)).status, 200, 'enabled again, the grant still current');
+    // What every credential event does (src/store/revoke.ts), here without deleting the grant.
+    await accountSql('UPDATE accounts SET credentials_epoch = credentials_epoch + 1 WHERE login = $1', 'heidi');
+    assert.equal((await me(tokens)).status, 401, 'a grant from before the credential event');
+    assert.equal((await refreshWith(tokens)).status, 400);
+  });
+
+  it('an account that is gone ends its tokens', async () => {
+    const login = 'ivan';
+    const ivan = await seedUser(srv.app, { login });
+    const tokens = await signIn(target, login, ivan.password, { offline: true });
+    assert.equal((await me(tokens)).status, 200);
+    await accountSql('DELETE FROM memberships WHERE account_id IN (SELECT id FROM accounts WHERE login = $1)', login);
+    await accountSql('DELETE FROM accounts WHERE login = $1', login);
+    assert.equal((await me(tokens)).status, 401);
+    assert.equal((await refreshWith(tokens)).status, 400);
+  });
+
+  it('two accounts\' tokens used at once: each answered with its own account', async () => {
+    const mine = await signIn(target, 'grace', password, { offline: true });
+    const theirs = await signIn(target, 'heidi', otherPassword, { offline: true });
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => claims(i % 2 ? theirs : mine)));
+    answers.forEach((c, i) => assert.equal(c.preferred_username, i % 2 ? 'heidi' : 'grace', `call ${i}`));
+  });
 });

@@ -1,0 +1,49 @@
+import type { AccountRow } from './index.ts';
+import { readBool, readDate } from './sql.ts';
+
+/** An account row as plain SQL returns it (snake_case columns, SQLite's 0/1 and date text). */
+export interface RawAccountRow {
+  id: string;
+  login: string;
+  email: string | null;
+  email_verified: boolean | number;
+  phone: string | null;
+  phone_verified: boolean | number;
+  name: string | null;
+  password_hash: string | null;
+  is_admin: boolean | number;
+  disabled: boolean | number;
+  password_changed_at: Date | string | null;
+  language: string | null;
+  credentials_epoch: number | string;
+  created_at: Date | string | null;
+  updated_at: Date | string | null;
+}
+
+/**
+ * The account's columns under the alias `a`, by their own names: a statement that reads the account
+ * beside other columns (src/provider/adapter.ts) gets a {@link RawAccountRow} as long as those other
+ * columns are named otherwise.
+ */
+export const ACCOUNT_COLUMNS = `a.id, a.login, a.email, a.email_verified, a.phone, a.phone_verified, a.name, a.password_hash,
+      a.is_admin, a.disabled, a.password_changed_at, a.language, a.credentials_epoch, a.created_at, a.updated_at`;
+
+export function accountRowOf(r: RawAccountRow): AccountRow {
+  return {
+    id: r.id,
+    login: r.login,
+    email: r.email,
+    emailVerified: readBool(r.email_verified),
+    phone: r.phone,
+    phoneVerified: readBool(r.phone_verified),
+    name: r.name,
+    passwordHash: r.password_hash,
+    isAdmin: readBool(r.is_admin),
+    disabled: readBool(r.disabled),
+    passwordChangedAt: readDate(r.password_changed_at),
+    language: r.language,
+    credentialsEpoch: Number(r.credentials_epoch),
+    createdAt: readDate(r.created_at) ?? undefined,
+    updatedAt: readDate(r.updated_at) ?? undefined,
+  };
+}
