@@ -57,6 +57,23 @@ describe('signed cookies', function () {
       assert.equal(ours.index('_session=abc', removed), -1);
     });
 
+    it('remembers recent signatures without letting a wrong one through, and within bounds', () => {
+      const signer = new CookieKeys(keys);
+      const good = signer.sign('_session=alice');
+      const forged = (good[0] === 'A' ? 'B' : 'A') + good.slice(1);
+      assert.equal(signer.index('_session=alice', forged), -1, 'remembered, still compared');
+      assert.equal(signer.index('_session=alice', good), 0);
+      // An attacker sends thousands of distinct cookies: the memory stays bounded, answers stay right.
+      for (let i = 0; i < 5000; i++) assert.equal(signer.index(`_session=junk${i}`, good), -1);
+      assert.equal(signer.index('_session=alice', good), 0);
+      assert.equal(signer.sign('_session=alice'), theirs.sign('_session=alice'));
+      const long = `_session=${'x'.repeat(5000)}`;
+      assert.equal(signer.sign(long), theirs.sign(long));
+      const remembered = (signer as unknown as { newest: Map<string, string> }).newest;
+      assert.ok(remembered.size <= 1024, `${remembered.size} remembered`);
+      assert.ok(!remembered.has(long), 'long values are not kept');
+    });
+
     it('needs a key', () => {
       assert.throws(() => new CookieKeys([]), /at least one key/);
     });
