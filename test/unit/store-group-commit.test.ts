@@ -68,7 +68,9 @@ describe('SQLite group commit', () => {
     const writer = new DatabaseSync(file); // another process: a connection outside this driver
     try {
       assert.equal(await count(), 0);
-      assert.equal(kept.handle.isTransaction, true, 'the read opened the shared read transaction');
+      assert.equal(kept.handle.isTransaction, false, 'the first read of a turn runs alone');
+      assert.equal(await count(), 0);
+      assert.equal(kept.handle.isTransaction, true, 'the second read opened the shared read transaction');
       writer.exec("INSERT INTO t (name) VALUES ('by another process')");
       assert.equal(await count(), 0, 'the same turn reads the same snapshot');
       // A write in that turn: it must see (and keep) the other process's row, not fail as stale.
@@ -101,6 +103,8 @@ describe('SQLite group commit', () => {
     await exec(other, 'BEGIN IMMEDIATE');
     await exec(other, "INSERT INTO t (name) VALUES ('the reset')");
     assert.equal(await count(), 0, 'during the other transaction: not visible yet');
+    assert.equal(await count(), 0);
+    assert.equal(kept.handle.isTransaction, true, 'the shared read snapshot is open');
     await exec(other, 'COMMIT');
     assert.equal(await count(), 1, 'committed by another connection of this process: the next read sees it, in the same turn');
   });
