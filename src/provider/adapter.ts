@@ -22,19 +22,26 @@ interface TokenRow extends PayloadRow, Partial<Omit<RawAccountRow, 'id'>> {
 const READ_WITH_GRANT = new Set(['AuthorizationCode', 'AccessToken', 'RefreshToken']);
 
 /**
- * Grants read in the same statement as a token, per request (oidc-provider's request context): the
- * endpoint's own `Grant.find` right after takes it from here instead of reading it again (userinfo 3
- * statements → 2, refresh 6 → 5, the code exchange one fewer). Taken once: any later look-up in the
- * request reads the database. `null`: the token names a grant that is gone or expired.
+ * What a request read in the same statement as its token (oidc-provider's request context): the
+ * token's grant, which the endpoint's own `Grant.find` right after takes instead of reading it again
+ * (userinfo 3 statements → 2, refresh 6 → 5, the code exchange one fewer), and the grant's account,
+ * which `findAccount` for the token takes (src/provider/index.ts; userinfo 2 → 1). Each is taken once:
+ * any later look-up in the request reads the database. `null`: the token names a grant that is gone or
+ * expired, or the grant an account that is gone.
  */
-const grantsReadWithToken = new WeakMap<object, Map<string, string | null>>();
+interface ReadWithToken {
+  grants: Map<string, string | null>;
+  accounts: Map<string, AccountRow | null>;
+}
+const readWithToken = new WeakMap<object, ReadWithToken>();
 
-/**
- * The same for the grant's account, read in that statement too: oidc-provider's `findAccount` for the
- * token, right after (src/provider/index.ts), takes it instead of reading the account again
- * (userinfo 2 statements → 1). `null`: the grant names an account that is gone.
- */
-const accountsReadWithToken = new WeakMap<object, Map<string, AccountRow | null>>();
+/** `key`'s entry, removed as it is taken; `undefined` when the request's token read did not bring it. */
+function takeOnce<T>(entries: Map<string, T> | undefined, key: string): T | undefined {
+  if (!entries?.has(key)) return undefined;
+  const value = entries.get(key);
+  entries.delete(key);
+  return value;
+}
 
 /** oidc-provider's current request (its AsyncLocalStorage); none outside one (CLI, housekeeping). */
 const requestContext = (): object | undefined => Provider.ctx as object | undefined;
@@ -83,7 +90,7 @@ export function createSequelizeAdapter(store: Store, clock: Clock): AdapterClass
     /** A grant written or deleted in this request is read again, never taken from the token's read. */
     private forgetGrantReadWithToken(id: string): void {
       const ctx = this.name === 'Grant' ? requestContext() : undefined;
-      if (ctx) grantsReadWithToken.get(ctx)?.delete(id);
+      if (ctx) readWithToken.get(ctx)?.grants.delete(id);
     }
 
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
@@ -104,26 +111,18 @@ export function createSequelizeAdapter(store: Store, clock: Clock): AdapterClass
       if (typeof value !== 'string' || value.includes('\u0000')) return undefined;
       const ctx = key === 'id' ? requestContext() : undefined;
       if (ctx && this.name === 'Grant') {
-        const readWithToken = grantsReadWithToken.get(ctx);
-        if (readWithToken?.has(value)) {
-          const grant = readWithToken.get(value);
-          readWithToken.delete(value);
-          return grant ? (JSON.parse(grant) as AdapterPayload) : undefined;
-        }
+        const grant = takeOnce(readWithToken.get(ctx)?.grants, value);
+        if (grant !== undefined) return grant ? (JSON.parse(grant) as AdapterPayload) : undefined;
       }
       const withGrant = ctx !== undefined && READ_WITH_GRANT.has(this.name);
       const rows = await db.all<TokenRow>(withGrant ? FIND_WITH_GRANT : FIND[key], [this.name, value, dateParam(clock.now())]);
       const row = rows[0];
       if (!row) return undefined;
       if (withGrant && row.grant_id) {
-        let readWithToken = grantsReadWithToken.get(ctx);
-        if (!readWithToken) grantsReadWithToken.set(ctx, (readWithToken = new Map()));
-        readWithToken.set(row.grant_id, row.grant_payload);
-        if (row.grant_account_id) {
-          let accounts = accountsReadWithToken.get(ctx);
-          if (!accounts) accountsReadWithToken.set(ctx, (accounts = new Map()));
-          accounts.set(row.grant_account_id, row.id ? accountRowOf(row as RawAccountRow) : null);
-        }
+        let read = readWithToken.get(ctx);
+        if (!read) readWithToken.set(ctx, (read = { grants: new Map(), accounts: new Map() }));
+        read.grants.set(row.grant_id, row.grant_payload);
+        if (row.grant_account_id) read.accounts.set(row.grant_account_id, row.id ? accountRowOf(row as RawAccountRow) : null);
       }
       const payload = JSON.parse(row.payload) as AdapterPayload;
       // A truthy `consumed` lets the provider detect a replayed authorization code.
@@ -165,11 +164,7 @@ export function createSequelizeAdapter(store: Store, clock: Clock): AdapterClass
  */
 export function takeAccountReadWithToken(accountId: string): AccountRow | null | undefined {
   const ctx = requestContext();
-  const accounts = ctx ? accountsReadWithToken.get(ctx) : undefined;
-  if (!accounts?.has(accountId)) return undefined;
-  const row = accounts.get(accountId);
-  accounts.delete(accountId);
-  return row;
+  return takeOnce(ctx ? readWithToken.get(ctx)?.accounts : undefined, accountId);
 }
 
 /** Rows one purge step looks at on SQLite: a few milliseconds of the event loop each. */

@@ -88,6 +88,12 @@ export function createProvider(options: ProviderOptions): Provider {
   withoutAcrLoginChecks(policy);
   (options.extraPrompts ?? []).forEach((prompt, i) => policy.add(prompt, 1 + i));
 
+  /** The token endpoints read the account together with the token (the adapter's statement), else here. */
+  const accountRowForToken = async (sub: string) => {
+    const readWithToken = takeAccountReadWithToken(sub);
+    return readWithToken !== undefined ? readWithToken : directory.findRow(sub);
+  };
+
   const cookieNames = cookieNamesFor(config.issuer);
   const configuration: Configuration = {
     adapter: createSequelizeAdapter(store, clock),
@@ -113,10 +119,7 @@ export function createProvider(options: ProviderOptions): Provider {
     // The credentials epoch rides on this read, which every use of a session or token makes anyway.
     async findAccount(ctx, sub, token) {
       // With a token (userinfo, refresh, code exchange) no prompt runs: the row alone, no group names.
-      // The token endpoints read the account with the token (the adapter's statement), else here.
-      const readWithToken = token ? takeAccountReadWithToken(sub) : undefined;
-      const found = !token ? await directory.findRowAndAccount(sub)
-        : { row: readWithToken !== undefined ? readWithToken : await directory.findRow(sub), account: null };
+      const found = token ? { row: await accountRowForToken(sub), account: null } : await directory.findRowAndAccount(sub);
       const row = found?.row;
       if (!row || row.disabled) return undefined;
       const epoch = row.credentialsEpoch;

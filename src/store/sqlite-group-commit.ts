@@ -58,7 +58,10 @@ export class GroupCommit {
   /** {@link endedElsewhere} when the shared read transaction began. */
   private readingSince = 0;
   private scheduled = false;
-  /** A read ran since the last commit or end of turn (the next one opens the shared read transaction). */
+  /**
+   * A read ran since the last commit (a request's end, or the end of a turn that opened a group or
+   * the shared read): the next read opens the shared read transaction.
+   */
   private readInThisTurn = false;
 
   private readonly handle: DatabaseSync;
