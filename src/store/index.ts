@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { Sequelize, Transaction } from 'sequelize';
+import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 import { openDatabase, type DatabaseOptions } from './db.ts';
 import { migrate } from './migrate.ts';
 import { defineModels, type Models } from './models.ts';
@@ -23,6 +23,15 @@ export interface Store {
    * host that does not call it keeps one commit per statement. PostgreSQL: runs the request as is.
    */
   groupWritesPerRequest(): <T>(request: () => Promise<T>) => Promise<T>;
+  /**
+   * SQLite: copies the write-ahead log into the database and empties the `-wal` file
+   * (`wal_checkpoint(TRUNCATE)`). The log keeps old images of the pages it wrote until they are
+   * written over, deleted rows included; the hourly housekeeping calls this after its purges, so what
+   * was deleted is gone from the files within the hour (`secure_delete` zeroes it in the database
+   * file itself). Resolves to false when readers kept it from finishing (it is tried again next
+   * time). PostgreSQL: nothing to do (true).
+   */
+  truncateLog(): Promise<boolean>;
   /** Closes the database connections. */
   close(): Promise<void>;
 }
@@ -55,6 +64,11 @@ export function storeFromSequelize(sequelize: Sequelize): Store {
       const fast = fastSql(sequelize);
       fast.groupCommits();
       return (request) => commitBeforeReturning(() => fast.commitPending(), request);
+    },
+    async truncateLog() {
+      if (!sqlite) return true;
+      const [row] = await sequelize.query('PRAGMA wal_checkpoint(TRUNCATE)', { type: QueryTypes.SELECT }) as Array<{ busy: number }>;
+      return row?.busy === 0;
     },
     close: () => sequelize.close(),
   };

@@ -170,6 +170,22 @@ describe('Issue 16 · data at rest', function () {
       assert.equal(databaseBytes(file).includes(marker), false, 'the deleted row left no trace in the file');
     });
 
+    it('a deleted row leaves the write-ahead log at the next housekeeping (the log is emptied, not kept for the next 10 000 pages)', async () => {
+      const marker = `logged-secret-${'y'.repeat(20)}-${Date.now()}`;
+      const { Setting } = srv.app.store.models;
+      await Setting.create({ key: 'wal-probe', value: marker });
+      await new Promise((resolve) => setTimeout(resolve, 20)); // committed on its own, as a request's write is
+      await Setting.destroy({ where: { key: 'wal-probe' } });
+      // No checkpoint in between: SQLite checkpoints every 10 000 pages, so the log still holds the
+      // page as it was written with the row — what a copy of the files would take away.
+      assert.ok(databaseBytes(file).includes(marker), 'the log holds the deleted row before housekeeping');
+      const { extension } = srv.app;
+      await extension.stop();
+      extension.start(); // runs the housekeeping at once, then hourly
+      await waitFor(() => existsSync(`${file}-wal`) && statSync(`${file}-wal`).size === 0, 10_000);
+      assert.equal(databaseBytes(file).includes(marker), false, 'after housekeeping no file holds the deleted row');
+    });
+
     it('no plaintext code in the deliveries table or the database files: sealed while queued, overwritten once sent or given up', async () => {
       const codes = captureCodes(srv.app);
       const user = await seedUser(srv.app, { login: 'ria' });
