@@ -5,6 +5,7 @@ import { migrate } from './migrate.ts';
 import { defineModels, type Models } from './models.ts';
 import { fastSql } from './fast-sql.ts';
 import { commitBeforeReturning } from './sqlite-group-commit.ts';
+import { checkpointInBackground, type BackgroundCheckpoints } from './sqlite-checkpointer.ts';
 import type { TransactionHandle } from '../sspr/ports.ts';
 
 export type { Transaction } from 'sequelize';
@@ -20,7 +21,8 @@ export interface Store {
    * SQLite: turns on the group commit (src/store/sqlite-group-commit.ts) and returns what must then
    * wrap every request: it runs the request and commits its writes before returning, so what a
    * response reports is on disk before it goes out. Our server's outermost middleware; an embedding
-   * host that does not call it keeps one commit per statement. PostgreSQL: runs the request as is.
+   * host that does not call it keeps one commit per statement. SQLite's checkpoints then run on a
+   * thread of their own (sqlite-checkpointer.ts). PostgreSQL: runs the request as is.
    */
   groupWritesPerRequest(): <T>(request: () => Promise<T>) => Promise<T>;
   /**
@@ -54,6 +56,8 @@ export async function openStore(options: DatabaseOptions & { migrate?: boolean }
 export function storeFromSequelize(sequelize: Sequelize): Store {
   const models = defineModels(sequelize);
   const sqlite = sequelize.getDialect() === 'sqlite';
+  // The server's checkpoints, off the event loop (sqlite-checkpointer.ts): with its group commit.
+  let background: BackgroundCheckpoints | undefined;
   return {
     sequelize,
     models,
@@ -63,6 +67,7 @@ export function storeFromSequelize(sequelize: Sequelize): Store {
       if (!sqlite) return (request) => request();
       const fast = fastSql(sequelize);
       fast.groupCommits();
+      background ??= checkpointInBackground(String((sequelize as unknown as { options: { storage?: string } }).options.storage ?? ''));
       return (request) => commitBeforeReturning(() => fast.commitPending(), request);
     },
     async truncateLog() {
@@ -70,7 +75,11 @@ export function storeFromSequelize(sequelize: Sequelize): Store {
       const [row] = await sequelize.query('PRAGMA wal_checkpoint(TRUNCATE)', { type: QueryTypes.SELECT }) as Array<{ busy: number }>;
       return row?.busy === 0;
     },
-    close: () => sequelize.close(),
+    async close() {
+      await background?.stop();
+      background = undefined;
+      await sequelize.close();
+    },
   };
 }
 

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { SQLITE_WAL_CHECKPOINT_PAGES } from '../../src/store/db.ts';
+import { openStore, type Store } from '../../src/store/index.ts';
+import { createSqliteDatabase, type TestDatabase } from '../support/db.ts';
+import { waitFor } from '../unit/delivery/helpers.ts';
+
+/**
+ * SQLite's checkpoints run on a worker thread once the server's group commit is on: a write reaches
+ * the database file itself within about a second, long before the log reaches the
+ * {@link SQLITE_WAL_CHECKPOINT_PAGES} pages at which the event loop's own connection would copy it.
+ */
+describe('SQLite checkpoints off the event loop', function () {
+  let db: TestDatabase & { dir: string };
+  let store: Store;
+  const file = () => db.url.slice('sqlite:'.length);
+  const inDatabaseFile = (marker: string) => readFileSync(file()).includes(marker);
+
+  beforeEach(async () => {
+    db = createSqliteDatabase();
+    store = await openStore({ url: db.url });
+  });
+  afterEach(async () => {
+    await store?.close();
+    await db?.drop();
+  });
+
+  async function writeMarker(marker: string): Promise<void> {
+    const commitEachRequest = store.groupWritesPerRequest();
+    await commitEachRequest(() => store.models.Setting.create({ key: 'checkpoint-probe', value: marker }));
+  }
+
+  it('with the group commit on, a committed write is copied into the database file within seconds', async () => {
+    const marker = `checkpointed-${Date.now()}`;
+    await writeMarker(marker);
+    assert.equal(inDatabaseFile(marker), false, 'right after the commit it is in the log only');
+    await waitFor(() => inDatabaseFile(marker), 5_000);
+  });
+
+  it('without it (the CLI, a host without the group commit) nothing copies before the log is full', async () => {
+    const marker = `only-logged-${Date.now()}`;
+    await store.models.Setting.create({ key: 'checkpoint-probe', value: marker });
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    assert.equal(inDatabaseFile(marker), false);
+    assert.ok(SQLITE_WAL_CHECKPOINT_PAGES >= 1000);
+  });
+
+  it('close() ends the worker: the store closes and the files can go', async () => {
+    await writeMarker(`closing-${Date.now()}`);
+    await store.close();
+    store = await openStore({ url: db.url }); // reopens cleanly after the worker's connection closed
+  });
+});
