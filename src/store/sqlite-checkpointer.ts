@@ -38,17 +38,25 @@ export interface BackgroundCheckpoints {
 export function checkpointInBackground(filename: string, intervalMs = 1000): BackgroundCheckpoints {
   if (!filename || filename === ':memory:') return { stop: async () => undefined };
   const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { filename, intervalMs } });
-  // A process that is otherwise done does not wait for it; an error only ends the background work.
+  // While it runs, it does not keep the process alive; an error only ends the background work.
   worker.unref();
   worker.on('error', () => undefined);
+  let exited = false;
+  worker.once('exit', () => { exited = true; });
   let stopped: Promise<void> | undefined;
   return {
     stop() {
       stopped ??= new Promise<void>((resolve) => {
-        worker.once('exit', () => resolve());
+        if (exited) return resolve();
+        // Held until it has closed its connection: a process whose last step is closing the store
+        // must not end (nor leave this promise unsettled) before the worker is gone.
+        worker.ref();
+        const hung = setTimeout(() => void worker.terminate(), 2000);
+        worker.once('exit', () => {
+          clearTimeout(hung);
+          resolve();
+        });
         worker.postMessage('stop');
-        // Closed its port and finished: terminate in case it hangs on the way out.
-        setTimeout(() => void worker.terminate(), 2000).unref();
       });
       return stopped;
     },

@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { compileCacheEnv } from '../support/compile-cache.ts';
 import { SQLITE_WAL_CHECKPOINT_PAGES } from '../../src/store/db.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
 import { createSqliteDatabase, type TestDatabase } from '../support/db.ts';
@@ -43,6 +47,24 @@ describe('SQLite checkpoints off the event loop', function () {
     await new Promise((resolve) => setTimeout(resolve, 2_500));
     assert.equal(inDatabaseFile(marker), false);
     assert.ok(SQLITE_WAL_CHECKPOINT_PAGES >= 1000);
+  });
+
+  it('a process whose last step is closing the store ends normally (the worker does not keep it, nor is it left behind)', async () => {
+    const storeModule = pathToFileURL(resolve(import.meta.dirname, '../../src/store/index.ts')).href;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', `
+      const { openStore } = await import(${JSON.stringify(storeModule)});
+      const store = await openStore({ url: ${JSON.stringify(db.url)} });
+      const commitEachRequest = store.groupWritesPerRequest();
+      await commitEachRequest(() => store.models.Setting.create({ key: 'child', value: 'x' }));
+      await store.close();
+      console.log('closed');
+    `], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...compileCacheEnv() } });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => { out += d; });
+    child.stderr!.on('data', (d: Buffer) => { out += d; });
+    const code = await new Promise<number | null>((done) => child.once('exit', done));
+    assert.equal(code, 0, out);
+    assert.match(out, /closed/);
   });
 
   it('close() ends the worker: the store closes and the files can go', async () => {
