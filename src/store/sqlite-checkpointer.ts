@@ -7,24 +7,34 @@ import { Worker } from 'node:worker_threads';
  * 10 000-page log (db.ts) that is a 25–30 ms stall every ≈ 320 sign-ins under load; with SQLite's
  * 1 000 pages it was ≈ 5 ms every ≈ 32.
  *
- * Here a worker thread with its own connection runs a PASSIVE checkpoint once a second: it copies
- * what no reader still needs without taking the write lock, so requests go on writing meanwhile, and
- * the log restarts from its beginning once it has all been copied. The connections' own automatic
- * checkpoint stays as the backstop (a worker that died, a burst that outruns it).
+ * Here a worker thread with its own connection runs PASSIVE checkpoints: it copies what no reader
+ * still needs without taking the write lock, so requests go on writing meanwhile, and the log
+ * restarts from its beginning once it has all been copied. It aims at ≈ 6 000 pages a checkpoint
+ * (the longer the log, the more often a hot page is copied once for many writes; bench/RESULTS.md),
+ * from the pace of the last one: every 2–3 s under the harness load, every 5 s when quiet. The
+ * connections' own checkpoint at 10 000 pages stays as the backstop (a worker that died, a burst).
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { DatabaseSync } = require('node:sqlite');
+const { targetPages, minMs, maxMs } = workerData;
 const db = new DatabaseSync(workerData.filename);
 // Never wait for a lock: a checkpoint that meets another one is simply tried again next time.
 db.exec('PRAGMA busy_timeout = 0');
 db.exec('PRAGMA synchronous = NORMAL');
 const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
-const timer = setInterval(() => {
-  try { checkpoint.get(); } catch { /* busy or closing: next time */ }
-}, workerData.intervalMs);
+let wait = minMs;
+let timer;
+const tick = () => {
+  let pages = 0;
+  try { pages = Number(checkpoint.get().log) || 0; } catch { /* busy or closing: next time */ }
+  // The log grew by about that many pages since the last checkpoint: come back when it holds the target.
+  wait = pages > 0 ? Math.min(maxMs, Math.max(minMs, Math.round(wait * targetPages / pages))) : maxMs;
+  timer = setTimeout(tick, wait);
+};
+timer = setTimeout(tick, wait);
 parentPort.on('message', () => {
-  clearInterval(timer);
+  clearTimeout(timer);
   try { db.close(); } catch {}
   parentPort.close();
 });
@@ -34,10 +44,13 @@ export interface BackgroundCheckpoints {
   stop(): Promise<void>;
 }
 
-/** Starts checkpointing `filename` every `intervalMs` on a worker thread (none for `:memory:`). */
-export function checkpointInBackground(filename: string, intervalMs = 1000): BackgroundCheckpoints {
+/** Pages a background checkpoint aims at, and the bounds of the wait between two. */
+const PACE = { targetPages: 6000, minMs: 1000, maxMs: 5000 };
+
+/** Starts checkpointing `filename` on a worker thread (none for `:memory:`). */
+export function checkpointInBackground(filename: string, pace: Partial<typeof PACE> = {}): BackgroundCheckpoints {
   if (!filename || filename === ':memory:') return { stop: async () => undefined };
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { filename, intervalMs } });
+  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { filename, ...PACE, ...pace } });
   // While it runs, it does not keep the process alive; an error only ends the background work.
   worker.unref();
   worker.on('error', () => undefined);
