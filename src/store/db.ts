@@ -64,7 +64,7 @@ export const SQLITE_BUSY_TIMEOUT_MS = 250;
  * less often. Replaying one sign-in's statements (bench/RESULTS.md): ≈ 45 µs less CPU and ≈ 90 µs
  * less waiting on the event loop a sign-in. The price: the WAL file grows to ≈ 40 MB and stays
  * that size (SQLite reuses it from the start after each checkpoint) until the hourly housekeeping
- * empties it. With the server's group commit a worker thread checkpoints first, once a second
+ * empties it. With the server's group commit a worker thread checkpoints first, every 1–5 s
  * (sqlite-checkpointer.ts); this limit is then the backstop.
  */
 export const SQLITE_WAL_CHECKPOINT_PAGES = 10_000;

@@ -50,7 +50,13 @@ const PACE = { targetPages: 6000, minMs: 1000, maxMs: 5000 };
 /** Starts checkpointing `filename` on a worker thread (none for `:memory:`). */
 export function checkpointInBackground(filename: string, pace: Partial<typeof PACE> = {}): BackgroundCheckpoints {
   if (!filename || filename === ':memory:') return { stop: async () => undefined };
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { filename, ...PACE, ...pace } });
+  let worker: Worker;
+  try {
+    worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { filename, ...PACE, ...pace } });
+  } catch {
+    // No thread to be had (resource limits): SQLite's own checkpoints on the event loop still run.
+    return { stop: async () => undefined };
+  }
   // While it runs, it does not keep the process alive; an error only ends the background work.
   worker.unref();
   worker.on('error', () => undefined);
