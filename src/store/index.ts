@@ -1,11 +1,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
+import type { Sequelize, Transaction } from 'sequelize';
 import { openDatabase, type DatabaseOptions } from './db.ts';
 import { migrate } from './migrate.ts';
 import { defineModels, type Models } from './models.ts';
 import { fastSql } from './fast-sql.ts';
 import { commitBeforeReturning } from './sqlite-group-commit.ts';
-import { checkpointInBackground, type BackgroundCheckpoints } from './sqlite-checkpointer.ts';
+import { checkpointInBackground, truncateLogNow, type BackgroundCheckpoints } from './sqlite-checkpointer.ts';
 import type { TransactionHandle } from '../sspr/ports.ts';
 
 export type { Transaction } from 'sequelize';
@@ -53,6 +53,9 @@ export async function openStore(options: DatabaseOptions & { migrate?: boolean }
   return storeFromSequelize(sequelize);
 }
 
+/** The SQLite file Sequelize opened (`:memory:` or '' when none). */
+const storageOf = (sequelize: Sequelize): string => String((sequelize as unknown as { options: { storage?: string } }).options.storage ?? '');
+
 export function storeFromSequelize(sequelize: Sequelize): Store {
   const models = defineModels(sequelize);
   const sqlite = sequelize.getDialect() === 'sqlite';
@@ -67,13 +70,14 @@ export function storeFromSequelize(sequelize: Sequelize): Store {
       if (!sqlite) return (request) => request();
       const fast = fastSql(sequelize);
       fast.groupCommits();
-      background ??= checkpointInBackground(String((sequelize as unknown as { options: { storage?: string } }).options.storage ?? ''));
+      background ??= checkpointInBackground(storageOf(sequelize));
       return (request) => commitBeforeReturning(() => fast.commitPending(), request);
     },
     async truncateLog() {
       if (!sqlite) return true;
-      const [row] = await sequelize.query('PRAGMA wal_checkpoint(TRUNCATE)', { type: QueryTypes.SELECT }) as Array<{ busy: number }>;
-      return row?.busy === 0;
+      // Never on the kept connection: its busy timeout would hold the event loop while a reader or
+      // the worker's checkpoint is in the way, and Sequelize retries SQLITE_BUSY ten times.
+      return background ? background.truncate() : truncateLogNow(storageOf(sequelize));
     },
     async close() {
       await background?.stop();

@@ -1,3 +1,4 @@
+import { DatabaseSync } from 'node:sqlite';
 import { Worker } from 'node:worker_threads';
 
 /**
@@ -19,21 +20,33 @@ const { parentPort, workerData } = require('node:worker_threads');
 const { DatabaseSync } = require('node:sqlite');
 const { targetPages, minMs, maxMs } = workerData;
 const db = new DatabaseSync(workerData.filename);
-// Never wait for a lock: a checkpoint that meets another one is simply tried again next time.
+// Never wait for a lock inside SQLite: a checkpoint that meets another one, or a writer, is tried again.
 db.exec('PRAGMA busy_timeout = 0');
 db.exec('PRAGMA synchronous = NORMAL');
-const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
+const passive = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
+const truncate = db.prepare('PRAGMA wal_checkpoint(TRUNCATE)');
 let wait = minMs;
 let timer;
 const tick = () => {
   let pages = 0;
-  try { pages = Number(checkpoint.get().log) || 0; } catch { /* busy or closing: next time */ }
+  try { pages = Number(passive.get().log) || 0; } catch { /* busy or closing: next time */ }
   // The log grew by about that many pages since the last checkpoint: come back when it holds the target.
   wait = pages > 0 ? Math.min(maxMs, Math.max(minMs, Math.round(wait * targetPages / pages))) : maxMs;
   timer = setTimeout(tick, wait);
 };
 timer = setTimeout(tick, wait);
-parentPort.on('message', () => {
+const pause = new Int32Array(new SharedArrayBuffer(4));
+parentPort.on('message', (message) => {
+  if (message === 'truncate') {
+    // The event loop's requests keep their turn: this thread waits, a few seconds at most.
+    let emptied = false;
+    for (let attempt = 0; attempt < 40 && !emptied; attempt++) {
+      try { emptied = Number(truncate.get().busy) === 0; } catch { /* busy */ }
+      if (!emptied) Atomics.wait(pause, 0, 0, 50);
+    }
+    parentPort.postMessage({ truncated: emptied });
+    return;
+  }
   clearTimeout(timer);
   try { db.close(); } catch {}
   parentPort.close();
@@ -41,6 +54,8 @@ parentPort.on('message', () => {
 `;
 
 export interface BackgroundCheckpoints {
+  /** Empties the log on the worker (`wal_checkpoint(TRUNCATE)`); false when readers or a writer kept it. */
+  truncate(): Promise<boolean>;
   stop(): Promise<void>;
 }
 
@@ -49,13 +64,13 @@ const PACE = { targetPages: 6000, minMs: 1000, maxMs: 5000 };
 
 /** Starts checkpointing `filename` on a worker thread (none for `:memory:`). */
 export function checkpointInBackground(filename: string, pace: Partial<typeof PACE> = {}): BackgroundCheckpoints {
-  if (!filename || filename === ':memory:') return { stop: async () => undefined };
+  if (!filename || filename === ':memory:') return { truncate: async () => true, stop: async () => undefined };
   let worker: Worker;
   try {
     worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { filename, ...PACE, ...pace } });
   } catch {
     // No thread to be had (resource limits): SQLite's own checkpoints on the event loop still run.
-    return { stop: async () => undefined };
+    return { truncate: async () => truncateLogNow(filename), stop: async () => undefined };
   }
   // While it runs, it does not keep the process alive; an error only ends the background work.
   worker.unref();
@@ -63,7 +78,21 @@ export function checkpointInBackground(filename: string, pace: Partial<typeof PA
   let exited = false;
   worker.once('exit', () => { exited = true; });
   let stopped: Promise<void> | undefined;
+  // Each call gets a truncation that starts after it (never one already under way, which would not
+  // see what the caller just deleted); the worker answers them in the order asked.
+  const waiting: ((truncated: boolean) => void)[] = [];
+  worker.on('message', (message: { truncated?: boolean }) => waiting.shift()?.(message.truncated === true));
+  worker.once('exit', () => {
+    for (const answer of waiting.splice(0)) answer(false);
+  });
   return {
+    truncate() {
+      if (exited || stopped) return Promise.resolve(false);
+      return new Promise<boolean>((resolve) => {
+        waiting.push(resolve);
+        worker.postMessage('truncate');
+      });
+    },
     stop() {
       stopped ??= new Promise<void>((resolve) => {
         if (exited) return resolve();
@@ -80,4 +109,23 @@ export function checkpointInBackground(filename: string, pace: Partial<typeof PA
       return stopped;
     },
   };
+}
+
+/**
+ * Without a worker (the CLI, a host without the group commit): `wal_checkpoint(TRUNCATE)` on a
+ * connection of its own that never waits for a lock, so the event loop is held only for the copying
+ * itself, never for a busy wait; false when a reader or a writer was in the way (tried again later).
+ */
+export function truncateLogNow(filename: string): boolean {
+  if (!filename || filename === ':memory:') return true;
+  const db = new DatabaseSync(filename);
+  try {
+    db.exec('PRAGMA busy_timeout = 0');
+    const row = db.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get() as { busy: number } | undefined;
+    return Number(row?.busy) === 0;
+  } catch {
+    return false;
+  } finally {
+    db.close();
+  }
 }

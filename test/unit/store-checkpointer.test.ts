@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { DatabaseSync } from 'node:sqlite';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { compileCacheEnv } from '../support/compile-cache.ts';
@@ -66,6 +67,60 @@ describe('SQLite checkpoints off the event loop', function () {
     assert.equal(code, 0, out);
     assert.match(out, /closed/);
   });
+
+  const walBytes = () => statSync(`${file()}-wal`).size;
+
+  /** Longest pause of the event loop while `work` runs (a 5 ms ticker). */
+  async function longestPause<T>(work: () => Promise<T>): Promise<{ result: T; pauseMs: number }> {
+    let longest = 0;
+    let last = performance.now();
+    const ticker = setInterval(() => {
+      const now = performance.now();
+      longest = Math.max(longest, now - last);
+      last = now;
+    }, 5);
+    try {
+      const result = await work();
+      return { result, pauseMs: Math.max(longest, performance.now() - last) };
+    } finally {
+      clearInterval(ticker);
+    }
+  }
+
+  for (const mode of ['with the worker (the server)', 'without it (the CLI, a host)'] as const) {
+    describe(`truncateLog ${mode}`, () => {
+      beforeEach(async () => {
+        if (mode === 'with the worker (the server)') store.groupWritesPerRequest();
+        await store.models.Setting.create({ key: 'truncate-probe', value: 'x'.repeat(2000) });
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      });
+
+      it('empties the -wal file', async () => {
+        assert.ok(walBytes() > 0, 'the write is in the log');
+        assert.equal(await store.truncateLog(), true);
+        assert.equal(walBytes(), 0);
+      });
+
+      it('with a reader holding an old snapshot it gives up (false) without holding the event loop', async () => {
+        // Another process's reader: its snapshot needs the log, so the log cannot be emptied.
+        const reader = new DatabaseSync(file());
+        try {
+          reader.exec('BEGIN');
+          reader.prepare('SELECT count(*) FROM settings').get();
+          await store.models.Setting.create({ key: 'after-the-snapshot', value: 'y' });
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          const { result, pauseMs } = await longestPause(() => store.truncateLog());
+          assert.equal(result, false);
+          assert.ok(pauseMs < 100, `the event loop paused ${pauseMs.toFixed(0)} ms`);
+          assert.ok(walBytes() > 0, 'the log is still there for the reader');
+        } finally {
+          reader.exec('COMMIT');
+          reader.close();
+        }
+        assert.equal(await store.truncateLog(), true, 'once the reader is gone, it is emptied');
+      });
+    });
+  }
 
   it('close() ends the worker: the store closes and the files can go', async () => {
     await writeMarker(`closing-${Date.now()}`);
