@@ -87,7 +87,9 @@ export function checkpointInBackground(filename: string, pace: Partial<typeof PA
   });
   return {
     truncate() {
-      if (exited || stopped) return Promise.resolve(false);
+      if (stopped) return Promise.resolve(false);
+      // A worker that died (it could not open the file, say): the connection that never waits.
+      if (exited) return Promise.resolve(truncateLogNow(filename));
       return new Promise<boolean>((resolve) => {
         waiting.push(resolve);
         worker.postMessage('truncate');
