@@ -5,6 +5,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { compileCacheEnv } from '../support/compile-cache.ts';
+import { longestPause } from '../support/event-loop.ts';
 import { SQLITE_WAL_CHECKPOINT_PAGES } from '../../src/store/db.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
 import { createSqliteDatabase, type TestDatabase } from '../support/db.ts';
@@ -69,23 +70,6 @@ describe('SQLite checkpoints off the event loop', function () {
   });
 
   const walBytes = () => statSync(`${file()}-wal`).size;
-
-  /** Longest pause of the event loop while `work` runs (a 5 ms ticker). */
-  async function longestPause<T>(work: () => Promise<T>): Promise<{ result: T; pauseMs: number }> {
-    let longest = 0;
-    let last = performance.now();
-    const ticker = setInterval(() => {
-      const now = performance.now();
-      longest = Math.max(longest, now - last);
-      last = now;
-    }, 5);
-    try {
-      const result = await work();
-      return { result, pauseMs: Math.max(longest, performance.now() - last) };
-    } finally {
-      clearInterval(ticker);
-    }
-  }
 
   for (const mode of ['with the worker (the server)', 'without it (the CLI, a host)'] as const) {
     describe(`truncateLog ${mode}`, () => {
