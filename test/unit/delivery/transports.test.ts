@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { createOutboxTransport } from '../../../src/delivery/outbox.ts';
 import { createSmsHttpTransport } from '../../../src/delivery/sms-http.ts';
@@ -7,7 +8,7 @@ import { createSmtpTransport } from '../../../src/delivery/smtp.ts';
 import { normalizeSmsRecipient, PermanentDeliveryError, withSmsRecipientPolicy, type LogFn, type Transport } from '../../../src/delivery/transports.ts';
 import { TestClock } from '../../support/clock.ts';
 import { createSqliteDatabase } from '../../support/db.ts';
-import { startGateway, startSmtpServer } from './helpers.ts';
+import { startGateway, startSmtpServer, waitFor } from './helpers.ts';
 
 const policy = { allowedCountries: ['NL', 'BE', 'DE'], defaultRegion: 'NL' };
 
@@ -172,5 +173,35 @@ describe('delivery transports', () => {
       await assert.rejects(guarded.send({ channel: 'sms', to: '+44 20 7946 0958', text: 'x' }), PermanentDeliveryError);
       assert.deepEqual(sent, ['+31612345678']);
     });
+  });
+});
+
+describe('the test SMTP server (helpers.ts)', () => {
+  it('a client reset in the middle of a message is recorded, not thrown at the test run (the crash tests kill the server while it sends)', async () => {
+    const smtp = await startSmtpServer();
+    try {
+      const socket = connect(smtp.port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      const said = (pattern: RegExp) => new Promise<void>((resolve) => {
+        let seen = '';
+        const onData = (c: Buffer) => {
+          seen += c.toString('latin1');
+          if (pattern.test(seen)) { socket.off('data', onData); resolve(); }
+        };
+        socket.on('data', onData);
+      });
+      await said(/^220 /m);
+      for (const [command, answer] of [['EHLO test', /^250 /m], ['MAIL FROM:<a@example.org>', /^250 /m], ['RCPT TO:<b@example.org>', /^250 /m], ['DATA', /^354 /m]] as const) {
+        const done = said(answer);
+        socket.write(`${command}\r\n`);
+        await done;
+      }
+      socket.write('Subject: half a message\r\n\r\nthe rest never comes');
+      socket.resetAndDestroy();
+      await waitFor(() => smtp.errors.length > 0, 5_000);
+      assert.match(smtp.errors[0]!.message, /ECONNRESET|socket|closed/i);
+    } finally {
+      await smtp.close();
+    }
   });
 });
