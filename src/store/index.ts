@@ -30,8 +30,8 @@ export interface Store {
    * (`wal_checkpoint(TRUNCATE)`). The log keeps old images of the pages it wrote until they are
    * written over, deleted rows included; the hourly housekeeping calls this after its purges, so what
    * was deleted is gone from the files within the hour (`secure_delete` zeroes it in the database
-   * file itself). Resolves to false when readers kept it from finishing (it is tried again next
-   * time). PostgreSQL: nothing to do (true).
+   * file itself). Resolves to false when a reader or a writer kept it from finishing (it is tried
+   * again next time). PostgreSQL: nothing to do (true).
    */
   truncateLog(): Promise<boolean>;
   /** Closes the database connections. */

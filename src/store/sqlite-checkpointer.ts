@@ -59,12 +59,15 @@ export interface BackgroundCheckpoints {
   stop(): Promise<void>;
 }
 
+/** A database in a file (not `:memory:`): only such a one has a log to checkpoint. */
+const onDisk = (filename: string): boolean => filename !== '' && filename !== ':memory:';
+
 /** Pages a background checkpoint aims at, and the bounds of the wait between two. */
 const PACE = { targetPages: 6000, minMs: 1000, maxMs: 5000 };
 
 /** Starts checkpointing `filename` on a worker thread (none for `:memory:`). */
 export function checkpointInBackground(filename: string, pace: Partial<typeof PACE> = {}): BackgroundCheckpoints {
-  if (!filename || filename === ':memory:') return { truncate: async () => true, stop: async () => undefined };
+  if (!onDisk(filename)) return { truncate: async () => true, stop: async () => undefined };
   let worker: Worker;
   try {
     worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { filename, ...PACE, ...pace } });
@@ -75,16 +78,16 @@ export function checkpointInBackground(filename: string, pace: Partial<typeof PA
   // While it runs, it does not keep the process alive; an error only ends the background work.
   worker.unref();
   worker.on('error', () => undefined);
-  let exited = false;
-  worker.once('exit', () => { exited = true; });
-  let stopped: Promise<void> | undefined;
   // Each call gets a truncation that starts after it (never one already under way, which would not
   // see what the caller just deleted); the worker answers them in the order asked.
   const waiting: ((truncated: boolean) => void)[] = [];
   worker.on('message', (message: { truncated?: boolean }) => waiting.shift()?.(message.truncated === true));
+  let exited = false;
   worker.once('exit', () => {
+    exited = true;
     for (const answer of waiting.splice(0)) answer(false);
   });
+  let stopped: Promise<void> | undefined;
   return {
     truncate() {
       if (stopped) return Promise.resolve(false);
@@ -119,7 +122,7 @@ export function checkpointInBackground(filename: string, pace: Partial<typeof PA
  * itself, never for a busy wait; false when a reader or a writer was in the way (tried again later).
  */
 export function truncateLogNow(filename: string): boolean {
-  if (!filename || filename === ':memory:') return true;
+  if (!onDisk(filename)) return true;
   const db = new DatabaseSync(filename);
   try {
     db.exec('PRAGMA busy_timeout = 0');
