@@ -57,9 +57,23 @@ export function createTranslator(): Translator {
   };
 }
 
+const acceptLanguageAnswers = new Map<string, Language | null>();
+
 /** Picks the best supported language from an Accept-Language header. */
 export function fromAcceptLanguage(header: string | undefined): Language | null {
   if (!header) return null;
+  // A browser sends the same header with every page: its answer is kept (bounded; cleared when full).
+  const known = acceptLanguageAnswers.get(header);
+  if (known !== undefined) return known;
+  const answer = rankAcceptLanguage(header);
+  if (header.length <= 256) {
+    if (acceptLanguageAnswers.size >= 256) acceptLanguageAnswers.clear();
+    acceptLanguageAnswers.set(header, answer);
+  }
+  return answer;
+}
+
+function rankAcceptLanguage(header: string): Language | null {
   const ranked = header
     .split(',')
     .map((part) => {

@@ -11,6 +11,10 @@ const ORIGIN = /^https?:\/\/[a-z0-9.:[\]-]+$/i;
 
 /** Security headers for every page we render; interaction pages are never cached. */
 export async function securityHeaders(ctx: Context, next: Next): Promise<void> {
+  // Our server applies these to every request, and the extension's page routes again (a host's
+  // provider may not): once is enough.
+  if (ctx.state.securityHeaders === true) return next();
+  ctx.state.securityHeaders = true;
   ctx.set('X-Content-Type-Options', 'nosniff');
   ctx.set('X-Frame-Options', 'DENY');
   ctx.set('Referrer-Policy', 'no-referrer');

@@ -36,6 +36,9 @@ export function pageTime(ctx: Context, kit: PageKit, time: Date): string {
   return formatTime(time, language(ctx, kit), kit.config.timezone);
 }
 
+/** A path of plain segments and no query: its language links need no URL parsing. */
+const PLAIN_PATH = /^(?:\/[A-Za-z0-9_-]+)+$/;
+
 /**
  * The language links' targets: this page's address with `lang` set, keeping its other parameters.
  * They must answer GET: a page rendered as the answer to a POST (an error) names the page to go to
@@ -43,6 +46,9 @@ export function pageTime(ctx: Context, kit: PageKit, time: Date): string {
  */
 export function languageLinks(ctx: Context, getUrl?: string): Record<string, string> {
   const base = getUrl ?? (ctx.method === 'GET' || ctx.method === 'HEAD' ? ctx.url : ctx.path);
+  // Most pages have a plain path and no query: the links are that path and `?lang=…`, exactly what
+  // the URL parser below makes of it, without parsing a URL on every page.
+  if (PLAIN_PATH.test(base)) return Object.fromEntries(LANGUAGES.map((l) => [l, `${base}?lang=${l}`]));
   const url = new URL(base, 'http://x');
   const out: Record<string, string> = {};
   for (const l of LANGUAGES) {

@@ -38,8 +38,9 @@ function escapeLike(s: string): string {
   return s.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
-/** `$1, $2, …` for a fastSql `IN (…)`. */
-const placeholders = (n: number) => Array.from({ length: n }, (_, i) => `$${i + 1}`).join(', ');
+/** `$1, $2, …` for a fastSql `IN (…)`: a sign-in's few key counts, each built once. */
+const placeholderLists: string[] = [];
+const placeholders = (n: number) => (placeholderLists[n] ??= Array.from({ length: n }, (_, i) => `$${i + 1}`).join(', '));
 
 export function createThrottleStore(store: Store): ThrottleStore {
   const { sequelize } = store;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import * as client from 'openid-client';
-import { Browser, attr, inputByAutocomplete, link, messageIds, type Page } from '../support/browser.ts';
+import { Browser, attr, findForm, inputByAutocomplete, link, messageIds, type Page } from '../support/browser.ts';
 import { TestClock } from '../support/clock.ts';
 import { createSqliteDatabase, type TestDatabase } from '../support/db.ts';
 import { consentIfAsked, relyingParty, signIn } from '../support/oidc.ts';
@@ -212,6 +212,29 @@ describe('issue 18: pages a person finishes without help (sign-in and reset, HTT
     const forged = new Browser();
     forged.cookies = b.cookies.map((c) => (c.name === 'oidc_sspr_ended' ? { ...c, value: c.value.replace(/^finished/, 'cancelled') } : c));
     assert.match((await forged.get(loginUrl)).html, /data-error-code="session_expired"/);
+  });
+
+  it('the sign-in POST answers 303 to the provider with an empty body, and the "ended" marker is an HttpOnly, SameSite=Lax cookie of that interaction only, for the interaction lifetime', async () => {
+    const user = await userWithEmail();
+    const rp = await relyingParty(srv.issuer);
+    const b = new Browser();
+    const { page } = await rp.start(b);
+    const uid = new URL(page.url).pathname.split('/')[2]!;
+    const form = findForm(page.html);
+    const fields = { ...form.hidden, [inputByAutocomplete(page.html, 'username')]: user.login, [inputByAutocomplete(page.html, 'current-password')]: user.password };
+    const before = Date.now();
+    const answer = await b.request(new URL(form.action, page.url).toString(), { body: new URLSearchParams(fields).toString() });
+    assert.equal(answer.status, 303);
+    assert.equal(answer.headers.get('location'), `${srv.issuer}/auth/${uid}`);
+    assert.equal(answer.html, '');
+    const ended = answer.headers.getSetCookie().filter((c) => c.startsWith('oidc_sspr_ended='));
+    assert.equal(ended.length, 1, answer.headers.getSetCookie().join('\n'));
+    const [pair, ...attributes] = ended[0]!.split('; ');
+    assert.match(pair!, /^oidc_sspr_ended=finished\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/);
+    const expires = attributes.find((a) => a.startsWith('expires='));
+    assert.deepEqual(attributes.filter((a) => a !== expires), [`path=/interaction/${uid}`, 'samesite=lax', 'httponly']);
+    const lifetime = Date.parse(expires!.slice('expires='.length)) - before;
+    assert.ok(lifetime > 50 * 60_000 && lifetime <= 60 * 60_000 + 1000, `expires in ${lifetime} ms`);
   });
 
   it('signing out names the app and offers a way back to it; after the logout POST the language links GET', async () => {
