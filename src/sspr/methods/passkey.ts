@@ -1,14 +1,22 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import {
-  generateAuthenticationOptions, generateRegistrationOptions, verifyAuthenticationResponse, verifyRegistrationResponse,
-  type AuthenticationResponseJSON, type RegistrationResponseJSON, type WebAuthnCredential,
-} from '@simplewebauthn/server';
-import { isoBase64URL, isoCBOR } from '@simplewebauthn/server/helpers';
+import type { AuthenticationResponseJSON, RegistrationResponseJSON, WebAuthnCredential } from '@simplewebauthn/server';
 import type { AuditSink, RequestContext } from '../../audit/index.ts';
 import type { Clock } from '../../clock.ts';
 import { CodeInvalid } from '../errors.ts';
 import type { ChallengeStore, PasskeyCredential, PasskeyRepository, TransactionHandle as Transaction } from '../ports.ts';
 import type { CeremonyMethod, ProofInput } from './types.ts';
+
+/**
+ * SimpleWebAuthn, loaded at the first ceremony: with its X.509 and ASN.1 packages it is ≈ 5 MiB of
+ * heap that a server whose users never use a passkey would otherwise hold (and mark at every full
+ * garbage collection) for its whole life; a password sign-in never needs it.
+ */
+let webauthnLoaded: Promise<[typeof import('@simplewebauthn/server'), typeof import('@simplewebauthn/server/helpers')]> | undefined;
+const webauthn = () => (webauthnLoaded ??= Promise.all([import('@simplewebauthn/server'), import('@simplewebauthn/server/helpers')]));
+
+/** Base64url as WebAuthn writes it, to bytes and back (what the library's own helpers do). */
+const bytesOf = (b64url: string): Uint8Array<ArrayBuffer> => new Uint8Array(Buffer.from(b64url, 'base64url'));
+const base64urlOf = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');
 
 /**
  * Passkeys (WebAuthn, issue 20) as a method: registered with `navigator.credentials.create` (a
@@ -83,7 +91,7 @@ function challengeOf(response: { response: { clientDataJSON?: unknown } }): stri
   try {
     const raw = response.response.clientDataJSON;
     if (typeof raw !== 'string') throw new Error('no client data');
-    const data = JSON.parse(isoBase64URL.toUTF8String(raw)) as { challenge?: unknown };
+    const data = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as { challenge?: unknown };
     if (typeof data.challenge !== 'string' || data.challenge.length > 128) throw new Error('no challenge');
     return data.challenge;
   } catch {
@@ -95,20 +103,22 @@ function challengeOf(response: { response: { clientDataJSON?: unknown } }): stri
  * A credential no account has, checked when the answer names none of the expected account's: the
  * same signature check runs (and fails), so an unknown id or a foreign passkey costs the same.
  */
-function dummyCredential(): { id: string; publicKey: Uint8Array<ArrayBuffer>; counter: number } {
+async function dummyCredential(): Promise<{ id: string; publicKey: Uint8Array<ArrayBuffer>; counter: number }> {
+  const [, { isoCBOR }] = await webauthn();
   const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const jwk = publicKey.export({ format: 'jwk' });
   const cose = new Map<number, number | Uint8Array>([
-    [1, 2], [3, -7], [-1, 1], [-2, isoBase64URL.toBuffer(jwk.x!)], [-3, isoBase64URL.toBuffer(jwk.y!)],
+    [1, 2], [3, -7], [-1, 1], [-2, bytesOf(jwk.x!)], [-3, bytesOf(jwk.y!)],
   ]);
-  return { id: isoBase64URL.fromBuffer(new Uint8Array(16)), publicKey: new Uint8Array(isoCBOR.encode(cose)), counter: 0 };
+  return { id: base64urlOf(new Uint8Array(16)), publicKey: new Uint8Array(isoCBOR.encode(cose)), counter: 0 };
 }
 
 export function createPasskeyMethod(deps: PasskeyDeps): PasskeyMethod {
   const url = new URL(deps.issuer);
   const rpId = url.hostname;
   const origin = url.origin;
-  const dummy = dummyCredential();
+  // Made at the first assertion, with the library.
+  let dummy: ReturnType<typeof dummyCredential> | undefined;
 
   async function remember(challenge: string, purpose: CeremonyPurpose, binding: string, accountId: string | null, t?: Transaction): Promise<void> {
     const now = deps.clock.now();
@@ -128,6 +138,9 @@ export function createPasskeyMethod(deps: PasskeyDeps): PasskeyMethod {
   }
 
   async function assertionOptions(input: { purpose: 'sign_in' | 'reset'; binding: string; accountId: string | null }, t?: Transaction) {
+    const [{ generateAuthenticationOptions }] = await webauthn();
+    // Ready before the answer comes: an unknown credential's check then costs what a known one's does.
+    dummy ??= dummyCredential();
     const options = await generateAuthenticationOptions({ rpID: rpId, allowCredentials: [], userVerification: 'required', timeout: CHALLENGE_MINUTES * MINUTE });
     await remember(options.challenge, input.purpose, input.binding, input.accountId, t);
     return options as unknown as Record<string, unknown>;
@@ -144,6 +157,7 @@ export function createPasskeyMethod(deps: PasskeyDeps): PasskeyMethod {
     const owner = expected !== null && handle === expected ? expected : null;
     const credentials = owner ? await deps.repo.listByAccount(owner, t) : await deps.repo.listByAccount('', t);
     const credential = credentials.find((c) => c.credentialId === response.id) ?? null;
+    const [{ verifyAuthenticationResponse }] = await webauthn();
     let verification: Awaited<ReturnType<typeof verifyAuthenticationResponse>> | null = null;
     let failure: string | null = null;
     try {
@@ -153,8 +167,8 @@ export function createPasskeyMethod(deps: PasskeyDeps): PasskeyMethod {
         expectedOrigin: origin,
         expectedRPID: rpId,
         credential: credential
-          ? { id: credential.credentialId, publicKey: isoBase64URL.toBuffer(credential.publicKey), counter: credential.signCount, transports: credential.transports as WebAuthnCredential['transports'] }
-          : { ...dummy, id: response.id },
+          ? { id: credential.credentialId, publicKey: bytesOf(credential.publicKey), counter: credential.signCount, transports: credential.transports as WebAuthnCredential['transports'] }
+          : { ...(await (dummy ??= dummyCredential())), id: response.id },
         requireUserVerification: true,
       });
     } catch (err) {
@@ -195,6 +209,7 @@ export function createPasskeyMethod(deps: PasskeyDeps): PasskeyMethod {
 
     async registrationOptions(input, t) {
       const existing = await deps.repo.listByAccount(input.accountId, t);
+      const [{ generateRegistrationOptions }] = await webauthn();
       const options = await generateRegistrationOptions({
         rpName: 'oidc-sspr',
         rpID: rpId,
@@ -215,6 +230,7 @@ export function createPasskeyMethod(deps: PasskeyDeps): PasskeyMethod {
       const challenge = challengeOf(response);
       const row = await consume(challenge, 'register', input.binding, t);
       if (row.accountId !== input.accountId) throw new CodeInvalid({ detail: 'passkey: registration challenge of another account' });
+      const [{ verifyRegistrationResponse }] = await webauthn();
       let verified: Awaited<ReturnType<typeof verifyRegistrationResponse>>;
       try {
         verified = await verifyRegistrationResponse({ response, expectedChallenge: challenge, expectedOrigin: origin, expectedRPID: rpId, requireUserVerification: true });
@@ -227,7 +243,7 @@ export function createPasskeyMethod(deps: PasskeyDeps): PasskeyMethod {
         id: randomUUID(),
         accountId: input.accountId,
         credentialId: info.credential.id,
-        publicKey: isoBase64URL.fromBuffer(info.credential.publicKey),
+        publicKey: base64urlOf(info.credential.publicKey),
         signCount: info.credential.counter,
         transports: (info.credential.transports ?? []).slice(0, 8),
         aaguid: info.aaguid,
@@ -271,7 +287,7 @@ export function accountOfAssertion(json: string): string | null {
 
 function safeUtf8(b64: string): string | null {
   try {
-    return b64.length <= 256 ? isoBase64URL.toUTF8String(b64) : null;
+    return b64.length <= 256 ? Buffer.from(b64, 'base64url').toString('utf8') : null;
   } catch {
     return null;
   }
