@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { SQLITE_BUSY_TIMEOUT_MS } from '../../src/store/db.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
+import { migrate } from '../../src/store/migrate.ts';
 import * as confirmedAtInProfiles from '../../src/store/migrations/0009-confirmed-at-in-profiles.ts';
 import * as throttlesOneTree from '../../src/store/migrations/0012-throttles-one-tree.ts';
 import { createThrottleStore } from '../../src/store/throttle-store.ts';
@@ -68,6 +69,34 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         const ddl = (rows as Array<{ sql: string | null }>).map((r) => r.sql ?? '(automatic index)');
         assert.equal(ddl.length, 1, `one tree, no index beside it: ${ddl.join(' | ')}`);
         assert.match(ddl[0]!, /WITHOUT ROWID/);
+      }
+    });
+    it('a database migrated by an earlier version (umzug\'s table, the newest migration pending) gets only what is pending, recorded in the same table', async () => {
+      const older = dialect === 'sqlite' ? createSqliteDatabase() : await createPostgresDatabase();
+      const s = await openStore({ url: older.url });
+      try {
+        const qi = s.sequelize.getQueryInterface();
+        const [recorded] = await s.sequelize.query('SELECT name FROM schema_migrations ORDER BY name');
+        const names = (recorded as Array<{ name: string }>).map((r) => r.name);
+        assert.equal(names.at(-1), '0012-throttles-one-tree');
+        // As umzug 3's SequelizeStorage left it: its own DDL, every migration but the newest recorded.
+        await throttlesOneTree.down({ context: qi });
+        await s.sequelize.query('DROP TABLE schema_migrations');
+        await s.sequelize.query(dialect === 'sqlite'
+          ? 'CREATE TABLE `schema_migrations` (`name` VARCHAR(255) NOT NULL UNIQUE PRIMARY KEY)'
+          : 'CREATE TABLE IF NOT EXISTS "schema_migrations" ("name" VARCHAR(255) NOT NULL UNIQUE , PRIMARY KEY ("name"))');
+        for (const name of names.slice(0, -1)) await s.sequelize.query('INSERT INTO schema_migrations (name) VALUES (?)', { replacements: [name] });
+        assert.deepEqual(await migrate(s.sequelize), ['0012-throttles-one-tree']);
+        const [after] = await s.sequelize.query('SELECT name FROM schema_migrations ORDER BY name');
+        assert.deepEqual((after as Array<{ name: string }>).map((r) => r.name), names);
+        assert.deepEqual(await migrate(s.sequelize), []);
+        if (dialect === 'sqlite') {
+          const [ddl] = await s.sequelize.query("SELECT sql FROM sqlite_schema WHERE name = 'throttles'");
+          assert.match((ddl as Array<{ sql: string }>)[0]!.sql, /WITHOUT ROWID/);
+        }
+      } finally {
+        await s.close();
+        await older.drop();
       }
     });
     if (dialect === 'sqlite') {
