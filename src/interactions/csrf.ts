@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 export interface Csrf {
   /** A token bound to one interaction, flow or session: a form from another site cannot know it. */
@@ -10,8 +10,10 @@ export interface Csrf {
  * Stateless CSRF tokens: HMAC of the binding under the cookie keys. Every instance shares the keys,
  * so a form rendered by one instance posts to any other; older keys still verify after rotation.
  */
-export function createCsrf(keys: string[]): Csrf {
-  const mac = (key: string, binding: string) => createHmac('sha256', key).update(`csrf|${binding}`).digest('base64url');
+export function createCsrf(secrets: string[]): Csrf {
+  // KeyObjects made once: an HMAC under a string key converts and imports the key on every call.
+  const keys = secrets.map((secret) => createSecretKey(Buffer.from(secret, 'utf8')));
+  const mac = (key: KeyObject, binding: string) => createHmac('sha256', key).update(`csrf|${binding}`).digest('base64url');
   // The newest key's tokens of the last bindings: a page's form is rendered, then posted, and both
   // need the same token (an HMAC costs ≈ 20 µs under sign-in load, a hit a Map look-up). A hit only
   // says this process computed that token lately; the comparison below is the same either way.
@@ -19,7 +21,7 @@ export function createCsrf(keys: string[]): Csrf {
   const newest = (binding: string) => {
     let token = recent.get(binding);
     if (token === undefined) {
-      token = mac(keys[0], binding);
+      token = mac(keys[0]!, binding);
       if (binding.length <= 256) {
         if (recent.size >= 1024) recent.clear();
         recent.set(binding, token);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import type { Context } from 'koa';
 import { createCsrf } from '../../src/interactions/csrf.ts';
 import { languageLinks } from '../../src/interactions/kit.ts';
@@ -34,6 +35,8 @@ describe('page helpers', () => {
     const csrf = createCsrf(['new-key-0123456789abcdef', 'old-key-0123456789abcdef']);
     const older = createCsrf(['old-key-0123456789abcdef']);
     const token = csrf.token('login|uid-1');
+    // The very token earlier versions made (HMAC-SHA256 under the key as text): a form open across an upgrade still posts.
+    assert.equal(token, createHmac('sha256', 'new-key-0123456789abcdef').update('csrf|login|uid-1').digest('base64url'));
     assert.equal(csrf.token('login|uid-1'), token);
     assert.ok(csrf.verify('login|uid-1', token));
     assert.ok(!csrf.verify('login|uid-2', token));
