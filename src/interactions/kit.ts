@@ -49,6 +49,11 @@ export function languageLinks(ctx: Context, getUrl?: string): Record<string, str
   // Most pages have a plain path and no query: the links are that path and `?lang=…`, exactly what
   // the URL parser below makes of it, without parsing a URL on every page.
   if (PLAIN_PATH.test(base)) return Object.fromEntries(LANGUAGES.map((l) => [l, `${base}?lang=${l}`]));
+  return parsedLanguageLinks(base);
+}
+
+/** The language links of any address (its other parameters kept), by the URL parser. */
+export function parsedLanguageLinks(base: string): Record<string, string> {
   const url = new URL(base, 'http://x');
   const out: Record<string, string> = {};
   for (const l of LANGUAGES) {

@@ -2,19 +2,8 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import type { Context } from 'koa';
 import { createCsrf } from '../../src/interactions/csrf.ts';
-import { languageLinks } from '../../src/interactions/kit.ts';
-import { LANGUAGES, fromAcceptLanguage } from '../../src/i18n/index.ts';
-
-/** What the links were before the plain-path shortcut: the URL parser's answer for every address. */
-function parsedLinks(base: string): Record<string, string> {
-  const url = new URL(base, 'http://x');
-  const out: Record<string, string> = {};
-  for (const l of LANGUAGES) {
-    url.searchParams.set('lang', l);
-    out[l] = `${url.pathname}${url.search}`;
-  }
-  return out;
-}
+import { languageLinks, parsedLanguageLinks } from '../../src/interactions/kit.ts';
+import { fromAcceptLanguage } from '../../src/i18n/index.ts';
 
 describe('page helpers', () => {
   it('language links: the plain-path shortcut gives what parsing the address gives, for plain and unusual addresses alike', () => {
@@ -24,11 +13,11 @@ describe('page helpers', () => {
     ];
     for (const url of addresses) {
       const ctx = { method: 'GET', url, path: url.split('?')[0] } as unknown as Context;
-      assert.deepEqual(languageLinks(ctx), parsedLinks(url), url);
+      assert.deepEqual(languageLinks(ctx), parsedLanguageLinks(url), url);
     }
     const post = { method: 'POST', url: '/reset/code?x=1', path: '/reset/code' } as unknown as Context;
-    assert.deepEqual(languageLinks(post), parsedLinks('/reset/code'));
-    assert.deepEqual(languageLinks(post, '/reset/method?m=1'), parsedLinks('/reset/method?m=1'));
+    assert.deepEqual(languageLinks(post), parsedLanguageLinks('/reset/code'));
+    assert.deepEqual(languageLinks(post, '/reset/method?m=1'), parsedLanguageLinks('/reset/method?m=1'));
   });
 
   it('CSRF tokens: a remembered token is still bound to its binding and key, and a wrong token of the right length is refused after a hit', () => {
