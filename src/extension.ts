@@ -213,10 +213,16 @@ export function extensionFrom(
   const remember = createRememberBrowser({ issuer: config.issuer, cookieKeys: config.secrets.cookie_keys, clock });
   const mfa = secondFactorPrompt(deps, flows.secondFactor, remember);
 
+  const errors = errorPages(kit);
+  // Headers and error pages around the routes, chained directly: a router around them matched every
+  // path against its layers once more on each page request, for no route of its own.
   const withPages = (router: Router, prefixes: readonly string[]): Routes => {
-    const outer = new Router();
-    outer.use(securityHeaders, errorPages(kit), router.routes(), router.allowedMethods());
-    return onlyUnder(prefixes, outer.routes());
+    const routes = router.routes();
+    // Koa middlewares: the router's declares its own context type (with the fields it adds).
+    const allowed = router.allowedMethods() as unknown as (ctx: Context, next: Next) => Promise<unknown>;
+    const pages = (ctx: Parameters<Routes>[0], next: Parameters<Routes>[1]) =>
+      securityHeaders(ctx, () => errors(ctx, () => routes(ctx, () => allowed(ctx, next))));
+    return onlyUnder(prefixes, Object.assign(pages, { router: routes.router }) as Routes);
   };
 
   // The host's provider is the Koa app whose ctx.ip our throttles and audit log read; only the host
