@@ -38,6 +38,9 @@ function escapeLike(s: string): string {
   return s.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
+/** Keys in the order of their UTF-8 bytes: PostgreSQL's `ORDER BY key COLLATE "C"`, whatever the database's collation. */
+const inLockOrder = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+
 /** `$1, $2, …` for a fastSql `IN (…)`: a sign-in's few key counts, each built once. */
 const placeholderLists: string[] = [];
 const placeholders = (n: number) => (placeholderLists[n] ??= Array.from({ length: n }, (_, i) => `$${i + 1}`).join(', '));
@@ -110,17 +113,29 @@ export function createThrottleStore(store: Store): ThrottleStore {
     return Number(n);
   }
 
+  /**
+   * Several rows of one statement are locked in key order, by every statement that writes several
+   * (a hit's upsert, a clear): on PostgreSQL two statements that lock the same two rows in opposite
+   * orders deadlock, and one of them fails — a successful sign-in clearing its counts while another
+   * sign-in of the same account counts its own answered 500 (seen under the harness load). SQLite
+   * has one writer at a time and no such thing; the order costs it nothing.
+   */
   async function remove(keys: readonly string[], t: TransactionHandle | undefined): Promise<void> {
     if (keys.length === 0) return;
-    await fastSql(sequelize).run(`DELETE FROM throttles WHERE key IN (${placeholders(keys.length)})`, keys, transactionOf(t));
+    const sorted = [...keys].sort(inLockOrder);
+    const sql = postgres
+      ? `DELETE FROM throttles WHERE key IN (SELECT key FROM throttles WHERE key IN (${placeholders(sorted.length)}) ORDER BY key COLLATE "C" FOR UPDATE)`
+      : `DELETE FROM throttles WHERE key IN (${placeholders(sorted.length)})`;
+    await fastSql(sequelize).run(sql, sorted, transactionOf(t));
   }
 
   return {
     async hit(hits, now, t) {
       if (hits.length === 0) return [];
-      // $1 is now; then per hit, in order: key, window end, block end, memory end, max, blocks-at.
+      // $1 is now; then per hit, in key order (the rows' lock order, see `remove`): key, window end,
+      // block end, memory end, max, blocks-at. The rows come back by key, in any order.
       const params: unknown[] = [date(now)];
-      for (const h of hits) params.push(h.key, date(h.windowEndsAt), date(h.blockEndsAt), date(h.memoryEndsAt), h.max, h.blocksAt);
+      for (const h of [...hits].sort((a, b) => inLockOrder(a.key, b.key))) params.push(h.key, date(h.windowEndsAt), date(h.blockEndsAt), date(h.memoryEndsAt), h.max, h.blocksAt);
       const rows = await fastSql(sequelize).all<RawRow>(hitSql(hits.length), params, transactionOf(t));
       return rows.map(toCounter);
     },
