@@ -221,13 +221,21 @@ async function stopServers(...subjects: Subject[]): Promise<void> {
   }
 }
 
-async function startSspr(db: BenchDatabase, accounts: number, hash: string, seed: boolean, profile: string | false = false, delivery?: DummyDelivery): Promise<Subject> {
-  if (seed) {
+/**
+ * `seed`: 'before' fills the database, then starts the server on it; 'after' starts the server on an
+ * empty database, which it creates and migrates itself — as a fresh install's first `npm start`
+ * does, and so keeping whatever that start leaves in memory — and adds the accounts once it serves.
+ */
+async function startSspr(db: BenchDatabase, accounts: number, hash: string, seed: 'before' | 'after' | false, profile: string | false = false, delivery?: DummyDelivery): Promise<Subject> {
+  const seedNow = async () => {
     const seconds = await seedAccounts(db.url, accounts, hash);
-    console.log(`  seeded ${accounts} accounts into ${db.label} in ${seconds.toFixed(1)} s`);
-  }
+    console.log(`  seeded ${accounts} accounts into ${db.label} in ${seconds.toFixed(1)} s${seed === 'after' ? ' (after the server created its database)' : ''}`);
+  };
+  if (seed === 'before') await seedNow();
   const options: ServerOptions = { database: db.url, client, cookieKeys, hashing, logLevel: LOG_LEVEL, sqlStats: args.sql && db.label === 'SQLite', steps: args.steps && Boolean(delivery), ...(delivery ? { delivery: { smtpPort: delivery.smtpPort, smsUrl: delivery.smsUrl } } : {}) };
-  return startServer('sspr-server.ts', options, { server: 'oidc-sspr', database: db.label, accounts }, profile);
+  const subject = await startServer('sspr-server.ts', options, { server: 'oidc-sspr', database: db.label, accounts }, profile);
+  if (seed === 'after') await seedNow();
+  return subject;
 }
 
 async function takeTokens(s: Subject): Promise<void> {
@@ -261,7 +269,7 @@ function report(hashMs: number): string {
   out.push('');
   out.push(`Load: ${C} concurrent closed loops, sign-in ${T} s, userinfo/refresh ${TT} s each, after a ${WARMUP} s warm-up; sign-in = GET /auth → login page → POST → /auth/:uid → code → POST /token (authorization code + PKCE, client_secret_basic). oidc-sspr logs at "${LOG_LEVEL}". Both servers run with \`npm start\`'s Node flags: ${SERVER_FLAGS.length ? SERVER_FLAGS.join(' ') : '(none)'}.`);
   out.push('');
-  out.push(`Harness setup (the second): one account (user0) signing in over and over from ${HARNESS_LOOPS} closed loops, scope \`openid profile email\` (no offline_access, no consent page), oidc-sspr configured as a production install (SMTP and HTTP-SMS delivery at local dummy listeners, secrets given, \`demo: false\`, \`sspr.enabled_for: none\`, the client \`first_party: true\`); the bare server holds the one account with the same hash. Same ABBA slices.`);
+  out.push(`Harness setup (the second): one account (user0) signing in over and over from ${HARNESS_LOOPS} closed loops, scope \`openid profile email\` (no offline_access, no consent page), oidc-sspr configured as a production install (SMTP and HTTP-SMS delivery at local dummy listeners, secrets given, \`demo: false\`, \`sspr.enabled_for: none\`, the client \`first_party: true\`), on a database it created and migrated itself at start (a fresh install's first \`npm start\`), the account added once it serves; the bare server holds the one account with the same hash. Same ABBA slices.`);
   out.push('');
   out.push('| benchmark | server | database | accounts | ops/s | p50 ms | p99 ms | server CPU ms/op | of which main thread | PostgreSQL CPU ms/op | client CPU ms/op | other cores | errors |');
   out.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
@@ -392,7 +400,7 @@ async function main(): Promise<void> {
       const hdb = sqliteDatabase();
       dbs.push(hdb);
       const bare = await startServer('bare-server.ts', { accounts: 1, passwordHash: hash, client, cookieKeys, hashing, logLevel: LOG_LEVEL, steps: args.steps }, { server: 'bare', database: 'memory', accounts: 1 }, args.profile && 'harness');
-      const sspr = await startSspr(hdb, 1, hash, true, args.profile && 'harness', delivery);
+      const sspr = await startSspr(hdb, 1, hash, 'after', args.profile && 'harness', delivery);
       const stepsOf = async () => ({ bare: (await bare.proc.stats()).steps ?? {}, sspr: (await sspr.proc.stats()).steps ?? {} });
       const idle = [(await bare.proc.stats()).rss, (await sspr.proc.stats()).rss];
       await compare('harness', bare, sspr, 'sign-in', T, HARNESS_LOOPS);
@@ -406,7 +414,7 @@ async function main(): Promise<void> {
       if (!args['no-postgres'] && (await postgresAvailable())) {
         const pg = await postgresDatabase();
         dbs.push(pg);
-        const ssprPg = await startSspr(pg, 1, hash, true, false, delivery);
+        const ssprPg = await startSspr(pg, 1, hash, 'after', false, delivery);
         await compare('harness', bare, ssprPg, 'sign-in', T, HARNESS_LOOPS);
         await stopServers(ssprPg);
       }
@@ -440,7 +448,7 @@ async function spreadSetup(hash: string, dbs: BenchDatabase[]): Promise<void> {
     const small = sqliteDatabase();
     dbs.push(small);
     const bare = await startServer('bare-server.ts', { accounts: SMALL, passwordHash: hash, client, cookieKeys, hashing, logLevel: LOG_LEVEL }, { server: 'bare', database: 'memory', accounts: SMALL }, args.profile && 'spread');
-    const sspr = await startSspr(small, SMALL, hash, true, args.profile && 'spread');
+    const sspr = await startSspr(small, SMALL, hash, 'before', args.profile && 'spread');
     const idle = [(await bare.proc.stats()).rss, (await sspr.proc.stats()).rss];
     await compare('main', bare, sspr, 'sign-in', T);
     for (const [server, proc, before] of [['bare', bare.proc, idle[0]], ['oidc-sspr', sspr.proc, idle[1]]] as const) {
@@ -457,7 +465,7 @@ async function spreadSetup(hash: string, dbs: BenchDatabase[]): Promise<void> {
     const large = sqliteDatabase();
     dbs.push(large);
     const s1 = await startSspr(small, SMALL, hash, false);
-    const s2 = await startSspr(large, LARGE, hash, true);
+    const s2 = await startSspr(large, LARGE, hash, 'before');
     await compare('scale', s1, s2, 'sign-in', T);
     await stopServers(s1, s2);
     if (args['no-postgres']) {
@@ -470,8 +478,8 @@ async function spreadSetup(hash: string, dbs: BenchDatabase[]): Promise<void> {
       dbs.push(pgSmall);
       const pgLarge = await postgresDatabase();
       dbs.push(pgLarge);
-      const p1 = await startSspr(pgSmall, SMALL, hash, true);
-      const p2 = await startSspr(pgLarge, LARGE, hash, true);
+      const p1 = await startSspr(pgSmall, SMALL, hash, 'before');
+      const p2 = await startSspr(pgLarge, LARGE, hash, 'before');
       await compare('scale', p1, p2, 'sign-in', T);
       await stopServers(p1, p2);
     }
