@@ -115,18 +115,19 @@ export function createThrottleStore(store: Store): ThrottleStore {
 
   /**
    * Several rows of one statement are locked in key order, by every statement that writes several
-   * (a hit's upsert, a clear): on PostgreSQL two statements that lock the same two rows in opposite
-   * orders deadlock, and one of them fails — a successful sign-in clearing its counts while another
-   * sign-in of the same account counts its own answered 500 (seen under the harness load). SQLite
-   * has one writer at a time and no such thing; the order costs it nothing.
+   * by key (a hit's upsert, a clear, a refund): on PostgreSQL two statements that lock the same two
+   * rows in opposite orders deadlock, and one of them fails — a successful sign-in clearing its
+   * counts while another sign-in of the same account counts its own answered 500 (seen under the
+   * harness load). A hit sorts its VALUES; the others name their rows through this condition
+   * (`list`: the keys' placeholders). SQLite has one writer at a time and no such thing.
    */
+  const keyInLockOrder = (list: string) => (postgres
+    ? `key IN (SELECT key FROM throttles WHERE key IN (${list}) ORDER BY key COLLATE "C" FOR UPDATE)`
+    : `key IN (${list})`);
+
   async function remove(keys: readonly string[], t: TransactionHandle | undefined): Promise<void> {
     if (keys.length === 0) return;
-    const sorted = [...keys].sort(inLockOrder);
-    const sql = postgres
-      ? `DELETE FROM throttles WHERE key IN (SELECT key FROM throttles WHERE key IN (${placeholders(sorted.length)}) ORDER BY key COLLATE "C" FOR UPDATE)`
-      : `DELETE FROM throttles WHERE key IN (${placeholders(sorted.length)})`;
-    await fastSql(sequelize).run(sql, sorted, transactionOf(t));
+    await fastSql(sequelize).run(`DELETE FROM throttles WHERE ${keyInLockOrder(placeholders(keys.length))}`, keys, transactionOf(t));
   }
 
   return {
@@ -164,7 +165,7 @@ export function createThrottleStore(store: Store): ThrottleStore {
       if (keys.length === 0) return;
       await sequelize.query(
         `UPDATE throttles SET count = CASE WHEN count > 0 THEN count - 1 ELSE 0 END
-         WHERE key IN (:keys) AND window_ends_at > :now AND (blocked_until IS NULL OR blocked_until <= :now)`,
+         WHERE ${keyInLockOrder(':keys')} AND window_ends_at > :now AND (blocked_until IS NULL OR blocked_until <= :now)`,
         { replacements: { keys: [...keys], now }, transaction: transactionOf(t) },
       );
     },
