@@ -39,7 +39,7 @@ function escapeLike(s: string): string {
 }
 
 /** Keys in the order of their UTF-8 bytes: PostgreSQL's `ORDER BY key COLLATE "C"`, whatever the database's collation. */
-const inLockOrder = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+const byLockOrder = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 
 /** `$1, $2, …` for a fastSql `IN (…)`: a sign-in's few key counts, each built once. */
 const placeholderLists: string[] = [];
@@ -118,12 +118,13 @@ export function createThrottleStore(store: Store): ThrottleStore {
    * by key (a hit's upsert, a clear, a refund): on PostgreSQL two statements that lock the same two
    * rows in opposite orders deadlock, and one of them fails — a successful sign-in clearing its
    * counts while another sign-in of the same account counts its own answered 500 (seen under the
-   * harness load). A hit sorts its VALUES; the others name their rows through this condition
-   * (`list`: the keys' placeholders). SQLite has one writer at a time and no such thing.
+   * harness load). A hit sorts its VALUES; the others name their rows through this condition, the
+   * purge and an admin's unblock (by prefix) too. SQLite has one writer at a time and no such thing.
    */
-  const keyInLockOrder = (list: string) => (postgres
-    ? `key IN (SELECT key FROM throttles WHERE key IN (${list}) ORDER BY key COLLATE "C" FOR UPDATE)`
-    : `key IN (${list})`);
+  const inLockOrder = (where: string) => (postgres
+    ? `key IN (SELECT key FROM throttles WHERE ${where} ORDER BY key COLLATE "C" FOR UPDATE)`
+    : where);
+  const keyInLockOrder = (list: string) => inLockOrder(`key IN (${list})`);
 
   async function remove(keys: readonly string[], t: TransactionHandle | undefined): Promise<void> {
     if (keys.length === 0) return;
@@ -136,7 +137,7 @@ export function createThrottleStore(store: Store): ThrottleStore {
       // $1 is now; then per hit, in key order (the rows' lock order, see `remove`): key, window end,
       // block end, memory end, max, blocks-at. The rows come back by key, in any order.
       const params: unknown[] = [date(now)];
-      for (const h of [...hits].sort((a, b) => inLockOrder(a.key, b.key))) params.push(h.key, date(h.windowEndsAt), date(h.blockEndsAt), date(h.memoryEndsAt), h.max, h.blocksAt);
+      for (const h of [...hits].sort((a, b) => byLockOrder(a.key, b.key))) params.push(h.key, date(h.windowEndsAt), date(h.blockEndsAt), date(h.memoryEndsAt), h.max, h.blocksAt);
       const rows = await fastSql(sequelize).all<RawRow>(hitSql(hits.length), params, transactionOf(t));
       return rows.map(toCounter);
     },
@@ -173,7 +174,7 @@ export function createThrottleStore(store: Store): ThrottleStore {
     remove,
 
     removePrefix(prefix, t) {
-      return deleted("DELETE FROM throttles WHERE key LIKE :pattern ESCAPE '\\'", { pattern: `${escapeLike(prefix)}%` }, t);
+      return deleted(`DELETE FROM throttles WHERE ${inLockOrder("key LIKE :pattern ESCAPE '\\'")}`, { pattern: `${escapeLike(prefix)}%` }, t);
     },
 
     async keysContaining(fragment, t) {
@@ -186,7 +187,7 @@ export function createThrottleStore(store: Store): ThrottleStore {
 
     purgeExpired(now, t) {
       return deleted(
-        'DELETE FROM throttles WHERE window_ends_at <= :now AND (blocked_until IS NULL OR blocked_until <= :now)',
+        `DELETE FROM throttles WHERE ${inLockOrder('window_ends_at <= :now AND (blocked_until IS NULL OR blocked_until <= :now)')}`,
         { now },
         t,
       );
