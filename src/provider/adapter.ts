@@ -5,6 +5,8 @@ import type { AccountRow, Store } from '../store/index.ts';
 import { ACCOUNT_COLUMNS, accountRowOf, type RawAccountRow } from '../store/account-row.ts';
 import { fastSql } from '../store/fast-sql.ts';
 import { dateParamFor, readDate } from '../store/sql.ts';
+import { undoIfRolledBack } from '../store/sqlite-group-commit.ts';
+import { InteractionMemory } from './interaction-memory.ts';
 
 /** Models whose rows carry the account they belong to, so one account's state can be found at once. */
 type AdapterClass = new (name: string) => Adapter;
@@ -58,7 +60,7 @@ const requestContext = (): object | undefined => Provider.ctx as object | undefi
  * Sequelize's). The SQL is the same on both databases (`$n` parameters, `ON CONFLICT … DO UPDATE`
  * needs SQLite ≥ 3.24).
  */
-export function createSequelizeAdapter(store: Store, clock: Clock): AdapterClass {
+export function createSequelizeAdapter(store: Store, clock: Clock, options: { interactionsInMemory?: number } = {}): AdapterClass {
   // Driver-level statements on Sequelize's own connections (see fast-sql.ts).
   const db = fastSql(store.sequelize);
   // Dates exactly as the OidcPayload model writes them, so the purge and revokeAccountState agree.
@@ -81,6 +83,23 @@ export function createSequelizeAdapter(store: Store, clock: Clock): AdapterClass
     LEFT JOIN accounts a ON a.id = g.account_id
     WHERE t.model = $1 AND t.id = $2 AND (t.expires_at IS NULL OR t.expires_at > $3)`;
 
+  async function writeRow(model: string, id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+    const expiresAt = expiresIn ? dateParam(new Date(clock.now().getTime() + expiresIn * 1000)) : null;
+    // The look-up columns only where something looks rows up by them (the indexes are partial: NULLs
+    // stay out, and each indexed value costs a WAL page per write): `uid` for Session.findByUid (an
+    // interaction's uid is its id); `account_id` for the account's sessions and grants — its codes
+    // and tokens are found through their grant (revoke.ts).
+    const uid = model === 'Session' ? (payload.uid ?? null) : null;
+    const accountId = model === 'Session' || model === 'Grant' ? (payload.accountId ?? null) : null;
+    await db.run(UPSERT, [model, id, JSON.stringify(payload), payload.grantId ?? null, payload.userCode ?? null, uid, accountId, expiresAt]);
+  }
+
+  // SQLite (one process): interactions on the login page in memory (interaction-memory.ts).
+  const memory = store.dialect === 'sqlite' && options.interactionsInMemory
+    ? new InteractionMemory(options.interactionsInMemory, () => clock.now().getTime(),
+      (id, json, expiresIn) => writeRow('Interaction', id, JSON.parse(json) as AdapterPayload, expiresIn))
+    : null;
+
   return class SequelizeAdapter implements Adapter {
     name: string;
     constructor(name: string) {
@@ -95,14 +114,19 @@ export function createSequelizeAdapter(store: Store, clock: Clock): AdapterClass
 
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
       this.forgetGrantReadWithToken(id);
-      const expiresAt = expiresIn ? dateParam(new Date(clock.now().getTime() + expiresIn * 1000)) : null;
-      // The look-up columns only where something looks rows up by them (the indexes are partial: NULLs
-      // stay out, and each indexed value costs a WAL page per write): `uid` for Session.findByUid (an
-      // interaction's uid is its id); `account_id` for the account's sessions and grants — its codes
-      // and tokens are found through their grant (revoke.ts).
-      const uid = this.name === 'Session' ? (payload.uid ?? null) : null;
-      const accountId = this.name === 'Session' || this.name === 'Grant' ? (payload.accountId ?? null) : null;
-      await db.run(UPSERT, [this.name, id, JSON.stringify(payload), payload.grantId ?? null, payload.userCode ?? null, uid, accountId, expiresAt]);
+      if (memory && this.name === 'Interaction') {
+        if (InteractionMemory.holds(payload)) {
+          const before = memory.get(id);
+          await memory.set(id, JSON.stringify(payload), expiresIn);
+          // Saved with writes that were rolled back (the request fails): not kept either.
+          undoIfRolledBack(() => (before === undefined ? memory.delete(id) : void memory.set(id, before, expiresIn)));
+          return;
+        }
+        // On to a step that must outlive the process (registration, second factor, consent).
+        memory.delete(id);
+        memory.noteInDatabase(id);
+      }
+      await writeRow(this.name, id, payload, expiresIn);
     }
 
     private async findWhere(key: keyof typeof FIND, value: string): Promise<AdapterPayload | undefined> {
@@ -130,8 +154,13 @@ export function createSequelizeAdapter(store: Store, clock: Clock): AdapterClass
       return consumedAt ? { ...payload, consumed: Math.floor(consumedAt.getTime() / 1000) } : payload;
     }
 
-    find(id: string) {
-      return this.findWhere('id', id);
+    async find(id: string) {
+      if (!memory || this.name !== 'Interaction') return this.findWhere('id', id);
+      const kept = memory.get(id);
+      if (kept !== undefined) return JSON.parse(kept) as AdapterPayload;
+      const stored = await this.findWhere('id', id);
+      if (stored) memory.noteInDatabase(id);
+      return stored;
     }
 
     findByUid(uid: string) {
@@ -148,6 +177,9 @@ export function createSequelizeAdapter(store: Store, clock: Clock): AdapterClass
 
     async destroy(id: string): Promise<void> {
       this.forgetGrantReadWithToken(id);
+      // One that lived in memory alone has no row to delete; one that also has a row (spilled, or
+      // saved before a restart) must not come back from there once it is finished.
+      if (memory && this.name === 'Interaction' && !memory.finish(id)) return;
       await db.run('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [this.name, id]);
     }
 

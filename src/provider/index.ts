@@ -33,7 +33,15 @@ export interface ProviderOptions {
   pages: ProviderPages;
   /** Prompts to add after login and before consent (our registration prompt). */
   extraPrompts?: interactionPolicy.Prompt[];
+  /**
+   * On SQLite, how many sign-ins on the login page are kept in memory before the oldest go to the
+   * database (src/provider/interaction-memory.ts); 0 keeps every interaction in the database.
+   */
+  interactionsInMemory?: number;
 }
+
+/** Login pages kept in memory on SQLite: ≈ 1–2 KB each, so a few MB at most. */
+export const INTERACTIONS_IN_MEMORY = 5000;
 
 /** Removes the login prompt's checks that would ask the password again for an essential `acr`. */
 export function withoutAcrLoginChecks(policy: interactionPolicy.Prompt[] & { get(name: string): interactionPolicy.Prompt | undefined }): void {
@@ -96,7 +104,7 @@ export function createProvider(options: ProviderOptions): Provider {
 
   const cookieNames = cookieNamesFor(config.issuer);
   const configuration: Configuration = {
-    adapter: createSequelizeAdapter(store, clock),
+    adapter: createSequelizeAdapter(store, clock, { interactionsInMemory: options.interactionsInMemory ?? INTERACTIONS_IN_MEMORY }),
     clients: clientMetadata(config),
     jwks,
     cookies: {

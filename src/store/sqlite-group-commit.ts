@@ -48,8 +48,20 @@ export function statementKind(sql: string, readOnly: boolean): StatementKind {
   return readOnly ? 'read' : DML.test(sql) ? 'write' : 'other';
 }
 
-/** The groups the current request wrote in (set by {@link commitBeforeReturning}). */
-const requestGroups = new AsyncLocalStorage<CommitGroup[]>();
+/**
+ * The groups the current request wrote in, and what to undo outside the database should one of them
+ * be rolled back (set by {@link commitBeforeReturning}).
+ */
+const requestGroups = new AsyncLocalStorage<{ groups: CommitGroup[]; undo: (() => void)[] }>();
+
+/**
+ * Registers what undoes a change the current request made outside the database (state kept in
+ * memory) should its writes be rolled back with their group: the request fails, and what it kept
+ * must not outlive the writes that went with it. Nothing outside a request (its writes commit alone).
+ */
+export function undoIfRolledBack(undo: () => void): void {
+  requestGroups.getStore()?.undo.push(undo);
+}
 
 export class GroupCommit {
   private open: CommitGroup | null = null;
@@ -124,7 +136,7 @@ export class GroupCommit {
       this.open = { failed: false };
       this.commitAtTheLatest();
     }
-    const groups = requestGroups.getStore();
+    const groups = requestGroups.getStore()?.groups;
     if (groups && !groups.includes(this.open)) groups.push(this.open);
   }
 
@@ -210,18 +222,18 @@ export class GroupCommitFailed extends Error {
  */
 export async function commitBeforeReturning<T>(commitNow: () => void, fn: () => Promise<T>): Promise<T> {
   const groups: CommitGroup[] = [];
-  return requestGroups.run(groups, async () => {
-    let result: T;
+  const undo: (() => void)[] = [];
+  return requestGroups.run({ groups, undo }, async () => {
+    const settled = await fn().then((value) => ({ value }), (error: unknown) => ({ error }));
     try {
-      result = await fn();
-    } finally {
-      try {
-        commitNow();
-      } catch {
-        // Marked failed on the group; checked below for this request's own groups.
-      }
+      commitNow();
+    } catch {
+      // Marked failed on the group; checked below for this request's own groups.
     }
-    if (groups.some((g) => g.failed)) throw new GroupCommitFailed();
-    return result;
+    const rolledBack = groups.some((g) => g.failed);
+    if (rolledBack) for (const step of undo) step();
+    if ('error' in settled) throw settled.error;
+    if (rolledBack) throw new GroupCommitFailed();
+    return settled.value;
   });
 }

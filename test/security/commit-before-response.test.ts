@@ -10,8 +10,8 @@ import { seedUser, type SeededUser } from '../support/users.ts';
 /**
  * SQLite's writes share commits (src/store/sqlite-group-commit.ts), and the provider's state is what
  * the next request — on this instance, another process, or after a crash — relies on: a code the app
- * was sent must exist, an interaction the browser is sent to must exist, a counted guess must be
- * counted. So at the moment each response is ended, everything it wrote must already be visible to
+ * was sent must exist, an interaction past the login page the browser is sent to must exist, a
+ * counted guess must be counted. So at the moment each response is ended, everything it wrote must already be visible to
  * another connection. Checked inside `res.end` itself, before a byte leaves.
  */
 describe('SQLite: a response leaves only after its writes are committed', function () {
@@ -47,8 +47,12 @@ describe('SQLite: a response leaves only after its writes are committed', functi
     const tokens = await rp.finish(done.redirectedTo!, verifier, state);
     assert.ok(tokens.access_token);
     const steps = Object.fromEntries(seen.map((s) => [s.path, s]));
-    // GET /auth stored the interaction the browser is sent to.
-    assert.ok(steps['GET /auth']!.providerRows >= 1, JSON.stringify(seen));
+    // GET /auth kept the login page's interaction in memory (src/provider/interaction-memory.ts: on
+    // SQLite a restart forgets login pages, and test/http/restart-login-page.test.ts shows what the
+    // user then sees); the step after it is in the database before the browser is sent there.
+    assert.equal(steps['GET /auth']!.providerRows, 0, JSON.stringify(seen));
+    const firstResume = seen.find((s) => s.path === 'GET /auth/:uid')!;
+    assert.ok(firstResume.providerRows >= 2, `the session and the consent step's interaction: ${JSON.stringify(firstResume)}`);
     // The POST recorded the sign-in (audit) and the interaction's result before answering.
     const post = steps['POST /interaction/:uid/login']!;
     assert.ok(post.auditRows >= 1, JSON.stringify(post));

@@ -21,13 +21,14 @@ import { seedUser } from '../support/users.ts';
  * every row an INSERT, UPDATE (upserts included) or DELETE touched.
  */
 const EXPECTED = {
-  // Rows: 6 upserts, the code consumed, the interaction deleted, 2 throttle rows counted then deleted,
-  // 1 audit event. Statements: provider 13 (6 upserts: interaction ×2, session, grant, code, access
-  // token; 4 reads by id — the code's read brings its grant and the grant's account along —, 1 by uid;
-  // the code consumed; the interaction deleted), login 5 (account by identifier, throttle hit on both
-  // keys, password hash re-read, audit INSERT, throttle DELETE after the success), findAccount 1 (the
-  // resume; the token endpoint's comes with the code).
-  signIn: { statements: 19, rowsWritten: 13 },
+  // Rows: 4 upserts, the code consumed, 2 throttle rows counted and the 2 deleted, 1 audit event.
+  // Statements: provider 7 (4 upserts: session, grant, code, access token; the code's read by id,
+  // which brings its grant and the grant's account along; the session by uid; the code consumed —
+  // the login page's interaction is kept in memory on SQLite: src/provider/interaction-memory.ts),
+  // login 5 (account by identifier, throttle hit on both keys, password hash re-read, audit INSERT,
+  // throttle DELETE after the success), findAccount 1 (the resume; the token endpoint's comes with
+  // the code).
+  signIn: { statements: 13, rowsWritten: 10 },
   // the access token with its grant (its credentials epoch) and the grant's account, in one statement.
   userinfo: { statements: 1, rowsWritten: 0 },
   // the refresh token with its grant and account; the old token consumed; the new access and refresh tokens.

@@ -6,7 +6,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { fastSql } from '../../src/store/fast-sql.ts';
 import { openStore } from '../../src/store/index.ts';
 import { Database } from '../../src/store/sqlite-driver.ts';
-import { commitBeforeReturning, GroupCommitFailed } from '../../src/store/sqlite-group-commit.ts';
+import { commitBeforeReturning, GroupCommitFailed, undoIfRolledBack } from '../../src/store/sqlite-group-commit.ts';
 
 /**
  * SQLite's group commit on the kept connection (src/store/sqlite-group-commit.ts): writes share one
@@ -113,12 +113,15 @@ describe('SQLite group commit', () => {
     const kept = await connect();
     kept.enableGroupCommit();
     let seenByOthersAtReturn = -1;
+    let undone = false;
     await commitBeforeReturning(() => kept.commitGroup(), async () => {
       await kept.cachedRun('INSERT INTO t (name) VALUES ($1)', ['a']);
+      undoIfRolledBack(() => { undone = true; });
     }).then(() => {
       seenByOthersAtReturn = countRows();
     });
     assert.equal(seenByOthersAtReturn, 1);
+    assert.equal(undone, false, 'what a committed request kept in memory stays');
   });
 
   it('a request whose write was rolled back with its group fails, though its own statement succeeded', async () => {
@@ -130,8 +133,12 @@ describe('SQLite group commit', () => {
     const bGo = new Promise<void>((r) => { bMayGo = r; });
     // A writes, then waits (no I/O: still the same turn, still the same group) until B's write
     // rolls the shared transaction back.
+    // What A kept outside the database (an interaction in memory) goes with its writes.
+    const keptInMemory = new Set<string>();
     const a = commitBeforeReturning(() => kept.commitGroup(), async () => {
       await kept.cachedRun('INSERT INTO t (name) VALUES ($1)', ['from A']);
+      keptInMemory.add('from A');
+      undoIfRolledBack(() => keptInMemory.delete('from A'));
       bMayGo();
       await aWrote;
     });
@@ -144,6 +151,7 @@ describe('SQLite group commit', () => {
     // B was told by its own statement's error; failing it again at its end is the safe side.
     await assert.rejects(b, GroupCommitFailed);
     assert.equal(countRows(), 0, "A's row went with the group");
+    assert.equal(keptInMemory.size, 0, 'and so did what A kept in memory');
     await kept.cachedRun('INSERT INTO t (name) VALUES ($1)', ['later']);
     await new Promise((r) => setImmediate(r));
     assert.equal(countRows(), 1, 'the connection goes on with a new group');
