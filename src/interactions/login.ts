@@ -117,10 +117,10 @@ export function loginRoutes(deps: LoginDeps): Router {
       return refused(ctx, identifier, 429, { id, type: 'error', params: time ? { time } : undefined }, verdict.retryAfterSeconds);
     }
     // Same work for unknown, disabled and wrong-password: the answer and its timing reveal nothing.
-    // The account (with its credentials epoch) is read before the password: a reset committing in
-    // between makes the epoch older than the hash checked, never newer, so the result is refused.
+    // The hash checked was read with the account and its credentials epoch (before the count): a reset
+    // committing since then moved the epoch, so the result it would give is refused where it is used.
     const ok = account && !account.disabled && password
-      ? await directory.verifyPassword(account.id, password)
+      ? await directory.verifyPassword(account.id, password, account)
       : await hasher.dummyVerify(password);
     const checkedAt = Math.floor(Date.now() / 1000);
     if (guard) await guard.after(identifier, ctx.ip, Boolean(ok && account), context, subject);

@@ -76,8 +76,13 @@ export interface AccountDirectory {
   findByIdentifier(identifier: string): Promise<DirectoryAccount | null>;
   /** Every administrator (for "an admin's password was reset" notices). */
   listAdmins(): Promise<DirectoryAccount[]>;
-  /** Checks a password; false for unknown or disabled accounts too. */
-  verifyPassword(id: string, password: string): Promise<boolean>;
+  /**
+   * Checks a password; false for unknown or disabled accounts too. `readWith`: the account as
+   * `findByIdentifier` returned it to this request a moment before; a directory that read the password
+   * hash in the same read may check that one instead of reading the account again (the hash is then
+   * exactly as new as the credentials epoch the sign-in result carries, never older).
+   */
+  verifyPassword(id: string, password: string, readWith?: DirectoryAccount): Promise<boolean>;
   /** Stores a new password (the directory hashes it) and sets passwordChangedAt. */
   setPassword(id: string, password: string, t?: TransactionHandle): Promise<void>;
   /**

@@ -36,6 +36,8 @@ export function createSequelizeDirectory(store: Store, hasher: PasswordHasher, c
   const groupNames = store.dialect === 'sqlite'
     ? 'SELECT json_group_array(g.name) FROM memberships m JOIN "groups" g ON g.id = m.group_id WHERE m.account_id = a.id'
     : 'SELECT coalesce(json_agg(g.name), \'[]\'::json) FROM memberships m JOIN "groups" g ON g.id = m.group_id WHERE m.account_id = a.id';
+  // The password hash read with an account found by identifier, for that request's password check.
+  const readForSignIn = new WeakMap<DirectoryAccount, { passwordHash: string | null; disabled: boolean }>();
   const SELECT = `SELECT ${ACCOUNT_COLUMNS}, (${groupNames}) AS group_names FROM accounts a`;
   // Userinfo, refresh and the code exchange read the account for its claims and epoch only.
   const ROW_BY_ID = `SELECT ${ACCOUNT_COLUMNS} FROM accounts a WHERE a.id = $1`;
@@ -91,16 +93,26 @@ export function createSequelizeDirectory(store: Store, hasher: PasswordHasher, c
       const byLogin = rows.find((r) => r.login.toLowerCase() === wanted);
       const r = byLogin ?? (rows.length === 1 ? rows[0] : undefined);
       if (!r) return null;
-      return toAccount(accountRowOf(r), r.group_names);
+      const row = accountRowOf(r);
+      const account = toAccount(row, r.group_names);
+      readForSignIn.set(account, { passwordHash: row.passwordHash, disabled: row.disabled });
+      return account;
     },
     async listAdmins() {
       const rows = await select(`${SELECT} WHERE a.is_admin = $1 AND a.disabled = $2`, [true, false]);
       return rows.map((r) => toAccount(accountRowOf(r), r.group_names));
     },
-    async verifyPassword(id, password) {
-      // Always the row as it is now: an account disabled a moment ago must not sign in.
-      const [r] = await fast.all<{ password_hash: string | null; disabled: boolean | number | string }>(
-        'SELECT password_hash, disabled FROM accounts WHERE id = $1', [id]);
+    async verifyPassword(id, password, readWith) {
+      // The hash read together with the account this request found by identifier (taken once, by
+      // that very object), else the row as it is now. Either way an account disabled, or a password
+      // reset, after that read is refused where the result is used: both move the credentials epoch,
+      // and the result carries the epoch of the same read or an older one.
+      const known = readWith?.id === id ? readForSignIn.get(readWith) : undefined;
+      if (readWith) readForSignIn.delete(readWith);
+      const r = known
+        ? { password_hash: known.passwordHash, disabled: known.disabled }
+        : (await fast.all<{ password_hash: string | null; disabled: boolean | number | string }>(
+          'SELECT password_hash, disabled FROM accounts WHERE id = $1', [id]))[0];
       if (!r || readBool(r.disabled) || !r.password_hash) return hasher.dummyVerify(password);
       const ok = await hasher.verify(r.password_hash, password);
       if (ok && hasher.needsRehash(r.password_hash)) {

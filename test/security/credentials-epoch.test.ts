@@ -4,6 +4,7 @@
  * names is taken out (docs/security.md, "Mutation checks").
  */
 import assert from 'node:assert/strict';
+import { DatabaseSync } from 'node:sqlite';
 import * as client from 'openid-client';
 import { createAccountService } from '../../src/admin/accounts.ts';
 import { parkSignIn, resetPassword, resumeSignsIn, signedIn } from '../support/attacker.ts';
@@ -65,6 +66,27 @@ describe('security: a credential event ends every way in, also the ones in fligh
       assert.equal(await resumeSignsIn(parked.browser, parked.resume), false, 'the old password\'s sign-in was refused');
       assert.equal(await signedIn(srv, parked.browser.cookies), false);
       assert.equal((await parked.browser.get(`${srv.issuer}/account/security`)).status, 401);
+    });
+
+    it('a reset that commits between the account read and the password check: the old password\'s sign-in does not finish', async () => {
+      const user = await victim();
+      const newHash = await srv.app.hasher.hash(NEW_PASSWORD);
+      // The reset lands exactly when the sign-in counts its guess: after the account (hash and
+      // epoch) was read, before the hash is checked.
+      const file = db.url.slice('sqlite:'.length);
+      const other = new DatabaseSync(file);
+      other.exec(`CREATE TRIGGER reset_mid_sign_in AFTER INSERT ON throttles WHEN NEW.key = 'signin/acct:${user.id}'
+        BEGIN UPDATE accounts SET password_hash = '${newHash}', credentials_epoch = credentials_epoch + 1 WHERE id = '${user.id}'; END`);
+      try {
+        const b = new Browser();
+        const { page } = await rp.start(b);
+        const done = await consentIfAsked(b, await signIn(b, page, user.login, user.password));
+        assert.ok(!done.redirectedTo?.startsWith(rp.redirectUri), `no code for the old password: ${done.status} ${done.url}`);
+        assert.equal(await signedIn(srv, b.cookies), false, 'and no session');
+      } finally {
+        other.exec('DROP TRIGGER reset_mid_sign_in');
+        other.close();
+      }
     });
 
     it('after the user changed the password on /account/security', async () => {

@@ -25,10 +25,10 @@ const EXPECTED = {
   // Statements: provider 7 (4 upserts: session, grant, code, access token; the code's read by id,
   // which brings its grant and the grant's account along; the session by uid; the code consumed —
   // the login page's interaction is kept in memory on SQLite: src/provider/interaction-memory.ts),
-  // login 5 (account by identifier, throttle hit on both keys, password hash re-read, audit INSERT,
+  // login 4 (account by identifier, with its password hash; throttle hit on both keys; audit INSERT;
   // throttle DELETE after the success), findAccount 1 (the resume; the token endpoint's comes with
   // the code).
-  signIn: { statements: 13, rowsWritten: 10 },
+  signIn: { statements: 12, rowsWritten: 10 },
   // the access token with its grant (its credentials epoch) and the grant's account, in one statement.
   userinfo: { statements: 1, rowsWritten: 0 },
   // the refresh token with its grant and account; the old token consumed; the new access and refresh tokens.
