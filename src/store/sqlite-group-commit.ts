@@ -17,8 +17,9 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
  * - before a statement that is not a plain write or read on this connection (DDL, PRAGMA, BEGIN), and
  *   before another connection of this process writes (the write gate asks: sqlite-driver.ts);
  * - at the latest on the event loop's next check phase (`setImmediate`), so the group never spans an
- *   I/O wait: other processes (the CLI) wait for SQLite's lock one turn of the loop at most, and a
- *   throttle counted before a password check is committed long before the hash is done.
+ *   I/O wait: other processes (the CLI) wait for SQLite's lock one turn of the loop at most — except a
+ *   group opened by a write its request asked to commit with it ({@link commitWithThisRequest}: a
+ *   guess counted before a password check), held until that request ends, 250 ms at most.
  * Statements on this connection always see the group's writes (the same connection), so requests of
  * this process see each other's writes as soon as they are made, exactly as with autocommit.
  *
@@ -52,7 +53,29 @@ export function statementKind(sql: string, readOnly: boolean): StatementKind {
  * The groups the current request wrote in, and what to undo outside the database should one of them
  * be rolled back (set by {@link commitBeforeReturning}).
  */
-const requestGroups = new AsyncLocalStorage<{ groups: CommitGroup[]; undo: (() => void)[] }>();
+const requestGroups = new AsyncLocalStorage<{ groups: CommitGroup[]; undo: (() => void)[]; commitWithRequest: boolean }>();
+
+/**
+ * How long a group opened by a write of {@link commitWithThisRequest} may stay open at most, when its
+ * request has not ended by then (a password hash takes 30–100 ms under load).
+ */
+export const COMMIT_WITH_REQUEST_MS = 250;
+
+/**
+ * The current request's next write, if it opens a group, commits with the request instead of on the
+ * next turn: at its end (before the response, as every group), or after {@link COMMIT_WITH_REQUEST_MS}
+ * at the latest. For a write the request follows with a long wait and more writes: a guess counted
+ * before a password hash is checked, then cleared or recorded (one commit instead of two).
+ *
+ * What holds meanwhile: this process's requests all use this connection, so they see the write at once
+ * (a concurrent guess counts after it); the group holds SQLite's write lock, so no other process can
+ * write — and so count — until it commits; and the response that tells the outcome leaves only after
+ * the commit. Nothing outside a request (its writes commit on the next turn).
+ */
+export function commitWithThisRequest(): void {
+  const store = requestGroups.getStore();
+  if (store) store.commitWithRequest = true;
+}
 
 /**
  * Registers what undoes a change the current request made outside the database (state kept in
@@ -128,16 +151,22 @@ export class GroupCommit {
       this.commit();
       return;
     }
+    const request = requestGroups.getStore();
+    const withRequest = request?.commitWithRequest === true;
+    if (request) request.commitWithRequest = false;
     if (!this.open) {
       if (this.reading) this.endReading();
       // An explicit transaction on this connection is someone else's unit of work: stay out of it.
       if (this.handle.isTransaction) return;
       (this.beginStatement ??= this.handle.prepare('BEGIN IMMEDIATE')).run();
       this.open = { failed: false };
+      if (withRequest) this.commitWithin(this.open, COMMIT_WITH_REQUEST_MS);
+      else this.commitAtTheLatest();
+    } else if (!request) {
+      // A write outside any request (a background job) never waits for a group held for one.
       this.commitAtTheLatest();
     }
-    const groups = requestGroups.getStore()?.groups;
-    if (groups && !groups.includes(this.open)) groups.push(this.open);
+    if (request && !request.groups.includes(this.open)) request.groups.push(this.open);
   }
 
   /** After a statement: if SQLite rolled the transaction back on an error, the group failed. */
@@ -151,6 +180,13 @@ export class GroupCommit {
       this.open = null;
       this.released();
     }
+  }
+
+  /** Commits `group` after `ms` if it is still open then. */
+  private commitWithin(group: CommitGroup, ms: number): void {
+    setTimeout(() => {
+      if (this.open === group) this.atTheLatest();
+    }, ms).unref();
   }
 
   private commitAtTheLatest(): void {
@@ -223,7 +259,7 @@ export class GroupCommitFailed extends Error {
 export async function commitBeforeReturning<T>(commitNow: () => void, fn: () => Promise<T>): Promise<T> {
   const groups: CommitGroup[] = [];
   const undo: (() => void)[] = [];
-  return requestGroups.run({ groups, undo }, async () => {
+  return requestGroups.run({ groups, undo, commitWithRequest: false }, async () => {
     const settled = await fn().then((value) => ({ value }), (error: unknown) => ({ error }));
     try {
       commitNow();

@@ -3,6 +3,7 @@ import type { ThrottleCounter, ThrottleStore, TransactionHandle } from '../sspr/
 import { fastSql } from './fast-sql.ts';
 import { transactionOf, type Store } from './index.ts';
 import { dateParamFor } from './sql.ts';
+import { commitWithThisRequest } from './sqlite-group-commit.ts';
 
 /**
  * Throttle counters (`throttles`), all in plain SQL: the hit must be one atomic upsert
@@ -138,6 +139,10 @@ export function createThrottleStore(store: Store): ThrottleStore {
       // block end, memory end, max, blocks-at. The rows come back by key, in any order.
       const params: unknown[] = [date(now)];
       for (const h of [...hits].sort((a, b) => byLockOrder(a.key, b.key))) params.push(h.key, date(h.windowEndsAt), date(h.blockEndsAt), date(h.memoryEndsAt), h.max, h.blocksAt);
+      // A guess is counted, then checked (a password hash: tens of milliseconds), then cleared or
+      // recorded: on SQLite the count commits with the request's other writes, at its end
+      // (sqlite-group-commit.ts says what holds meanwhile). In a transaction of its own: with that.
+      if (!t) commitWithThisRequest();
       const rows = await fastSql(sequelize).all<RawRow>(hitSql(hits.length), params, transactionOf(t));
       return rows.map(toCounter);
     },

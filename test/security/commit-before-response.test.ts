@@ -63,4 +63,17 @@ describe('SQLite: a response leaves only after its writes are committed', functi
     const token = seen.slice(before).find((s) => s.path === 'POST /token');
     assert.ok(token && token.providerRows > resume.providerRows, JSON.stringify(seen.slice(before)));
   });
+
+  it('a wrong password: the guess counted while the hash was checked is committed, with its audit event, before the answer leaves', async () => {
+    const rp = await relyingParty(srv.issuer);
+    const browser = new Browser();
+    const { page } = await rp.start(browser);
+    const from = seen.length;
+    const auditBefore = seen.at(-1)!.auditRows;
+    const refused = await signIn(browser, page, user.login, 'not the password at all');
+    assert.equal(refused.status, 401);
+    const post = seen.slice(from).find((s) => s.path === 'POST /interaction/:uid/login');
+    assert.ok(post && post.throttleRows >= 2, `the account's and the client's counts: ${JSON.stringify(post)}`);
+    assert.equal(post.auditRows, auditBefore + 1, `the failure's audit event: ${JSON.stringify(post)}`);
+  });
 });

@@ -6,7 +6,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { fastSql } from '../../src/store/fast-sql.ts';
 import { openStore } from '../../src/store/index.ts';
 import { Database } from '../../src/store/sqlite-driver.ts';
-import { commitBeforeReturning, GroupCommitFailed, undoIfRolledBack } from '../../src/store/sqlite-group-commit.ts';
+import { COMMIT_WITH_REQUEST_MS, commitBeforeReturning, commitWithThisRequest, GroupCommitFailed, undoIfRolledBack } from '../../src/store/sqlite-group-commit.ts';
 
 /**
  * SQLite's group commit on the kept connection (src/store/sqlite-group-commit.ts): writes share one
@@ -155,6 +155,53 @@ describe('SQLite group commit', () => {
     await kept.cachedRun('INSERT INTO t (name) VALUES ($1)', ['later']);
     await new Promise((r) => setImmediate(r));
     assert.equal(countRows(), 1, 'the connection goes on with a new group');
+  });
+
+  it('a guess counted before a slow check commits with its request: seen by this process at once, no other process can write meanwhile, committed before the request returns', async () => {
+    const kept = await connect();
+    kept.enableGroupCommit();
+    const otherProcess = new DatabaseSync(file);
+    otherProcess.exec('PRAGMA busy_timeout = 0');
+    let duringTheCheck: { seenHere: number; seenElsewhere: number; otherCouldCount: boolean } | undefined;
+    await commitBeforeReturning(() => kept.commitGroup(), async () => {
+      commitWithThisRequest();
+      await kept.cachedRun('INSERT INTO t (name) VALUES ($1)', ['counted guess']);
+      // The password hash: real waiting on the event loop, several turns.
+      await new Promise((r) => setTimeout(r, 60));
+      let otherCouldCount = true;
+      try {
+        otherProcess.exec("INSERT INTO t (name) VALUES ('guess elsewhere')");
+      } catch {
+        otherCouldCount = false;
+      }
+      const [here] = await kept.cachedAll<{ n: number }>('SELECT count(*) AS n FROM t', []);
+      duringTheCheck = { seenHere: Number(here!.n), seenElsewhere: countRows(), otherCouldCount };
+      await kept.cachedRun('DELETE FROM t WHERE name = $1', ['nothing']);
+    });
+    otherProcess.close();
+    assert.deepEqual(duringTheCheck, { seenHere: 1, seenElsewhere: 0, otherCouldCount: false },
+      'the count was there for this process, and held the write lock: no other process could count past it');
+    assert.equal(countRows(), 1, 'committed before the request returned');
+  });
+
+  it('a group held for its request commits by itself after at most COMMIT_WITH_REQUEST_MS; a request that did not ask commits on the next turn', async () => {
+    const kept = await connect();
+    kept.enableGroupCommit();
+    let seenAfterTheBound = -1;
+    await commitBeforeReturning(() => kept.commitGroup(), async () => {
+      commitWithThisRequest();
+      await kept.cachedRun('INSERT INTO t (name) VALUES ($1)', ['held']);
+      await new Promise((r) => setTimeout(r, COMMIT_WITH_REQUEST_MS + 100));
+      seenAfterTheBound = countRows();
+    });
+    assert.equal(seenAfterTheBound, 1);
+    let seenNextTurn = -1;
+    await commitBeforeReturning(() => kept.commitGroup(), async () => {
+      await kept.cachedRun('INSERT INTO t (name) VALUES ($1)', ['plain']);
+      await new Promise((r) => setTimeout(r, 20));
+      seenNextTurn = countRows();
+    });
+    assert.equal(seenNextTurn, 2);
   });
 
   it("another connection's transaction does not wait for the group: the group commits first, in order", async () => {
