@@ -6,7 +6,7 @@ import { ACCOUNT_COLUMNS, accountRowOf, type RawAccountRow } from '../store/acco
 import { fastSql } from '../store/fast-sql.ts';
 import { dateParamFor, readDate } from '../store/sql.ts';
 import { undoIfRolledBack } from '../store/sqlite-group-commit.ts';
-import { InteractionMemory } from './interaction-memory.ts';
+import { SignInMemory } from './sign-in-memory.ts';
 
 /** Models whose rows carry the account they belong to, so one account's state can be found at once. */
 type AdapterClass = new (name: string) => Adapter;
@@ -60,17 +60,17 @@ const requestContext = (): object | undefined => Provider.ctx as object | undefi
  * Sequelize's). The SQL is the same on both databases (`$n` parameters, `ON CONFLICT … DO UPDATE`
  * needs SQLite ≥ 3.24).
  */
-export function createSequelizeAdapter(store: Store, clock: Clock, options: { interactionsInMemory?: number } = {}): AdapterClass {
+export function createSequelizeAdapter(store: Store, clock: Clock, options: { signInsInMemory?: number } = {}): AdapterClass {
   // Driver-level statements on Sequelize's own connections (see fast-sql.ts).
   const db = fastSql(store.sequelize);
   // Dates exactly as the OidcPayload model writes them, so the purge and revokeAccountState agree.
   const dateParam = dateParamFor(store.dialect);
 
   const UPSERT = `INSERT INTO oidc_payloads (model, id, payload, grant_id, user_code, uid, account_id, expires_at, consumed_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
     ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
       user_code = excluded.user_code, uid = excluded.uid, account_id = excluded.account_id,
-      expires_at = excluded.expires_at, consumed_at = NULL`;
+      expires_at = excluded.expires_at, consumed_at = excluded.consumed_at`;
   // Columns are fixed strings chosen below, never request input.
   const selectBy = (column: 'id' | 'uid' | 'user_code') =>
     `SELECT payload, consumed_at FROM oidc_payloads WHERE model = $1 AND ${column} = $2 AND (expires_at IS NULL OR expires_at > $3)`;
@@ -82,8 +82,20 @@ export function createSequelizeAdapter(store: Store, clock: Clock, options: { in
       ON g.model = 'Grant' AND g.id = t.grant_id AND (g.expires_at IS NULL OR g.expires_at > $3)
     LEFT JOIN accounts a ON a.id = g.account_id
     WHERE t.model = $1 AND t.id = $2 AND (t.expires_at IS NULL OR t.expires_at > $3)`;
+  // The same grant and account for a code kept in memory (sign-in-memory.ts).
+  const GRANT_WITH_ACCOUNT = `SELECT g.payload AS grant_payload, g.account_id AS grant_account_id, ${ACCOUNT_COLUMNS}
+    FROM oidc_payloads g LEFT JOIN accounts a ON a.id = g.account_id
+    WHERE g.model = 'Grant' AND g.id = $1 AND (g.expires_at IS NULL OR g.expires_at > $2)`;
 
-  async function writeRow(model: string, id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+  /** What the request's token read brought along: the grant (null: gone) and its account. */
+  function rememberReadWithToken(ctx: object, grantId: string, row: Omit<TokenRow, 'payload' | 'consumed_at' | 'grant_id'> | undefined): void {
+    let read = readWithToken.get(ctx);
+    if (!read) readWithToken.set(ctx, (read = { grants: new Map(), accounts: new Map() }));
+    read.grants.set(grantId, row?.grant_payload ?? null);
+    if (row?.grant_account_id) read.accounts.set(row.grant_account_id, row.id ? accountRowOf(row as RawAccountRow) : null);
+  }
+
+  async function writeRow(model: string, id: string, payload: AdapterPayload, expiresIn: number, consumedAt: number | null = null): Promise<void> {
     const expiresAt = expiresIn ? dateParam(new Date(clock.now().getTime() + expiresIn * 1000)) : null;
     // The look-up columns only where something looks rows up by them (the indexes are partial: NULLs
     // stay out, and each indexed value costs a WAL page per write): `uid` for Session.findByUid (an
@@ -91,19 +103,24 @@ export function createSequelizeAdapter(store: Store, clock: Clock, options: { in
     // and tokens are found through their grant (revoke.ts).
     const uid = model === 'Session' ? (payload.uid ?? null) : null;
     const accountId = model === 'Session' || model === 'Grant' ? (payload.accountId ?? null) : null;
-    await db.run(UPSERT, [model, id, JSON.stringify(payload), payload.grantId ?? null, payload.userCode ?? null, uid, accountId, expiresAt]);
+    const consumed = consumedAt === null ? null : dateParam(new Date(consumedAt));
+    await db.run(UPSERT, [model, id, JSON.stringify(payload), payload.grantId ?? null, payload.userCode ?? null, uid, accountId, expiresAt, consumed]);
   }
 
-  // SQLite (one process): interactions on the login page in memory (interaction-memory.ts).
-  const memory = store.dialect === 'sqlite' && options.interactionsInMemory
-    ? new InteractionMemory(options.interactionsInMemory, () => clock.now().getTime(),
-      (id, json, expiresIn) => writeRow('Interaction', id, JSON.parse(json) as AdapterPayload, expiresIn))
-    : null;
+  // SQLite (one process): a sign-in in progress in memory — its login page's interaction and its
+  // authorization code (sign-in-memory.ts). PostgreSQL: everything in the database.
+  const inMemory = (model: 'Interaction' | 'AuthorizationCode') => (store.dialect === 'sqlite' && options.signInsInMemory
+    ? new SignInMemory(options.signInsInMemory, () => clock.now().getTime(), (id, payload, expiresIn, consumedAt) => writeRow(model, id, payload, expiresIn, consumedAt))
+    : null);
+  const memories: Record<string, SignInMemory | null> = { Interaction: inMemory('Interaction'), AuthorizationCode: inMemory('AuthorizationCode') };
 
   return class SequelizeAdapter implements Adapter {
     name: string;
+    /** Where this model's sign-ins in progress are kept, on SQLite; null: in the database. */
+    private readonly memory: SignInMemory | null;
     constructor(name: string) {
       this.name = name;
+      this.memory = memories[name] ?? null;
     }
 
     /** A grant written or deleted in this request is read again, never taken from the token's read. */
@@ -114,12 +131,13 @@ export function createSequelizeAdapter(store: Store, clock: Clock, options: { in
 
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
       this.forgetGrantReadWithToken(id);
-      if (memory && this.name === 'Interaction') {
-        if (InteractionMemory.holds(payload)) {
-          const before = memory.get(id);
-          await memory.set(id, JSON.stringify(payload), expiresIn);
+      const memory = this.memory;
+      if (memory) {
+        if (this.name !== 'Interaction' || SignInMemory.holdsInteraction(payload)) {
+          const before = memory.get(id)?.json;
+          await memory.set(id, JSON.stringify(payload), expiresIn, payload.grantId ?? null);
           // Saved with writes that were rolled back (the request fails): not kept either.
-          undoIfRolledBack(() => (before === undefined ? memory.delete(id) : void memory.set(id, before, expiresIn)));
+          undoIfRolledBack(() => (before === undefined ? memory.delete(id) : void memory.set(id, before, expiresIn, payload.grantId ?? null)));
           return;
         }
         // On to a step that must outlive the process (registration, second factor, consent).
@@ -142,12 +160,7 @@ export function createSequelizeAdapter(store: Store, clock: Clock, options: { in
       const rows = await db.all<TokenRow>(withGrant ? FIND_WITH_GRANT : FIND[key], [this.name, value, dateParam(clock.now())]);
       const row = rows[0];
       if (!row) return undefined;
-      if (withGrant && row.grant_id) {
-        let read = readWithToken.get(ctx);
-        if (!read) readWithToken.set(ctx, (read = { grants: new Map(), accounts: new Map() }));
-        read.grants.set(row.grant_id, row.grant_payload);
-        if (row.grant_account_id) read.accounts.set(row.grant_account_id, row.id ? accountRowOf(row as RawAccountRow) : null);
-      }
+      if (withGrant && row.grant_id) rememberReadWithToken(ctx, row.grant_id, row);
       const payload = JSON.parse(row.payload) as AdapterPayload;
       // A truthy `consumed` lets the provider detect a replayed authorization code.
       const consumedAt = readDate(row.consumed_at);
@@ -155,12 +168,24 @@ export function createSequelizeAdapter(store: Store, clock: Clock, options: { in
     }
 
     async find(id: string) {
-      if (!memory || this.name !== 'Interaction') return this.findWhere('id', id);
-      const kept = memory.get(id);
-      if (kept !== undefined) return JSON.parse(kept) as AdapterPayload;
-      const stored = await this.findWhere('id', id);
-      if (stored) memory.noteInDatabase(id);
-      return stored;
+      const memory = this.memory;
+      if (!memory) return this.findWhere('id', id);
+      const kept = typeof id === 'string' ? memory.get(id) : undefined;
+      if (!kept) {
+        const stored = await this.findWhere('id', id);
+        if (stored) memory.noteInDatabase(id);
+        return stored;
+      }
+      const payload = JSON.parse(kept.json) as AdapterPayload;
+      // A code's exchange reads its grant and the grant's account next: in one statement, as for a
+      // code in the database (FIND_WITH_GRANT).
+      const ctx = this.name === 'AuthorizationCode' && kept.grantId ? requestContext() : undefined;
+      if (ctx && kept.grantId) {
+        const [row] = await db.all<Omit<TokenRow, 'payload' | 'consumed_at' | 'grant_id'>>(GRANT_WITH_ACCOUNT, [kept.grantId, dateParam(clock.now())]);
+        rememberReadWithToken(ctx, kept.grantId, row);
+      }
+      // A truthy `consumed` lets the provider detect a replayed authorization code.
+      return kept.consumedAt === null ? payload : { ...payload, consumed: Math.floor(kept.consumedAt / 1000) };
     }
 
     findByUid(uid: string) {
@@ -172,6 +197,7 @@ export function createSequelizeAdapter(store: Store, clock: Clock, options: { in
     }
 
     async consume(id: string): Promise<void> {
+      if (this.memory?.consume(id)) return;
       await db.run('UPDATE oidc_payloads SET consumed_at = $1 WHERE model = $2 AND id = $3', [dateParam(clock.now()), this.name, id]);
     }
 
@@ -179,11 +205,13 @@ export function createSequelizeAdapter(store: Store, clock: Clock, options: { in
       this.forgetGrantReadWithToken(id);
       // One that lived in memory alone has no row to delete; one that also has a row (spilled, or
       // saved before a restart) must not come back from there once it is finished.
-      if (memory && this.name === 'Interaction' && !memory.finish(id)) return;
+      if (this.memory && !this.memory.finish(id)) return;
       await db.run('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [this.name, id]);
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
+      // Rare (a revoked grant, a replayed code): memory and database alike.
+      this.memory?.revokeByGrantId(grantId);
       await db.run('DELETE FROM oidc_payloads WHERE model = $1 AND grant_id = $2', [this.name, grantId]);
     }
   };

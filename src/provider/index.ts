@@ -34,14 +34,14 @@ export interface ProviderOptions {
   /** Prompts to add after login and before consent (our registration prompt). */
   extraPrompts?: interactionPolicy.Prompt[];
   /**
-   * On SQLite, how many sign-ins on the login page are kept in memory before the oldest go to the
-   * database (src/provider/interaction-memory.ts); 0 keeps every interaction in the database.
+   * On SQLite, how many login pages, and how many authorization codes, are kept in memory before the
+   * oldest go to the database (src/provider/sign-in-memory.ts); 0 keeps them all in the database.
    */
-  interactionsInMemory?: number;
+  signInsInMemory?: number;
 }
 
-/** Login pages kept in memory on SQLite: ≈ 1–2 KB each, so a few MB at most. */
-export const INTERACTIONS_IN_MEMORY = 5000;
+/** Sign-ins in progress kept in memory on SQLite, of each kind: ≈ 1–2 KB each, a few MB at most. */
+export const SIGN_INS_IN_MEMORY = 5000;
 
 /** Removes the login prompt's checks that would ask the password again for an essential `acr`. */
 export function withoutAcrLoginChecks(policy: interactionPolicy.Prompt[] & { get(name: string): interactionPolicy.Prompt | undefined }): void {
@@ -104,7 +104,7 @@ export function createProvider(options: ProviderOptions): Provider {
 
   const cookieNames = cookieNamesFor(config.issuer);
   const configuration: Configuration = {
-    adapter: createSequelizeAdapter(store, clock, { interactionsInMemory: options.interactionsInMemory ?? INTERACTIONS_IN_MEMORY }),
+    adapter: createSequelizeAdapter(store, clock, { signInsInMemory: options.signInsInMemory ?? SIGN_INS_IN_MEMORY }),
     clients: clientMetadata(config),
     jwks,
     cookies: {

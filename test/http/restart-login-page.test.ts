@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import * as client from 'openid-client';
 import { Browser, findForm } from '../support/browser.ts';
 import { createSqliteDatabase, type TestDatabase } from '../support/db.ts';
 import { consentIfAsked, relyingParty, signIn } from '../support/oidc.ts';
@@ -6,12 +7,12 @@ import { freePort, startTestServer, type TestServer } from '../support/server.ts
 import { seedUser } from '../support/users.ts';
 
 /**
- * On SQLite the login page's interaction lives in the server's memory (src/provider/interaction-memory.ts).
+ * On SQLite the login page's interaction lives in the server's memory (src/provider/sign-in-memory.ts).
  * A restart forgets it: the page's POST then gets the "sign-in expired" page — never a server
  * error, never a sign-in — and the app's next sign-in works at once. What the user did past the login
  * page (registration) is in the database; test/security/crash-safety.test.ts kills the server there.
  */
-describe('a restart while a sign-in is on the login page (SQLite)', function () {
+describe('a sign-in in progress kept in memory (SQLite): restarts and replays', function () {
   this.timeout(60_000);
   let db: TestDatabase;
   let srv: TestServer | undefined;
@@ -40,5 +41,39 @@ describe('a restart while a sign-in is on the login page (SQLite)', function () 
     const done = await consentIfAsked(browser, await signIn(browser, again.page, user.login, user.password));
     assert.ok(done.redirectedTo?.startsWith(rp.redirectUri), `signed in after the restart: ${done.status} ${done.url}`);
     assert.ok((await rp.finish(done.redirectedTo!, again.verifier, again.state)).access_token);
+  });
+
+  it('a code the app had not exchanged before a restart is refused after it; the app\'s next sign-in goes through on the session', async () => {
+    const port = await freePort();
+    await srv?.close();
+    srv = await startTestServer({ database: db.url, port, overrides: { sspr: { enabled_for: 'none' } } });
+    const user = await seedUser(srv.app, { login: 'restart-code-user' });
+    const rp = await relyingParty(srv.issuer);
+    const browser = new Browser();
+    const { page, verifier, state } = await rp.start(browser);
+    const done = await consentIfAsked(browser, await signIn(browser, page, user.login, user.password));
+    assert.ok(done.redirectedTo?.startsWith(rp.redirectUri));
+
+    await srv.close();
+    srv = await startTestServer({ database: db.url, port, overrides: { sspr: { enabled_for: 'none' } } });
+
+    await assert.rejects(rp.finish(done.redirectedTo!, verifier, state), (err: { error?: string }) => err.error === 'invalid_grant');
+    const again = await rp.start(browser);
+    const silent = again.page.redirectedTo ?? (await consentIfAsked(browser, again.page)).redirectedTo;
+    assert.ok(silent?.startsWith(rp.redirectUri), 'no password asked: the session is in the database');
+    assert.ok((await rp.finish(silent!, again.verifier, again.state)).access_token);
+  });
+
+  it('a replayed code is refused, and the tokens of its first exchange stop working', async () => {
+    srv ??= await startTestServer({ database: db.url, overrides: { sspr: { enabled_for: 'none' } } });
+    const user = await seedUser(srv.app, { login: 'replay-code-user' });
+    const rp = await relyingParty(srv.issuer);
+    const browser = new Browser();
+    const { page, verifier, state } = await rp.start(browser);
+    const done = await consentIfAsked(browser, await signIn(browser, page, user.login, user.password));
+    const first = await rp.finish(done.redirectedTo!, verifier, state);
+    assert.ok((await client.fetchUserInfo(rp.config, first.access_token, user.id)).sub);
+    await assert.rejects(rp.finish(done.redirectedTo!, verifier, state), (err: { error?: string }) => err.error === 'invalid_grant');
+    await assert.rejects(client.fetchUserInfo(rp.config, first.access_token, user.id), 'the first exchange\'s access token is revoked');
   });
 });

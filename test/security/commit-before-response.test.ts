@@ -9,10 +9,12 @@ import { seedUser, type SeededUser } from '../support/users.ts';
 
 /**
  * SQLite's writes share commits (src/store/sqlite-group-commit.ts), and the provider's state is what
- * the next request — on this instance, another process, or after a crash — relies on: a code the app
- * was sent must exist, an interaction past the login page the browser is sent to must exist, a
- * counted guess must be counted. So at the moment each response is ended, everything it wrote must already be visible to
- * another connection. Checked inside `res.end` itself, before a byte leaves.
+ * the next request — on this instance, another process, or after a crash — relies on: a session and a
+ * token the app holds must exist, an interaction past the login page the browser is sent to must
+ * exist, a counted guess must be counted (a sign-in still in progress — its login page and its code —
+ * lives in memory on SQLite: src/provider/sign-in-memory.ts). So at the moment each response is
+ * ended, everything it wrote must already be visible to another connection. Checked inside `res.end`
+ * itself, before a byte leaves.
  */
 describe('SQLite: a response leaves only after its writes are committed', function () {
   let db: TestDatabase & { dir: string };
@@ -37,7 +39,7 @@ describe('SQLite: a response leaves only after its writes are committed', functi
   });
   after(async () => { outsider?.close(); await srv?.close(); await db?.drop(); });
 
-  it('every step of a sign-in: the interaction, the counted guess, the audit event, session, grant, code and token', async () => {
+  it('every step of a sign-in: the step past the login page, the counted guess, the audit event, session, grant and token', async () => {
     const rp = await relyingParty(srv.issuer);
     const browser = new Browser();
     const { page: first, verifier, state } = await rp.start(browser);
@@ -47,18 +49,20 @@ describe('SQLite: a response leaves only after its writes are committed', functi
     const tokens = await rp.finish(done.redirectedTo!, verifier, state);
     assert.ok(tokens.access_token);
     const steps = Object.fromEntries(seen.map((s) => [s.path, s]));
-    // GET /auth kept the login page's interaction in memory (src/provider/interaction-memory.ts: on
-    // SQLite a restart forgets login pages, and test/http/restart-login-page.test.ts shows what the
-    // user then sees); the step after it is in the database before the browser is sent there.
+    // GET /auth kept the login page's interaction in memory (src/provider/sign-in-memory.ts: on
+    // SQLite a restart forgets a sign-in in progress, and test/http/restart-login-page.test.ts shows
+    // what the user and the app then see); the step after it is in the database before the browser
+    // is sent there.
     assert.equal(steps['GET /auth']!.providerRows, 0, JSON.stringify(seen));
     const firstResume = seen.find((s) => s.path === 'GET /auth/:uid')!;
     assert.ok(firstResume.providerRows >= 2, `the session and the consent step's interaction: ${JSON.stringify(firstResume)}`);
     // The POST recorded the sign-in (audit) and the interaction's result before answering.
     const post = steps['POST /interaction/:uid/login']!;
     assert.ok(post.auditRows >= 1, JSON.stringify(post));
-    // The (last) resume stored session, grant and code (and dropped the interaction) before redirecting to the app.
+    // The (last) resume stored session and grant (and dropped the consent step's interaction) before
+    // redirecting to the app; the code, a sign-in still in progress, is kept in memory.
     const resume = steps['GET /auth/:uid']!;
-    assert.ok(resume.providerRows >= 3, JSON.stringify(resume));
+    assert.ok(resume.providerRows >= 2, JSON.stringify(resume));
     // The token response: the access token exists before the app holds it.
     const token = seen.slice(before).find((s) => s.path === 'POST /token');
     assert.ok(token && token.providerRows > resume.providerRows, JSON.stringify(seen.slice(before)));

@@ -21,14 +21,13 @@ import { seedUser } from '../support/users.ts';
  * every row an INSERT, UPDATE (upserts included) or DELETE touched.
  */
 const EXPECTED = {
-  // Rows: 4 upserts, the code consumed, 2 throttle rows counted and the 2 deleted, 1 audit event.
-  // Statements: provider 7 (4 upserts: session, grant, code, access token; the code's read by id,
-  // which brings its grant and the grant's account along; the session by uid; the code consumed —
-  // the login page's interaction is kept in memory on SQLite: src/provider/interaction-memory.ts),
-  // login 4 (account by identifier, with its password hash; throttle hit on both keys; audit INSERT;
-  // throttle DELETE after the success), findAccount 1 (the resume; the token endpoint's comes with
-  // the code).
-  signIn: { statements: 12, rowsWritten: 10 },
+  // Rows: 3 upserts (session, grant, access token), 2 throttle rows counted and the 2 deleted, 1 audit
+  // event. Statements: provider 5 (the 3 upserts; the code's grant with the grant's account, read in
+  // one statement; the session by uid — a sign-in in progress, the login page's interaction and the
+  // authorization code, is kept in memory on SQLite: src/provider/sign-in-memory.ts), login 4
+  // (account by identifier, with its password hash; throttle hit on both keys; audit INSERT; throttle
+  // DELETE after the success), findAccount 1 (the resume; the token endpoint's comes with the grant).
+  signIn: { statements: 10, rowsWritten: 8 },
   // the access token with its grant (its credentials epoch) and the grant's account, in one statement.
   userinfo: { statements: 1, rowsWritten: 0 },
   // the refresh token with its grant and account; the old token consumed; the new access and refresh tokens.

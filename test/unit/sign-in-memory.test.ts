@@ -7,22 +7,22 @@ import { TestClock } from '../support/clock.ts';
 import { createPostgresDatabase, createSqliteDatabase, postgresAvailable, type TestDatabase } from '../support/db.ts';
 
 /**
- * On SQLite a sign-in on the login page keeps its interaction in memory (src/provider/interaction-memory.ts);
- * every other step, and every interaction on PostgreSQL, is in the database. Checked against the
+ * On SQLite a sign-in in progress keeps its login page's interaction and its authorization code in
+ * memory (src/provider/sign-in-memory.ts); every other step, and all of it on PostgreSQL, is in the database. Checked against the
  * database itself: which rows exist, and that a finished interaction never comes back from a row.
  */
 const onLogin = (extra: Record<string, unknown> = {}): AdapterPayload => ({ kind: 'Interaction', prompt: { name: 'login', reasons: ['no_session'], details: {} }, params: { client_id: 'app' }, ...extra });
 const onRegistration = (): AdapterPayload => ({ kind: 'Interaction', prompt: { name: 'registration', reasons: ['recovery_methods_missing'], details: {} }, params: { client_id: 'app' } });
 const HOUR = 3600;
 
-describe('interactions on the login page: in memory on SQLite, in the database otherwise', () => {
+describe('a sign-in in progress (the login page, the code): in memory on SQLite, in the database otherwise', () => {
   let db: TestDatabase;
   let store: Store;
   const clock = new TestClock();
 
   const rowsOf = async (id: string) =>
     (await fastSql(store.sequelize).all<{ id: string }>('SELECT id FROM oidc_payloads WHERE model = $1 AND id = $2', ['Interaction', id])).length;
-  const interactions = (capacity = 3): Adapter => new (createSequelizeAdapter(store, clock, { interactionsInMemory: capacity }))('Interaction');
+  const interactions = (capacity = 3): Adapter => new (createSequelizeAdapter(store, clock, { signInsInMemory: capacity }))('Interaction');
 
   beforeEach(async () => {
     db = createSqliteDatabase();
@@ -103,8 +103,32 @@ describe('interactions on the login page: in memory on SQLite, in the database o
     assert.equal(await adapter.find('before-restart'), undefined);
   });
 
+  it('an authorization code is kept in memory: used once, then found as used (a replay is seen); a revoked grant takes it along', async () => {
+    const codes = new (createSequelizeAdapter(store, clock, { signInsInMemory: 3 }))('AuthorizationCode');
+    await codes.upsert('c-1', { kind: 'AuthorizationCode', grantId: 'g-1', accountId: 'a-1' } as AdapterPayload, 60);
+    await codes.upsert('c-2', { kind: 'AuthorizationCode', grantId: 'g-2', accountId: 'a-1' } as AdapterPayload, 60);
+    assert.equal((await fastSql(store.sequelize).all('SELECT id FROM oidc_payloads WHERE model = $1', ['AuthorizationCode'])).length, 0);
+    assert.equal((await codes.find('c-1'))?.consumed, undefined);
+    await codes.consume('c-1');
+    assert.ok((await codes.find('c-1'))?.consumed, 'a used code is found as used');
+    await codes.revokeByGrantId('g-2');
+    assert.equal(await codes.find('c-2'), undefined);
+    clock.advance('61s');
+    assert.equal(await codes.find('c-1'), undefined, 'and expires with its 60 seconds');
+  });
+
+  it('a used code spilled to the database stays used there', async () => {
+    const codes = new (createSequelizeAdapter(store, clock, { signInsInMemory: 1 }))('AuthorizationCode');
+    await codes.upsert('used', { kind: 'AuthorizationCode', grantId: 'g-1' } as AdapterPayload, 60);
+    await codes.consume('used');
+    await codes.upsert('newer', { kind: 'AuthorizationCode', grantId: 'g-1' } as AdapterPayload, 60); // spills 'used'
+    const [row] = await fastSql(store.sequelize).all<{ consumed_at: unknown }>('SELECT consumed_at FROM oidc_payloads WHERE model = $1 AND id = $2', ['AuthorizationCode', 'used']);
+    assert.ok(row?.consumed_at, 'the row records the use');
+    assert.ok((await codes.find('used'))?.consumed, 'and a replay is still seen');
+  });
+
   it('other models are never kept in memory', async () => {
-    const sessions = new (createSequelizeAdapter(store, clock, { interactionsInMemory: 3 }))('Session');
+    const sessions = new (createSequelizeAdapter(store, clock, { signInsInMemory: 3 }))('Session');
     await sessions.upsert('s-1', { kind: 'Session', uid: 'u-1', accountId: 'a-1', prompt: { name: 'login' } } as AdapterPayload, HOUR);
     assert.equal((await fastSql(store.sequelize).all('SELECT id FROM oidc_payloads WHERE model = $1', ['Session'])).length, 1);
   });
@@ -125,9 +149,9 @@ describe('interactions on PostgreSQL: always in the database (several instances 
 
   it('a login page is written to the database, where another instance finds it', async () => {
     const clock = new TestClock();
-    const one = new (createSequelizeAdapter(store, clock, { interactionsInMemory: 3 }))('Interaction');
+    const one = new (createSequelizeAdapter(store, clock, { signInsInMemory: 3 }))('Interaction');
     await one.upsert('pg-1', onLogin(), HOUR);
-    const other = new (createSequelizeAdapter(store, clock, { interactionsInMemory: 3 }))('Interaction');
+    const other = new (createSequelizeAdapter(store, clock, { signInsInMemory: 3 }))('Interaction');
     assert.ok(await other.find('pg-1'));
   });
 });
