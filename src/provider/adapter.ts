@@ -34,6 +34,8 @@ const READ_WITH_GRANT = new Set(['AuthorizationCode', 'AccessToken', 'RefreshTok
 interface ReadWithToken {
   grants: Map<string, string | null>;
   accounts: Map<string, AccountRow | null>;
+  /** By uid: the session a code kept in memory is bound to (its exchange checks it next). */
+  sessions: Map<string, string | null>;
 }
 const readWithToken = new WeakMap<object, ReadWithToken>();
 
@@ -82,15 +84,23 @@ export function createSequelizeAdapter(store: Store, clock: Clock, options: { si
       ON g.model = 'Grant' AND g.id = t.grant_id AND (g.expires_at IS NULL OR g.expires_at > $3)
     LEFT JOIN accounts a ON a.id = g.account_id
     WHERE t.model = $1 AND t.id = $2 AND (t.expires_at IS NULL OR t.expires_at > $3)`;
-  // The same grant and account for a code kept in memory (sign-in-memory.ts).
-  const GRANT_WITH_ACCOUNT = `SELECT g.payload AS grant_payload, g.account_id AS grant_account_id, ${ACCOUNT_COLUMNS}
+  // The same grant and account for a code kept in memory (sign-in-memory.ts), and the session the code
+  // is bound to, which its exchange checks right after (oidc-provider's session binding): one read.
+  const GRANT_WITH_ACCOUNT = `SELECT g.payload AS grant_payload, g.account_id AS grant_account_id, ${ACCOUNT_COLUMNS},
+      (SELECT s.payload FROM oidc_payloads s WHERE s.model = 'Session' AND s.uid = $3
+        AND (s.expires_at IS NULL OR s.expires_at > $2)) AS session_payload
     FROM oidc_payloads g LEFT JOIN accounts a ON a.id = g.account_id
     WHERE g.model = 'Grant' AND g.id = $1 AND (g.expires_at IS NULL OR g.expires_at > $2)`;
 
+  const readOf = (ctx: object): ReadWithToken => {
+    let read = readWithToken.get(ctx);
+    if (!read) readWithToken.set(ctx, (read = { grants: new Map(), accounts: new Map(), sessions: new Map() }));
+    return read;
+  };
+
   /** What the request's token read brought along: the grant (null: gone) and its account. */
   function rememberReadWithToken(ctx: object, grantId: string, row: Omit<TokenRow, 'payload' | 'consumed_at' | 'grant_id'> | undefined): void {
-    let read = readWithToken.get(ctx);
-    if (!read) readWithToken.set(ctx, (read = { grants: new Map(), accounts: new Map() }));
+    const read = readOf(ctx);
     read.grants.set(grantId, row?.grant_payload ?? null);
     if (row?.grant_account_id) read.accounts.set(row.grant_account_id, row.id ? accountRowOf(row as RawAccountRow) : null);
   }
@@ -123,10 +133,12 @@ export function createSequelizeAdapter(store: Store, clock: Clock, options: { si
       this.memory = memories[name] ?? null;
     }
 
-    /** A grant written or deleted in this request is read again, never taken from the token's read. */
+    /** A grant or session written or deleted in this request is read again, never taken from the token's read. */
     private forgetGrantReadWithToken(id: string): void {
-      const ctx = this.name === 'Grant' ? requestContext() : undefined;
-      if (ctx) readWithToken.get(ctx)?.grants.delete(id);
+      const ctx = this.name === 'Grant' || this.name === 'Session' ? requestContext() : undefined;
+      if (!ctx) return;
+      if (this.name === 'Grant') readWithToken.get(ctx)?.grants.delete(id);
+      else readWithToken.get(ctx)?.sessions.clear();
     }
 
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
@@ -151,10 +163,11 @@ export function createSequelizeAdapter(store: Store, clock: Clock, options: { si
       // Ids, uids and user codes come from requests (a client_id, a token). A NUL cannot be stored
       // and breaks the statement on SQLite and PostgreSQL alike (a 500, found by fuzzing): no such row.
       if (typeof value !== 'string' || value.includes('\u0000')) return undefined;
-      const ctx = key === 'id' ? requestContext() : undefined;
-      if (ctx && this.name === 'Grant') {
-        const grant = takeOnce(readWithToken.get(ctx)?.grants, value);
-        if (grant !== undefined) return grant ? (JSON.parse(grant) as AdapterPayload) : undefined;
+      const ctx = key === 'id' || (key === 'uid' && this.name === 'Session') ? requestContext() : undefined;
+      if (ctx && (this.name === 'Grant' || key === 'uid')) {
+        const read = readWithToken.get(ctx);
+        const taken = takeOnce(this.name === 'Grant' ? read?.grants : read?.sessions, value);
+        if (taken !== undefined) return taken ? (JSON.parse(taken) as AdapterPayload) : undefined;
       }
       const withGrant = ctx !== undefined && READ_WITH_GRANT.has(this.name);
       const rows = await db.all<TokenRow>(withGrant ? FIND_WITH_GRANT : FIND[key], [this.name, value, dateParam(clock.now())]);
@@ -181,8 +194,11 @@ export function createSequelizeAdapter(store: Store, clock: Clock, options: { si
       // code in the database (FIND_WITH_GRANT).
       const ctx = this.name === 'AuthorizationCode' && kept.grantId ? requestContext() : undefined;
       if (ctx && kept.grantId) {
-        const [row] = await db.all<Omit<TokenRow, 'payload' | 'consumed_at' | 'grant_id'>>(GRANT_WITH_ACCOUNT, [kept.grantId, dateParam(clock.now())]);
+        const sessionUid = payload.expiresWithSession && typeof payload.sessionUid === 'string' ? payload.sessionUid : null;
+        const [row] = await db.all<Omit<TokenRow, 'payload' | 'consumed_at' | 'grant_id'> & { session_payload: string | null }>(
+          GRANT_WITH_ACCOUNT, [kept.grantId, dateParam(clock.now()), sessionUid]);
         rememberReadWithToken(ctx, kept.grantId, row);
+        if (row && sessionUid) readOf(ctx).sessions.set(sessionUid, row.session_payload);
       }
       // A truthy `consumed` lets the provider detect a replayed authorization code.
       return kept.consumedAt === null ? payload : { ...payload, consumed: Math.floor(kept.consumedAt / 1000) };

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { DatabaseSync } from 'node:sqlite';
 import * as client from 'openid-client';
 import { Browser, findForm } from '../support/browser.ts';
 import { createSqliteDatabase, type TestDatabase } from '../support/db.ts';
@@ -62,6 +63,28 @@ describe('a sign-in in progress kept in memory (SQLite): restarts and replays', 
     const silent = again.page.redirectedTo ?? (await consentIfAsked(browser, again.page)).redirectedTo;
     assert.ok(silent?.startsWith(rp.redirectUri), 'no password asked: the session is in the database');
     assert.ok((await rp.finish(silent!, again.verifier, again.state)).access_token);
+  });
+
+  it('a code whose session ended before the exchange (its row deleted, as the admin CLI does) is refused; the grant and the session are read with the code', async () => {
+    srv ??= await startTestServer({ database: db.url, overrides: { sspr: { enabled_for: 'none' } } });
+    const user = await seedUser(srv.app, { login: 'ended-session-user' });
+    const rp = await relyingParty(srv.issuer);
+    const exchanges: { ended: boolean; refused: boolean }[] = [];
+    for (const ended of [false, true]) {
+      const browser = new Browser();
+      // Without offline_access: such a code is bound to the session (oidc-provider checks it at the exchange).
+      const { page, verifier, state } = await rp.start(browser, { scope: 'openid profile email' });
+      const done = await consentIfAsked(browser, await signIn(browser, page, user.login, user.password));
+      if (ended) {
+        const other = new DatabaseSync(db.url.slice('sqlite:'.length));
+        other.exec('PRAGMA busy_timeout = 5000');
+        other.prepare("DELETE FROM oidc_payloads WHERE model = 'Session' AND account_id = ?").run(user.id);
+        other.close();
+      }
+      const refused = await rp.finish(done.redirectedTo!, verifier, state).then(() => false, (err: { error?: string }) => err.error === 'invalid_grant');
+      exchanges.push({ ended, refused });
+    }
+    assert.deepEqual(exchanges, [{ ended: false, refused: false }, { ended: true, refused: true }]);
   });
 
   it('a replayed code is refused, and the tokens of its first exchange stop working', async () => {

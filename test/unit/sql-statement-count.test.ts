@@ -22,12 +22,12 @@ import { seedUser } from '../support/users.ts';
  */
 const EXPECTED = {
   // Rows: 3 upserts (session, grant, access token), 2 throttle rows counted and the 2 deleted, 1 audit
-  // event. Statements: provider 5 (the 3 upserts; the code's grant with the grant's account, read in
-  // one statement; the session by uid — a sign-in in progress, the login page's interaction and the
-  // authorization code, is kept in memory on SQLite: src/provider/sign-in-memory.ts), login 4
+  // event. Statements: provider 4 (the 3 upserts; the code's grant with the grant's account and the
+  // session the code is bound to, read in one statement — a sign-in in progress, the login page's
+  // interaction and the authorization code, is kept in memory on SQLite: src/provider/sign-in-memory.ts), login 4
   // (account by identifier, with its password hash; throttle hit on both keys; audit INSERT; throttle
   // DELETE after the success), findAccount 1 (the resume; the token endpoint's comes with the grant).
-  signIn: { statements: 10, rowsWritten: 8 },
+  signIn: { statements: 9, rowsWritten: 8 },
   // the access token with its grant (its credentials epoch) and the grant's account, in one statement.
   userinfo: { statements: 1, rowsWritten: 0 },
   // the refresh token with its grant and account; the old token consumed; the new access and refresh tokens.
