@@ -149,7 +149,8 @@ export function createSequelizeAdapter(store: Store, clock: Clock, options: { si
           const before = memory.get(id)?.json;
           await memory.set(id, JSON.stringify(payload), expiresIn, payload.grantId ?? null);
           // Saved with writes that were rolled back (the request fails): not kept either.
-          undoIfRolledBack(() => (before === undefined ? memory.delete(id) : void memory.set(id, before, expiresIn, payload.grantId ?? null)));
+          // (Putting back what was there never grows the memory, so it spills nothing that could fail.)
+          undoIfRolledBack(() => (before === undefined ? memory.delete(id) : void memory.set(id, before, expiresIn, payload.grantId ?? null).catch(() => undefined)));
           return;
         }
         // On to a step that must outlive the process (registration, second factor, consent).
