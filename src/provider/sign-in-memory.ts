@@ -95,7 +95,10 @@ export class SignInMemory {
       const left = Math.max(1, Math.ceil((entry.expiresAt - this.now()) / 1000));
       await this.spill(oldest, JSON.parse(entry.json) as AdapterPayload, left, entry.consumedAt);
       this.noteInDatabase(oldest);
-      if (this.entries.get(oldest) === entry) this.entries.delete(oldest);
+      // Saved again meanwhile: that newer save stays here, and its row is now in the database too.
+      const current = this.entries.get(oldest);
+      if (current === entry) this.entries.delete(oldest);
+      else if (current) current.inDatabase = true;
     }
   }
 
