@@ -9,7 +9,7 @@ import type { AdapterPayload } from 'oidc-provider';
  *
  * Why: on the login page the interaction was a write and a commit at `/auth`, a read for the page, a
  * read and a write for the password POST, a read and a delete at the resume; the code a write at the
- * resume and an update at the token endpoint. Six statements, a commit and ≈ 7 log pages a sign-in
+ * resume and an update at the token endpoint. Eight statements, a commit and ≈ 10 log pages a sign-in
  * that oidc-provider's own memory adapter does not pay (bench/RESULTS.md, issue 19).
  *
  * What that gives up, on purpose: a restart forgets the sign-ins in flight. A login page's next step
