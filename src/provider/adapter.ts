@@ -134,7 +134,7 @@ export function createSequelizeAdapter(store: Store, clock: Clock, options: { si
     }
 
     /** A grant or session written or deleted in this request is read again, never taken from the token's read. */
-    private forgetGrantReadWithToken(id: string): void {
+    private forgetReadWithToken(id: string): void {
       const ctx = this.name === 'Grant' || this.name === 'Session' ? requestContext() : undefined;
       if (!ctx) return;
       if (this.name === 'Grant') readWithToken.get(ctx)?.grants.delete(id);
@@ -142,7 +142,7 @@ export function createSequelizeAdapter(store: Store, clock: Clock, options: { si
     }
 
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
-      this.forgetGrantReadWithToken(id);
+      this.forgetReadWithToken(id);
       const memory = this.memory;
       if (memory) {
         if (this.name !== 'Interaction' || SignInMemory.holdsInteraction(payload)) {
@@ -219,7 +219,7 @@ export function createSequelizeAdapter(store: Store, clock: Clock, options: { si
     }
 
     async destroy(id: string): Promise<void> {
-      this.forgetGrantReadWithToken(id);
+      this.forgetReadWithToken(id);
       // One that lived in memory alone has no row to delete; one that also has a row (spilled, or
       // saved before a restart) must not come back from there once it is finished.
       if (this.memory && !this.memory.finish(id)) return;

@@ -72,10 +72,13 @@ export class SignInMemory {
   }
 
   /** The payload as last saved, with its use (codes), or undefined (never here, finished, spilled, expired). */
-  get(id: string): { json: string; consumedAt: number | null; grantId: string | null } | undefined {
+  get(id: string): Readonly<Pick<Entry, 'json' | 'consumedAt' | 'grantId'>> | undefined {
+    return this.live(id);
+  }
+
+  private live(id: string): Entry | undefined {
     const entry = this.entries.get(id);
-    if (!entry) return undefined;
-    if (entry.expiresAt <= this.now()) {
+    if (entry && entry.expiresAt <= this.now()) {
       this.entries.delete(id);
       return undefined;
     }
@@ -104,9 +107,9 @@ export class SignInMemory {
 
   /** Marks a code used; false when it is not kept here (then it is in the database, or gone). */
   consume(id: string): boolean {
-    const entry = this.get(id);
+    const entry = this.live(id);
     if (!entry) return false;
-    (entry as Entry).consumedAt = this.now();
+    entry.consumedAt = this.now();
     return true;
   }
 
