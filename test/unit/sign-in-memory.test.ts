@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { createSequelizeAdapter } from '../../src/provider/adapter.ts';
+import { SignInMemory } from '../../src/provider/sign-in-memory.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
 import { fastSql } from '../../src/store/fast-sql.ts';
 import { TestClock } from '../support/clock.ts';
@@ -125,6 +126,22 @@ describe('a sign-in in progress (the login page, the code): in memory on SQLite,
     const [row] = await fastSql(store.sequelize).all<{ consumed_at: unknown }>('SELECT consumed_at FROM oidc_payloads WHERE model = $1 AND id = $2', ['AuthorizationCode', 'used']);
     assert.ok(row?.consumed_at, 'the row records the use');
     assert.ok((await codes.find('used'))?.consumed, 'and a replay is still seen');
+  });
+
+  it('saved again while its older copy is being written to the database: finishing it still deletes that row', async () => {
+    const written: string[] = [];
+    let slow = true;
+    const memory = new SignInMemory(1, () => clock.now().getTime(), async (id) => {
+      if (slow) { slow = false; await new Promise((r) => setTimeout(r, 20)); }
+      written.push(id);
+    });
+    await memory.set('a', '{"v":1}', HOUR);
+    const spilling = memory.set('b', '{"v":1}', HOUR); // spills 'a', slowly
+    await new Promise((r) => setTimeout(r, 5));
+    await memory.set('a', '{"v":2}', HOUR); // the password POST saves 'a' again meanwhile
+    await spilling;
+    assert.ok(written.includes('a'));
+    assert.equal(memory.finish('a'), true, "the row the spill wrote must be deleted when 'a' is finished");
   });
 
   it('other models are never kept in memory', async () => {
