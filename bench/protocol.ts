@@ -2,6 +2,7 @@
  * The IPC protocol between the benchmark (parent, load generator) and a bench server (child).
  * Each server runs in its own process so its CPU time and RSS are its own.
  */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 export { freePort } from '../test/support/port.ts';
 
 /** What the parent hands a child (JSON in the BENCH_SERVER env variable). */
@@ -55,6 +56,36 @@ export interface ServerStats {
   external: number;
   sql?: SqlStats;
   steps?: import('./step-stats.ts').StepStats;
+  /**
+   * CPU by kind of thread (Linux only, from /proc/self/task/<tid>/schedstat, microseconds since each
+   * thread started): the libuv pool (the argon2 verify), V8's helper threads (concurrent marking,
+   * compilers) and the rest (worker threads such as the checkpointer). A thread that ended between
+   * two readings drops out of the later one, so only pool and V8 threads, which live as long as the
+   * process, are compared.
+   */
+  threads?: ThreadCpu;
+}
+
+export interface ThreadCpu { poolUs: number; v8Us: number; otherUs: number }
+
+/** Reads every thread's CPU from /proc; undefined off Linux. */
+function threadCpu(): ThreadCpu | undefined {
+  const dir = '/proc/self/task';
+  if (!existsSync(dir)) return undefined;
+  const sums: ThreadCpu = { poolUs: 0, v8Us: 0, otherUs: 0 };
+  for (const tid of readdirSync(dir)) {
+    if (Number(tid) === process.pid) continue;
+    try {
+      const name = readFileSync(`${dir}/${tid}/comm`, 'utf8').trim();
+      const us = Number(readFileSync(`${dir}/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1000;
+      if (name === 'libuv-worker') sums.poolUs += us;
+      else if (name === 'V8Worker' || name === 'DelayedTaskSche') sums.v8Us += us;
+      else sums.otherUs += us;
+    } catch {
+      // the thread ended while being read
+    }
+  }
+  return sums;
 }
 
 let sqlStatsSource: (() => SqlStats) | undefined;
@@ -105,7 +136,7 @@ export function currentStats(): ServerStats {
   const cpu = process.cpuUsage();
   const mem = process.memoryUsage();
   const main = process.threadCpuUsage();
-  return { cpuUserUs: cpu.user, cpuSystemUs: cpu.system, mainThreadUs: main.user + main.system, rss: mem.rss, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external, ...(sqlStatsSource ? { sql: sqlStatsSource() } : {}), ...(stepStatsSource ? { steps: stepStatsSource() } : {}) };
+  return { cpuUserUs: cpu.user, cpuSystemUs: cpu.system, mainThreadUs: main.user + main.system, threads: threadCpu(), rss: mem.rss, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal, external: mem.external, ...(sqlStatsSource ? { sql: sqlStatsSource() } : {}), ...(stepStatsSource ? { steps: stepStatsSource() } : {}) };
 }
 
 /**

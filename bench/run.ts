@@ -71,7 +71,7 @@ const quick = args.quick;
 const C = Number(args.concurrency ?? process.env.BENCH_CONCURRENCY ?? 8);
 const T = Number(args.duration ?? process.env.BENCH_DURATION ?? (quick ? 3 : 10));
 const TT = Number(args['token-duration'] ?? (quick ? 2 : T / 2));
-const WARMUP = quick ? 1 : 2;
+const WARMUP = Number(process.env.BENCH_WARMUP ?? (quick ? 1 : 2));
 const TR = Number(args['reset-duration'] ?? (quick ? 3 : 15));
 /** Loops of the second setup (one account), as the independent harness ran it. */
 const HARNESS_LOOPS = Number(args.loops ?? 4);
@@ -114,6 +114,9 @@ interface Row {
   serverCpuMsPerOp: number;
   /** The server's main thread alone (everything but the argon2 verify on the libuv pool), per operation. */
   mainCpuMsPerOp: number;
+  /** The libuv pool's threads (the argon2 verify) and V8's helper threads, per operation (ms); NaN off Linux. */
+  poolCpuMsPerOp: number;
+  v8CpuMsPerOp: number;
   /** `--sql`: statements, rows written, statements that wrote, and their main-thread CPU (ms), per operation. */
   sql?: { statements: number; rowsWritten: number; writes: number; cpuMs: number };
   /** PostgreSQL's own processes, per operation (ms); NaN when not on PostgreSQL. */
@@ -145,7 +148,7 @@ const ops: Record<Kind, Op> = {
  * background load on a shared machine hits both alike; the slices are merged per server.
  */
 async function compare(group: Group, a: Subject, b: Subject, kind: Kind, seconds: number, loops = C): Promise<void> {
-  const acc = new Map<Subject, { slices: LoadSlice[]; serverMs: number; mainMs: number; dbMs: number; otherMs: number; otherKnown: boolean; sql?: { statements: number; rowsWritten: number; writes: number; cpuUs: number } }>();
+  const acc = new Map<Subject, { slices: LoadSlice[]; serverMs: number; mainMs: number; poolMs: number; v8Ms: number; dbMs: number; otherMs: number; otherKnown: boolean; sql?: { statements: number; rowsWritten: number; writes: number; cpuUs: number } }>();
   for (const s of [a, b]) await runLoad(loops, WARMUP, (loop, n) => ops[kind](s, loop, n));
   // ABBA, repeated so that no slice is much longer than ~2.5 s: background load changes often.
   const rounds = Math.max(1, Math.round(seconds / 5));
@@ -159,9 +162,13 @@ async function compare(group: Group, a: Subject, b: Subject, kind: Kind, seconds
     const d1 = onPg ? postgresCpuMs() : null;
     const m1 = machineBusyMs();
     const after = await s.proc.stats();
-    const e = acc.get(s) ?? { slices: [], serverMs: 0, mainMs: 0, dbMs: 0, otherMs: 0, otherKnown: m0 !== null };
+    const e = acc.get(s) ?? { slices: [], serverMs: 0, mainMs: 0, poolMs: after.threads && before.threads ? 0 : NaN, v8Ms: after.threads && before.threads ? 0 : NaN, dbMs: 0, otherMs: 0, otherKnown: m0 !== null };
     const serverMs = cpuMs(after) - cpuMs(before);
     e.mainMs += (after.mainThreadUs - before.mainThreadUs) / 1000;
+    if (after.threads && before.threads) {
+      e.poolMs += (after.threads.poolUs - before.threads.poolUs) / 1000;
+      e.v8Ms += (after.threads.v8Us - before.threads.v8Us) / 1000;
+    }
     if (after.sql && before.sql) {
       e.sql ??= { statements: 0, rowsWritten: 0, writes: 0, cpuUs: 0 };
       e.sql.statements += after.sql.statements - before.sql.statements;
@@ -183,13 +190,15 @@ async function compare(group: Group, a: Subject, b: Subject, kind: Kind, seconds
       group, kind, server: s.server, database: s.database, accounts: s.accounts, load,
       serverCpuMsPerOp: e.serverMs / Math.max(1, load.ops),
       mainCpuMsPerOp: e.mainMs / Math.max(1, load.ops),
+      poolCpuMsPerOp: e.poolMs / Math.max(1, load.ops),
+      v8CpuMsPerOp: e.v8Ms / Math.max(1, load.ops),
       ...(e.sql ? { sql: { statements: e.sql.statements / Math.max(1, load.ops), rowsWritten: e.sql.rowsWritten / Math.max(1, load.ops), writes: e.sql.writes / Math.max(1, load.ops), cpuMs: e.sql.cpuUs / 1000 / Math.max(1, load.ops) } } : {}),
       dbCpuMsPerOp: s.database === 'PostgreSQL' ? e.dbMs / Math.max(1, load.ops) : NaN,
       otherCores: e.otherKnown ? e.otherMs / 1000 / load.seconds : NaN,
     };
     rows.push(row);
     const err = load.errors ? `, ${load.errors} errors (first: ${load.firstError})` : '';
-    console.log(`  ${group === 'harness' ? '[harness] ' : ''}${kind.padEnd(8)} ${s.server.padEnd(9)} ${s.database.padEnd(10)} ${String(s.accounts).padStart(6)} accounts: ${load.perSecond.toFixed(1)}/s, p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms, server CPU ${row.serverCpuMsPerOp.toFixed(2)} ms/op (main thread ${row.mainCpuMsPerOp.toFixed(2)})${Number.isFinite(row.dbCpuMsPerOp) ? ` + PostgreSQL ${row.dbCpuMsPerOp.toFixed(2)}` : ''}, others ${row.otherCores.toFixed(2)} cores${row.sql ? `, SQL ${row.sql.statements.toFixed(1)} statements (${row.sql.writes.toFixed(1)} writing ${row.sql.rowsWritten.toFixed(1)} rows) ${row.sql.cpuMs.toFixed(2)} ms` : ''}${err}`);
+    console.log(`  ${group === 'harness' ? '[harness] ' : ''}${kind.padEnd(8)} ${s.server.padEnd(9)} ${s.database.padEnd(10)} ${String(s.accounts).padStart(6)} accounts: ${load.perSecond.toFixed(1)}/s, p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms, server CPU ${row.serverCpuMsPerOp.toFixed(2)} ms/op (main thread ${row.mainCpuMsPerOp.toFixed(2)}${Number.isFinite(row.poolCpuMsPerOp) ? `, libuv pool ${row.poolCpuMsPerOp.toFixed(2)}, V8 helpers ${row.v8CpuMsPerOp.toFixed(2)}` : ''})${Number.isFinite(row.dbCpuMsPerOp) ? ` + PostgreSQL ${row.dbCpuMsPerOp.toFixed(2)}` : ''}, others ${row.otherCores.toFixed(2)} cores${row.sql ? `, SQL ${row.sql.statements.toFixed(1)} statements (${row.sql.writes.toFixed(1)} writing ${row.sql.rowsWritten.toFixed(1)} rows) ${row.sql.cpuMs.toFixed(2)} ms` : ''}${err}`);
   }
 }
 
@@ -271,11 +280,11 @@ function report(hashMs: number): string {
   out.push('');
   out.push(`Harness setup (the second): one account (user0) signing in over and over from ${HARNESS_LOOPS} closed loops, scope \`openid profile email\` (no offline_access, no consent page), oidc-sspr configured as a production install (SMTP and HTTP-SMS delivery at local dummy listeners, secrets given, \`demo: false\`, \`sspr.enabled_for: none\`, the client \`first_party: true\`), on a database it created and migrated itself at start (a fresh install's first \`npm start\`), the account added once it serves; the bare server holds the one account with the same hash. Same ABBA slices.`);
   out.push('');
-  out.push('| benchmark | server | database | accounts | ops/s | p50 ms | p99 ms | server CPU ms/op | of which main thread | PostgreSQL CPU ms/op | client CPU ms/op | other cores | errors |');
-  out.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  out.push('| benchmark | server | database | accounts | ops/s | p50 ms | p99 ms | server CPU ms/op | of which main thread | libuv pool (argon2) | V8 helpers | PostgreSQL CPU ms/op | client CPU ms/op | other cores | errors |');
+  out.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) {
     const kind = r.group === 'scale' ? `${r.kind} (scale)` : r.group === 'harness' ? `${r.kind} (harness: one account, ${HARNESS_LOOPS} loops)` : r.kind;
-    out.push(`| ${kind} | ${r.server} | ${r.database} | ${r.accounts} | ${f1(r.load.perSecond)} | ${f1(r.load.p50)} | ${f1(r.load.p99)} | ${f2(r.serverCpuMsPerOp)} | ${f2(r.mainCpuMsPerOp)} | ${f2(r.dbCpuMsPerOp)} | ${f2(r.load.clientCpuMsPerOp)} | ${f2(r.otherCores)} | ${r.load.errors} |`);
+    out.push(`| ${kind} | ${r.server} | ${r.database} | ${r.accounts} | ${f1(r.load.perSecond)} | ${f1(r.load.p50)} | ${f1(r.load.p99)} | ${f2(r.serverCpuMsPerOp)} | ${f2(r.mainCpuMsPerOp)} | ${f2(r.poolCpuMsPerOp)} | ${f2(r.v8CpuMsPerOp)} | ${f2(r.dbCpuMsPerOp)} | ${f2(r.load.clientCpuMsPerOp)} | ${f2(r.otherCores)} | ${r.load.errors} |`);
   }
   out.push('');
   const withSql = rows.filter((r) => r.sql);
