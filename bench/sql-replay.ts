@@ -126,8 +126,12 @@ function replay(steps: Step[], base: string, dir: string, iterations: number, ro
   const pattern = new RegExp(ids.map((id) => id.replace(/-/g, '\\-')).join('|'), 'g');
   // With `walBytes`, the -wal file's size after each commit (a fresh, growing log: frames written).
   let walBytes: number[] | null = null;
+  // The audit event's id grows as the server's does (its time, then a sequence): each new one goes
+  // after the last, at the end of its index, as in production — not at random inside it.
+  let sequence = 0;
   const one = () => {
-    const fresh = new Map(ids.map((id) => [id, id.length === 43 ? randomBytes(32).toString('base64url').slice(0, 43) : `${id.slice(0, 10)}${randomBytes(10).toString('hex')}`]));
+    sequence++;
+    const fresh = new Map(ids.map((id) => [id, id.length === 43 ? randomBytes(32).toString('base64url').slice(0, 43) : `${id.slice(0, 10)}${String(sequence).padStart(20, '0')}`]));
     const renew = (v: unknown) => (typeof v === 'string' ? v.replace(pattern, (m) => fresh.get(m)!) : v);
     let open = false;
     steps.forEach((s, i) => {
