@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import argon2 from 'argon2';
 import { QueryTypes } from 'sequelize';
 import { signIn as benchSignIn, type Target } from '../../bench/load.ts';
+import { currentStats } from '../../bench/protocol.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
 import { Browser } from '../support/browser.ts';
 import { createSqliteDatabase, type TestDatabase } from '../support/db.ts';
@@ -117,6 +118,18 @@ describe('bench support: what the speed work relies on', function () {
       assert.equal(Number(sync.synchronous), 1, 'synchronous = NORMAL (1)');
       const [busy] = await sequelize.query<{ timeout: number }>('PRAGMA busy_timeout', { type: QueryTypes.SELECT });
       assert.ok(Number(busy.timeout) > 0, 'a busy timeout is set');
+    });
+  });
+
+  describe('CPU by kind of thread (bench/protocol.ts)', () => {
+    // The bench reads each server's argon2 CPU from the threads named `libuv-worker`: a Node whose
+    // pool threads were named otherwise would move the hash into "other" and the split would lie.
+    it('counts an argon2 hash on the threads it calls the libuv pool', async function () {
+      const before = currentStats().threads;
+      if (!before) this.skip(); // not Linux: no /proc/self/task, no split
+      await argon2.hash('counted on the pool', { type: argon2.argon2id, memoryCost: 16384, timeCost: 2, parallelism: 1 });
+      const after = currentStats().threads!;
+      assert.ok(after.poolUs - before!.poolUs >= 1000, `the hash's CPU is on the pool threads (pool +${after.poolUs - before!.poolUs} µs, other +${after.otherUs - before!.otherUs} µs)`);
     });
   });
 
