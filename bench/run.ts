@@ -201,6 +201,11 @@ async function compare(group: Group, a: Subject, b: Subject, kind: Kind, seconds
     if (m0 !== null && m1 !== null) e.otherMs += Math.max(0, m1 - m0 - serverMs - dbMs - slice.clientCpuUs / 1000);
     acc.set(s, e);
   }
+  /** `per(b) ÷ per(a)` for each ABBA round, NaN for a round without operations. */
+  const roundRatios = (per: (r: { ms: number; ops: number; seconds: number }) => number) => perRound.map((r) => {
+    const [x, y] = [r.get(a), r.get(b)];
+    return x?.ops && y?.ops ? per(y) / per(x) : NaN;
+  });
   for (const s of [a, b]) {
     const e = acc.get(s)!;
     const load = summarise(e.slices);
@@ -214,14 +219,8 @@ async function compare(group: Group, a: Subject, b: Subject, kind: Kind, seconds
       dbCpuMsPerOp: s.database === 'PostgreSQL' ? e.dbMs / Math.max(1, load.ops) : NaN,
       otherCores: e.otherKnown ? e.otherMs / 1000 / load.seconds : NaN,
       ...(s === b ? {
-        roundCpuRatios: perRound.map((r) => {
-          const [x, y] = [r.get(a), r.get(b)];
-          return x && y && x.ops && y.ops ? (y.ms / y.ops) / (x.ms / x.ops) : NaN;
-        }),
-        roundRateRatios: perRound.map((r) => {
-          const [x, y] = [r.get(a), r.get(b)];
-          return x && y && x.ops && x.seconds && y.seconds ? (y.ops / y.seconds) / (x.ops / x.seconds) : NaN;
-        }),
+        roundCpuRatios: roundRatios((r) => r.ms / r.ops),
+        roundRateRatios: roundRatios((r) => r.ops / r.seconds),
       } : {}),
     };
     rows.push(row);
@@ -289,6 +288,11 @@ async function takeTokens(s: Subject): Promise<void> {
 
 const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '–');
 const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '–');
+/** " (its 4 ABBA rounds alone: 1.01–1.05)": how far one run's rounds moved, when it had several. */
+const roundRange = (ratios: number[] | undefined): string => {
+  const rounds = ratios?.filter(Number.isFinite) ?? [];
+  return rounds.length > 1 ? ` (its ${rounds.length} ABBA rounds alone: ${Math.min(...rounds).toFixed(2)}–${Math.max(...rounds).toFixed(2)})` : '';
+};
 const mib = (b: number) => (b / 1024 / 1024).toFixed(0);
 
 function find(group: Group, kind: Kind, server: Row['server'], database?: string, accounts?: number): Row | undefined {
@@ -354,13 +358,9 @@ function report(hashMs: number): string {
   const lines: { what: string; value: number; target: string; ok?: boolean }[] = [];
   const signInLines = (label: string, s?: Row, b?: Row) => {
     const signIns = ratio(s?.load.perSecond, b?.load.perSecond);
-    const rates = s?.roundRateRatios?.filter(Number.isFinite) ?? [];
-    const rateSpread = rates.length > 1 ? ` (its ${rates.length} ABBA rounds alone: ${Math.min(...rates).toFixed(2)}–${Math.max(...rates).toFixed(2)})` : '';
-    lines.push({ what: `${label}: sign-ins/s, oidc-sspr (SQLite) ÷ bare${rateSpread}`, value: signIns, target: '≥ 0.95', ok: Number.isFinite(signIns) ? signIns >= 0.95 : undefined });
+    lines.push({ what: `${label}: sign-ins/s, oidc-sspr (SQLite) ÷ bare${roundRange(s?.roundRateRatios)}`, value: signIns, target: '≥ 0.95', ok: Number.isFinite(signIns) ? signIns >= 0.95 : undefined });
     const cpuSignIn = ratio(s?.serverCpuMsPerOp, b?.serverCpuMsPerOp);
-    const rounds = s?.roundCpuRatios?.filter(Number.isFinite) ?? [];
-    const spread = rounds.length > 1 ? ` (its ${rounds.length} ABBA rounds alone: ${Math.min(...rounds).toFixed(2)}–${Math.max(...rounds).toFixed(2)})` : '';
-    lines.push({ what: `${label}: server CPU per sign-in, oidc-sspr ÷ bare${spread}`, value: cpuSignIn, target: '≤ 1.05', ok: Number.isFinite(cpuSignIn) ? cpuSignIn <= 1.05 : undefined });
+    lines.push({ what: `${label}: server CPU per sign-in, oidc-sspr ÷ bare${roundRange(s?.roundCpuRatios)}`, value: cpuSignIn, target: '≤ 1.05', ok: Number.isFinite(cpuSignIn) ? cpuSignIn <= 1.05 : undefined });
     // The hash is the same work in both (and the noisiest part on a shared machine): the main thread's
     // difference is what oidc-sspr adds; set beside bare's whole CPU it is the steadier ratio.
     const extra = s && b ? s.mainCpuMsPerOp - b.mainCpuMsPerOp : NaN;
@@ -379,9 +379,7 @@ function report(hashMs: number): string {
   for (const k of ['userinfo', 'refresh'] as const) {
     if (!sspr(k)) continue;
     const r = ratio(sspr(k)?.load.perSecond, bare(k)?.load.perSecond);
-    const rounds = sspr(k)?.roundRateRatios?.filter(Number.isFinite) ?? [];
-    const spread = rounds.length > 1 ? ` (its ${rounds.length} ABBA rounds alone: ${Math.min(...rounds).toFixed(2)}–${Math.max(...rounds).toFixed(2)})` : '';
-    lines.push({ what: `${k}/s, oidc-sspr ÷ bare${spread}`, value: r, target: '≥ 0.60', ok: Number.isFinite(r) ? r >= 0.6 : undefined });
+    lines.push({ what: `${k}/s, oidc-sspr ÷ bare${roundRange(sspr(k)?.roundRateRatios)}`, value: r, target: '≥ 0.60', ok: Number.isFinite(r) ? r >= 0.6 : undefined });
     lines.push({ what: `server CPU per ${k}, oidc-sspr ÷ bare`, value: ratio(sspr(k)?.serverCpuMsPerOp, bare(k)?.serverCpuMsPerOp), target: '(info)' });
   }
   const ms = memory.find((m) => m.server === 'oidc-sspr' && m.setup === 'main');
