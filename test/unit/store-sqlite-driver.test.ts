@@ -116,4 +116,22 @@ describe('SQLite driver on node:sqlite', () => {
     const named = await db.cachedAll<{ a: string }>('SELECT $1 AS a', { $1: 'named' });
     assert.equal(named[0]?.a, 'named');
   });
+  it('gives the hot path\'s rows as objects keyed by column, every row and every value as stored', async () => {
+    const db = await connect();
+    await db.cachedRun('CREATE TABLE shapes (id INTEGER PRIMARY KEY, name TEXT, data BLOB, score REAL)', []);
+    await db.cachedRun('INSERT INTO shapes (id, name, data, score) VALUES ($1, $2, $3, $4), ($5, $6, $7, $8)', [1, 'one', Buffer.from([1, 2]), 0.5, 2, null, null, 2]);
+    const rows = await db.cachedAll<Record<string, unknown>>('SELECT id, name, data, score, name AS again FROM shapes ORDER BY id', []);
+    assert.equal(rows.length, 2);
+    assert.deepEqual(Object.keys(rows[0]!), ['id', 'name', 'data', 'score', 'again']);
+    assert.deepEqual({ ...rows[0], data: [...(rows[0]!.data as Uint8Array)] }, { id: 1, name: 'one', data: [1, 2], score: 0.5, again: 'one' });
+    assert.deepEqual({ ...rows[1] }, { id: 2, name: null, data: null, score: 2, again: null });
+    // Two columns of one name: the last one's value, as node:sqlite's own rows have it.
+    const twice = await db.cachedAll<Record<string, unknown>>('SELECT id AS x, name AS x FROM shapes WHERE id = 1', []);
+    assert.deepEqual({ ...twice[0] }, { x: 'one' });
+    // A column named `__proto__` is an own key of its row, never the row's prototype.
+    const odd = await db.cachedAll<Record<string, unknown>>('SELECT 1 AS "__proto__", 2 AS b', []);
+    assert.ok(Object.hasOwn(odd[0]!, '__proto__'));
+    assert.equal(odd[0]!.__proto__, 1);
+    assert.equal(odd[0]!.b, 2);
+  });
 });
