@@ -129,8 +129,11 @@ function parseConfig(input: SsprConfigInput | Config): Config {
  * passes through the host's middleware stack; without this it would pay for matching all our routes.
  */
 export function onlyUnder(prefixes: readonly string[], routes: Routes): Routes {
-  const guarded = (ctx: Parameters<Routes>[0], next: Parameters<Routes>[1]) =>
-    prefixes.some((p) => ctx.path.startsWith(p)) ? routes(ctx, next) : next();
+  const guarded = (ctx: Parameters<Routes>[0], next: Parameters<Routes>[1]) => {
+    // Read once: `ctx.path` is a getter chain (Koa's delegates, then the request's URL parse cache).
+    const path = ctx.path;
+    return prefixes.some((p) => path.startsWith(p)) ? routes(ctx, next) : next();
+  };
   return Object.assign(guarded, { router: routes.router }) as Routes;
 }
 
