@@ -89,8 +89,8 @@ function run<T>(stmt: StatementSync, params: Params, method: 'all' | 'run'): T {
   return stmt[method](named) as T;
 }
 
-/** Makes array rows into objects with these keys, in this order. */
-type RowBuilder = (row: readonly unknown[]) => Record<string, unknown>;
+/** Makes array rows into objects with these keys, in this order; `width` is how many. */
+type RowBuilder = ((row: readonly unknown[]) => Record<string, unknown>) & { readonly width: number };
 
 /**
  * One builder per statement: an object literal with the statement's column names, so every row of
@@ -100,7 +100,7 @@ type RowBuilder = (row: readonly unknown[]) => Record<string, unknown>;
  */
 function rowBuilder(names: readonly string[]): RowBuilder {
   const fields = names.map((name, i) => `${JSON.stringify(name)}: row[${i}]`).join(', ');
-  return new Function('row', `return { ${fields} };`) as RowBuilder;
+  return Object.assign(new Function('row', `return { ${fields} };`), { width: names.length }) as RowBuilder;
 }
 
 /** Rows as sqlite3 returns them: plain objects (node:sqlite's have no prototype), BLOBs as Buffers. */
@@ -306,8 +306,16 @@ export class Database {
    */
   cachedAll<T>(sql: string, params: readonly unknown[] | Record<string, unknown>): Promise<T[]> {
     return this.cached(sql, Array.isArray(params), (stmt) => {
-      const build = this.rowBuilders.get(stmt);
-      return build ? (run<unknown[][]>(stmt, params, 'all').map(build) as T[]) : run<T[]>(stmt, params, 'all');
+      let build = this.rowBuilders.get(stmt);
+      if (!build) return run<T[]>(stmt, params, 'all');
+      const rows = run<unknown[][]>(stmt, params, 'all');
+      // SQLite prepares a statement again after a schema change (another process's migration): a
+      // result of another width means other columns, so the names are read again.
+      if (rows.length > 0 && rows[0]!.length !== build.width) {
+        build = rowBuilder(stmt.columns().map((c) => c.name));
+        this.rowBuilders.set(stmt, build);
+      }
+      return rows.map(build) as T[];
     });
   }
 

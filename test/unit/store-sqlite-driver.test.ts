@@ -128,6 +128,14 @@ describe('SQLite driver on node:sqlite', () => {
     // Two columns of one name: the last one's value, as node:sqlite's own rows have it.
     const twice = await db.cachedAll<Record<string, unknown>>('SELECT id AS x, name AS x FROM shapes WHERE id = 1', []);
     assert.deepEqual({ ...twice[0] }, { x: 'one' });
+    // Another connection (a CLI's migration) adds a column: the cached `SELECT *` gets it, by name.
+    const wide = await db.cachedAll<Record<string, unknown>>('SELECT * FROM shapes WHERE id = $1', [1]);
+    assert.deepEqual(Object.keys(wide[0]!), ['id', 'name', 'data', 'score']);
+    const other = await connect();
+    await other.cachedRun('ALTER TABLE shapes ADD COLUMN added TEXT DEFAULT \'new\'', []);
+    const wider = await db.cachedAll<Record<string, unknown>>('SELECT * FROM shapes WHERE id = $1', [1]);
+    assert.deepEqual(Object.keys(wider[0]!), ['id', 'name', 'data', 'score', 'added']);
+    assert.equal(wider[0]!.added, 'new');
     // A column named `__proto__` is an own key of its row, never the row's prototype.
     const odd = await db.cachedAll<Record<string, unknown>>('SELECT 1 AS "__proto__", 2 AS b', []);
     assert.ok(Object.hasOwn(odd[0]!, '__proto__'));
