@@ -94,6 +94,12 @@ export class GroupCommit {
   private readingSince = 0;
   private scheduled = false;
   /**
+   * The timer of {@link commitWithin}, cleared when its group ends. Left to fire long after its
+   * group committed (as almost every one does, at its request's end), it ran once a sign-in for
+   * nothing, waking an idle event loop to do so.
+   */
+  private deadline: NodeJS.Timeout | null = null;
+  /**
    * A read ran since the last commit (a request's end, or the end of a turn that opened a group or
    * the shared read): the next read opens the shared read transaction.
    */
@@ -178,15 +184,24 @@ export class GroupCommit {
     if (this.open && !this.handle.isTransaction) {
       this.open.failed = true;
       this.open = null;
+      this.clearDeadline();
       this.released();
     }
   }
 
   /** Commits `group` after `ms` if it is still open then. */
   private commitWithin(group: CommitGroup, ms: number): void {
-    setTimeout(() => {
+    this.clearDeadline();
+    this.deadline = setTimeout(() => {
+      this.deadline = null;
       if (this.open === group) this.atTheLatest();
     }, ms).unref();
+  }
+
+  private clearDeadline(): void {
+    if (this.deadline === null) return;
+    clearTimeout(this.deadline);
+    this.deadline = null;
   }
 
   private commitAtTheLatest(): void {
@@ -218,6 +233,7 @@ export class GroupCommit {
     const group = this.open;
     if (!group) return;
     this.open = null;
+    this.clearDeadline();
     try {
       if (this.handle.isOpen && this.handle.isTransaction) (this.commitStatement ??= this.handle.prepare('COMMIT')).run();
     } catch (err) {

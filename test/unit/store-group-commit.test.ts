@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHook } from 'node:async_hooks';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -202,6 +203,33 @@ describe('SQLite group commit', () => {
       seenNextTurn = countRows();
     });
     assert.equal(seenNextTurn, 2);
+  });
+
+  it('a held group that committed with its request leaves no timer to wake the event loop later', async () => {
+    const kept = await connect();
+    kept.enableGroupCommit();
+    // Every timer callback that runs from here on (async_hooks: the timers themselves, no stand-in).
+    const timers = new Set<number>();
+    let fired = 0;
+    const hook = createHook({
+      init(id, type) { if (type === 'Timeout') timers.add(id); },
+      before(id) { if (timers.has(id)) fired += 1; },
+    }).enable();
+    try {
+      for (let i = 0; i < 5; i++) {
+        await commitBeforeReturning(() => kept.commitGroup(), async () => {
+          commitWithThisRequest();
+          await kept.cachedRun('INSERT INTO t (name) VALUES ($1)', [`guess ${i}`]);
+        });
+      }
+      assert.equal(countRows(), 5, 'each committed at its request\'s end');
+      const firedBefore = fired;
+      await new Promise((r) => setTimeout(r, COMMIT_WITH_REQUEST_MS + 100));
+      // The wait's own timer is the one callback allowed.
+      assert.equal(fired - firedBefore, 1, 'a committed group\'s deadline still fired');
+    } finally {
+      hook.disable();
+    }
   });
 
   it("another connection's transaction does not wait for the group: the group commits first, in order", async () => {
