@@ -139,7 +139,8 @@ describe('SQLite driver on node:sqlite', () => {
     // A column named `__proto__` is an own key of its row, never the row's prototype.
     const odd = await db.cachedAll<Record<string, unknown>>('SELECT 1 AS "__proto__", 2 AS b', []);
     assert.ok(Object.hasOwn(odd[0]!, '__proto__'));
-    assert.equal(odd[0]!.__proto__, 1);
+    assert.equal(Object.getOwnPropertyDescriptor(odd[0]!, '__proto__')?.value, 1);
+    assert.equal(Object.getPrototypeOf(odd[0]!), Object.prototype);
     assert.equal(odd[0]!.b, 2);
   });
 });
