@@ -195,7 +195,7 @@ export class Database {
   private groupCommit?: GroupCommit;
   private readonly prepared = new Map<string, StatementSync>();
   private readonly preparedNumbered = new Map<string, StatementSync>();
-  /** The hot path's statements that return rows as arrays (`cachedAll`), with what makes them objects. */
+  /** The statements `cachedAll` has run (they return rows as arrays), with what makes them objects. */
   private readonly rowBuilders = new WeakMap<StatementSync, RowBuilder>();
   /** Each SQL text's kind for the group commit, worked out once (the hot statements repeat). */
   private readonly kinds = new Map<string, StatementKind>();
@@ -308,12 +308,15 @@ export class Database {
    */
   cachedAll<T>(sql: string, params: readonly unknown[] | Record<string, unknown>): Promise<T[]> {
     return this.cached(sql, Array.isArray(params), (stmt) => {
+      // Rows as arrays, made into objects here: node:sqlite's own row objects look every column
+      // name up in V8's string table and build a fresh map for each row (perf: ≈ 40 µs a sign-in,
+      // whose three account reads return some twenty columns each).
       let build = this.rowBuilders.get(stmt);
-      if (!build) return run<T[]>(stmt, params, 'all');
+      if (!build) stmt.setReturnArrays(true);
       const rows = run<unknown[][]>(stmt, params, 'all');
-      // SQLite prepares a statement again after a schema change (another process's migration): a
-      // result of another width means other columns, so the names are read again.
-      if (rows.length > 0 && rows[0]!.length !== build.width) {
+      // The names are read on first use, and again when a row comes back of another width: SQLite
+      // prepares a statement again after a schema change (another process's migration).
+      if (!build || (rows.length > 0 && rows[0]!.length !== build.width)) {
         build = rowBuilder(stmt.columns().map((c) => c.name));
         this.rowBuilders.set(stmt, build);
       }
@@ -332,14 +335,6 @@ export class Database {
       let stmt = cache.get(sql);
       if (!stmt) {
         stmt = this.prepare(positional ? numberedParameters(sql) : sql);
-        const names = stmt.columns().map((c) => c.name);
-        // Rows as arrays, made into objects here: node:sqlite's own row objects look every column
-        // name up in V8's string table and build a fresh map for each row (perf: ≈ 40 µs a sign-in,
-        // whose three account reads return some twenty columns each).
-        if (names.length > 0) {
-          stmt.setReturnArrays(true);
-          this.rowBuilders.set(stmt, rowBuilder(names));
-        }
         cache.set(sql, stmt);
       }
       try {

@@ -191,7 +191,6 @@ export class GroupCommit {
 
   /** Commits `group` after `ms` if it is still open then. */
   private commitWithin(group: CommitGroup, ms: number): void {
-    this.clearDeadline();
     this.deadline = setTimeout(() => {
       this.deadline = null;
       if (this.open === group) this.atTheLatest();
