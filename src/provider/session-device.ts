@@ -1,5 +1,6 @@
 import { isIPv4, isIPv6 } from 'node:net';
-import Provider from 'oidc-provider';
+import type Provider from 'oidc-provider';
+import type { KoaContextWithOIDC } from 'oidc-provider';
 
 /**
  * What `/account/security` shows of a session besides its time: the browser (its User-Agent) and a
@@ -63,9 +64,13 @@ export function carrySessionDevice(provider: Provider): void {
   if (listed.includes(DEVICE_FIELD)) return;
   const withDevice = [...listed, DEVICE_FIELD];
   Object.defineProperty(model, 'IN_PAYLOAD', { configurable: true, get: () => withDevice });
+  // oidc-provider's request context is a static of its class, read through the instance: importing the
+  // class here would load all of oidc-provider (and Koa) into every user of this file's helpers — the
+  // store, and through it the admin CLI, which never serves a request.
+  const providerClass = provider.constructor as unknown as { readonly ctx: KoaContextWithOIDC | undefined };
   const save = model.prototype.save;
   model.prototype.save = function saveWithDevice(ttl) {
-    const ctx = Provider.ctx;
+    const ctx = providerClass.ctx;
     const loginTs = this.loginTs;
     if (ctx && typeof this.accountId === 'string' && typeof loginTs === 'number' && deviceOf(this)?.at !== loginTs) {
       const device: SessionDevice = { ua: (ctx.get('user-agent') ?? '').slice(0, 300), net: coarseIp(ctx.ip), at: loginTs };

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPasswordHasher } from '../../../src/sspr/password-hash.ts';
@@ -116,6 +116,29 @@ describe('admin CLI (child process, SQLite)', function () {
       await refused(args, 1, /^error: user "nobody" not found$/);
     }
     await refused(['group', 'add-member', 'nope', 'bob'], 1, /^error: group "nope" not found$/);
+  });
+
+  it('starts without the provider: a command that opens the store loads neither oidc-provider nor Koa', async () => {
+    // Every admin command pays its start-up: oidc-provider and Koa were ≈ 0.35 s of it, loaded only
+    // because the store imported a provider file for one helper. Any module that imports them at run
+    // time where the store or a command can reach it brings them back, and this fails.
+    const hook = join(dir, 'record-loads.mjs');
+    const loaded = join(dir, 'loaded.txt');
+    writeFileSync(hook, `import { registerHooks } from 'node:module';
+import { writeFileSync } from 'node:fs';
+const urls = [];
+registerHooks({ load(url, context, next) { urls.push(url); return next(url, context); } });
+process.on('exit', () => writeFileSync(${JSON.stringify(loaded)}, urls.join('\\n')));
+`);
+    for (const args of [['--help'], ['--json', 'user', 'list']]) {
+      const r = await cli(args, { config, env: { NODE_OPTIONS: `--import=${hook}` } });
+      assert.equal(r.code, 0, r.stderr);
+      const urls = readFileSync(loaded, 'utf8').split('\n');
+      assert.ok(urls.some((u) => u.includes('/src/cli/main.ts')), 'the hook saw the CLI load');
+      if (args[0] !== '--help') assert.ok(urls.some((u) => u.includes('/node_modules/sequelize/')), 'the command opened the store');
+      const provider = urls.filter((u) => /\/node_modules\/(oidc-provider|koa)\//.test(u));
+      assert.deepEqual(provider, [], `${args.join(' ')} loaded the provider's modules`);
+    }
   });
 
   it('usage errors exit 2 with one line', async () => {
