@@ -4,17 +4,9 @@
  * lines, which npm packages the process had loaded after each. A parent test reads them, so what a
  * password sign-in loads is seen in a process of its own (the test runner's has loaded everything).
  */
-import { registerHooks } from 'node:module';
+import { recordLoadedPackages } from './package-recorder.ts';
 
-const loaded = new Set<string>();
-registerHooks({
-  resolve(specifier, context, nextResolve) {
-    const result = nextResolve(specifier, context);
-    const pkg = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(result.url);
-    if (pkg) loaded.add(pkg[1]!);
-    return result;
-  },
-});
+const loaded = recordLoadedPackages();
 
 const { createSqliteDatabase } = await import('./db.ts');
 const { startTestServer } = await import('./server.ts');

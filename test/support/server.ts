@@ -4,7 +4,9 @@ import { createApp, type App } from '../../src/app.ts';
 import type { Clock } from '../../src/clock.ts';
 import { configSchema, type Config, type ConfigInput } from '../../src/config/schema.ts';
 import type { Store } from '../../src/store/index.ts';
+import type { Target } from '../../bench/load.ts';
 import { freePort } from './port.ts';
+import { seedUser } from './users.ts';
 
 /** Re-exported: most tests take it from here with the server helpers. */
 export { freePort };
@@ -65,4 +67,17 @@ export async function startTestServer(opts: {
   const app = await createApp({ config, clock: opts.clock, store: opts.store, log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
   const server = await app.listen(port);
   return { app, server, issuer, config, redirectUri, close: () => app.close() };
+}
+
+/**
+ * The sign-in the benchmark's harness setup runs (bench/load.ts): a first-party client, SSPR applying
+ * to nobody, one account (`loadtest`) signing in over and over. For the regression guards that count
+ * what a sign-in does to the database.
+ */
+export async function startHarnessServer(opts: { database: string; store: Store }): Promise<{ srv: TestServer; target: Target; password: string }> {
+  const client = { client_id: 'bench-app', client_secret: 'bench-app-secret-0123456789', redirect_uris: ['http://127.0.0.1:1/cb'], first_party: true };
+  const srv = await startTestServer({ database: opts.database, store: opts.store, overrides: { sspr: { enabled_for: 'none' }, clients: [client] } });
+  const target = { issuer: srv.issuer, clientId: client.client_id, clientSecret: client.client_secret, redirectUri: client.redirect_uris[0]! };
+  const { password } = await seedUser(srv.app, { login: 'loadtest' });
+  return { srv, target, password };
 }

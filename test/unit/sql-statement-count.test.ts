@@ -3,8 +3,7 @@ import { signIn, userinfo, refresh, type Target, type TokenSet } from '../../ben
 import { openStore, type Store } from '../../src/store/index.ts';
 import { Database } from '../../src/store/sqlite-driver.ts';
 import { createSqliteDatabase, type TestDatabase } from '../support/db.ts';
-import { startTestServer, type TestServer } from '../support/server.ts';
-import { seedUser } from '../support/users.ts';
+import { startHarnessServer, type TestServer } from '../support/server.ts';
 
 /**
  * The regression guard of issue 19, not timed: SQL statements and rows written per sign-in, per
@@ -74,10 +73,7 @@ describe('SQL statements and rows written per request (SQLite, exact: a regressi
     }
     db = createSqliteDatabase();
     store = await openStore({ url: db.url, onQuery: (sql) => { if (counting && !isBackground(sql)) statements.push(sql.replace(/^Executing \([^)]*\): /, '')); } });
-    const client = { client_id: 'bench-app', client_secret: 'bench-app-secret-0123456789', redirect_uris: ['http://127.0.0.1:1/cb'], first_party: true };
-    srv = await startTestServer({ database: db.url, store, overrides: { sspr: { enabled_for: 'none' }, clients: [client] } });
-    target = { issuer: srv.issuer, clientId: client.client_id, clientSecret: client.client_secret, redirectUri: client.redirect_uris[0]! };
-    password = (await seedUser(srv.app, { login: 'loadtest' })).password;
+    ({ srv, target, password } = await startHarnessServer({ database: db.url, store }));
     // The first sign-ins create what is made lazily (signing keys' use, caches, the stored language).
     await signIn(target, 'loadtest', password);
     await signIn(target, 'loadtest', password);

@@ -5,8 +5,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { signIn, type Target } from '../../bench/load.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
 import { createSqliteDatabase, type TestDatabase } from '../support/db.ts';
-import { startTestServer, type TestServer } from '../support/server.ts';
-import { seedUser } from '../support/users.ts';
+import { startHarnessServer, type TestServer } from '../support/server.ts';
 
 /**
  * The other half of issue 19's regression guard (the first: sql-statement-count.test.ts), not timed:
@@ -68,10 +67,7 @@ describe('B-trees each commit of a sign-in writes (SQLite, exact: a regression g
     db = createSqliteDatabase();
     dbFile = join(db.dir, 'test.sqlite');
     store = await openStore({ url: db.url });
-    const client = { client_id: 'bench-app', client_secret: 'bench-app-secret-0123456789', redirect_uris: ['http://127.0.0.1:1/cb'], first_party: true };
-    srv = await startTestServer({ database: db.url, store, overrides: { sspr: { enabled_for: 'none' }, clients: [client] } });
-    target = { issuer: srv.issuer, clientId: client.client_id, clientSecret: client.client_secret, redirectUri: client.redirect_uris[0]! };
-    password = (await seedUser(srv.app, { login: 'loadtest' })).password;
+    ({ srv, target, password } = await startHarnessServer({ database: db.url, store }));
     // What is made lazily on the first sign-ins (the stored language, caches) stays out of the count.
     for (let i = 0; i < 3; i++) await signIn(target, 'loadtest', password);
   });
