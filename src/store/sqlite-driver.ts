@@ -1,7 +1,11 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { GroupCommit, statementKind, type StatementKind } from './sqlite-group-commit.ts';
+import { isReadOnly, numberedParameters, plainRows, rowBuilder, runStatement, toSqliteError, SqliteError, type RowBuilder, type StatementParams } from './sqlite-values.ts';
+import { gateFor, WriteGate } from './sqlite-write-gate.ts';
+
+export { numberedParameters, SqliteError };
 
 /**
  * The part of the `sqlite3` package's API that Sequelize's SQLite dialect uses, on Node's built-in
@@ -16,8 +20,8 @@ import { GroupCommit, statementKind, type StatementKind } from './sqlite-group-c
  * What synchronous statements change: a statement that has to wait for SQLite's write lock would
  * block the whole event loop, and the transaction holding that lock could never reach its COMMIT. So
  * this process's connections to one file share a write gate in JavaScript: while one connection is
- * inside a transaction, a write (or BEGIN) on another connection waits here, asynchronously, for
- * the COMMIT or ROLLBACK. Reads go ahead (WAL readers never wait for the writer). busy_timeout is
+ * inside a transaction, a write (or BEGIN) on another connection waits, asynchronously, for the
+ * COMMIT or ROLLBACK (sqlite-write-gate.ts). Reads go ahead (WAL readers never wait for the writer). busy_timeout is
  * then only ever spent on other processes (the CLI), which hold the lock for milliseconds.
  */
 
@@ -25,11 +29,7 @@ export const OPEN_READONLY = 1;
 export const OPEN_READWRITE = 2;
 export const OPEN_CREATE = 4;
 
-/** How long a statement waits for another connection's transaction before failing as SQLITE_BUSY. */
-const GATE_TIMEOUT_MS = 5000;
-
 type Callback<T = void> = (this: Statement, err: Error | null, result?: T) => void;
-type Params = readonly unknown[] | Record<string, unknown> | undefined;
 
 /** What sqlite3 hands a `run` callback as `this`; Sequelize reads `lastID` and `changes` from it. */
 export class Statement {
@@ -39,150 +39,6 @@ export class Statement {
     this.lastID = lastID;
     this.changes = changes;
   }
-}
-
-const PRIMARY_CODES: Record<number, string> = {
-  1: 'SQLITE_ERROR', 2: 'SQLITE_INTERNAL', 3: 'SQLITE_PERM', 4: 'SQLITE_ABORT', 5: 'SQLITE_BUSY',
-  6: 'SQLITE_LOCKED', 7: 'SQLITE_NOMEM', 8: 'SQLITE_READONLY', 9: 'SQLITE_INTERRUPT', 10: 'SQLITE_IOERR',
-  11: 'SQLITE_CORRUPT', 12: 'SQLITE_NOTFOUND', 13: 'SQLITE_FULL', 14: 'SQLITE_CANTOPEN', 15: 'SQLITE_PROTOCOL',
-  16: 'SQLITE_EMPTY', 17: 'SQLITE_SCHEMA', 18: 'SQLITE_TOOBIG', 19: 'SQLITE_CONSTRAINT', 20: 'SQLITE_MISMATCH',
-  21: 'SQLITE_MISUSE', 22: 'SQLITE_NOLFS', 23: 'SQLITE_AUTH', 24: 'SQLITE_FORMAT', 25: 'SQLITE_RANGE', 26: 'SQLITE_NOTADB',
-};
-
-/** An error shaped as sqlite3 shapes them ("SQLITE_CONSTRAINT: UNIQUE constraint failed: …", `code`, `errno`): Sequelize and our retries match on those. */
-export class SqliteError extends Error {
-  readonly code: string;
-  readonly errno: number;
-  constructor(code: string, errno: number, message: string) {
-    super(`${code}: ${message}`);
-    this.name = 'Error';
-    this.code = code;
-    this.errno = errno;
-  }
-}
-
-function toSqliteError(err: unknown): SqliteError {
-  if (err instanceof SqliteError) return err;
-  const e = err as { errcode?: number; message?: string };
-  const errno = typeof e?.errcode === 'number' ? e.errcode & 0xff : 1;
-  return new SqliteError(PRIMARY_CODES[errno] ?? 'SQLITE_ERROR', errno, String(e?.message ?? err));
-}
-
-/** Values as sqlite3 binds them: booleans as 0/1, dates as milliseconds, undefined as NULL. */
-function bindable(value: unknown): SQLInputValue {
-  if (value === null || value === undefined) return null;
-  switch (typeof value) {
-    case 'string': case 'number': case 'bigint': return value;
-    case 'boolean': return value ? 1 : 0;
-    default:
-      if (value instanceof Uint8Array) return value;
-      if (value instanceof Date) return value.getTime();
-      return String(value);
-  }
-}
-
-function run<T>(stmt: StatementSync, params: Params, method: 'all' | 'run'): T {
-  if (params === undefined) return stmt[method]() as T;
-  if (Array.isArray(params)) return stmt[method](...params.map(bindable)) as T;
-  const named: Record<string, SQLInputValue> = {};
-  for (const key of Object.keys(params)) named[key] = bindable((params as Record<string, unknown>)[key]);
-  return stmt[method](named) as T;
-}
-
-/** Makes array rows into objects with these keys, in this order; `width` is how many. */
-type RowBuilder = ((row: readonly unknown[]) => Record<string, unknown>) & { readonly width: number };
-
-/**
- * One builder per statement: an object literal with the statement's column names, so every row of
- * it gets the same shape at once (a loop of keyed stores went megamorphic across statements and
- * cost as much as node:sqlite's own row objects). The names are JSON string literals: whatever a
- * column is called, it is a key, never code. `__proto__` is written as a computed key, which makes
- * an own property (as a plain one it would set the row's prototype). A duplicate name keeps the last
- * value, as node:sqlite's rows do.
- */
-function rowBuilder(names: readonly string[]): RowBuilder {
-  const fields = names.map((name, i) => `${name === '__proto__' ? '["__proto__"]' : JSON.stringify(name)}: row[${i}]`).join(', ');
-  return Object.assign(new Function('row', `return { ${fields} };`), { width: names.length }) as RowBuilder;
-}
-
-/** Rows as sqlite3 returns them: plain objects (node:sqlite's have no prototype), BLOBs as Buffers. */
-function plainRows(rows: Record<string, unknown>[]): Record<string, unknown>[] {
-  return rows.map((row) => {
-    const plain: Record<string, unknown> = {};
-    for (const key in row) {
-      const v = row[key];
-      plain[key] = v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : v;
-    }
-    return plain;
-  });
-}
-
-/**
- * `$1 … $n` (the parameters fast-sql's SQL is written with, as on PostgreSQL) as SQLite's numbered
- * `?1 … ?n`, outside quoted strings: bound positionally, argument i goes to `?i` whatever the order
- * in which they appear or how often.
- */
-export function numberedParameters(sql: string): string {
-  return sql.split("'").map((part, i) => (i % 2 === 1 ? part : part.replace(/\$(\d+)/g, '?$1'))).join("'");
-}
-
-const READ_ONLY_SQL = /^\s*(SELECT|PRAGMA\s+(table_info|index_list|index_info|foreign_key_list|table_xinfo)\b|EXPLAIN)\b/i;
-const isReadOnly = (sql: string) => READ_ONLY_SQL.test(sql);
-
-/** One per database file: which of this process's connections is inside a transaction, and who waits. */
-class WriteGate {
-  holder: Database | null = null;
-  /** Transactions of this process's connections that ended: a shared read snapshot older than one is stale. */
-  ended = 0;
-  private waiting: { go: () => void }[] = [];
-
-  blocks(db: Database, sql: string): boolean {
-    if (this.holder === null || this.holder === db || isReadOnly(sql)) return false;
-    // The kept connection's group commit never makes another connection wait: it commits now.
-    if (this.holder.hasOpenGroup) {
-      try {
-        this.holder.commitGroup();
-      } catch {
-        // Marked failed on the group; the gate is free either way.
-      }
-    }
-    return this.holder !== null && this.holder !== db;
-  }
-
-  wait(go: () => void, fail: (err: Error) => void): void {
-    const entry = { go: () => { clearTimeout(timer); go(); } };
-    const timer = setTimeout(() => {
-      this.waiting = this.waiting.filter((w) => w !== entry);
-      fail(new SqliteError('SQLITE_BUSY', 5, 'database is locked (another transaction of this process held it too long)'));
-    }, GATE_TIMEOUT_MS);
-    this.waiting.push(entry);
-  }
-
-  /** After a statement: take or give back the gate by whether the connection is now inside a transaction. */
-  settle(db: Database): void {
-    if (db.handle.isOpen && db.handle.isTransaction) {
-      this.holder ??= db;
-      return;
-    }
-    if (this.holder !== db) return;
-    this.holder = null;
-    this.ended += 1;
-    // Everything that waited runs in order; the first BEGIN takes the gate and the rest queue again.
-    const ready = this.waiting;
-    this.waiting = [];
-    for (const w of ready) w.go();
-  }
-}
-
-const gates = new Map<string, WriteGate>();
-
-function gateFor(filename: string): WriteGate {
-  let gate = gates.get(filename);
-  if (!gate) {
-    gate = new WriteGate();
-    gates.set(filename, gate);
-  }
-  return gate;
 }
 
 /** A connection, as `sqlite3.Database`. */
@@ -240,14 +96,14 @@ export class Database {
     fn?.();
   }
 
-  run(sql: string, params?: Params | Callback, callback?: Callback): this {
+  run(sql: string, params?: StatementParams | Callback, callback?: Callback): this {
     const [p, cb] = typeof params === 'function' ? [undefined, params] : [params, callback];
     this.when(sql, (err) => {
       if (err) return cb?.call(new Statement(), err);
       let result: { lastInsertRowid: number | bigint; changes: number | bigint };
       try {
         this.groupCommit?.before(this.kindOf(sql));
-        result = run(this.prepare(sql), p, 'run');
+        result = runStatement(this.prepare(sql), p, 'run');
       } catch (e) {
         return this.finish(cb, new Statement(), toSqliteError(e));
       }
@@ -256,14 +112,14 @@ export class Database {
     return this;
   }
 
-  all<T = Record<string, unknown>>(sql: string, params?: Params | Callback<T[]>, callback?: Callback<T[]>): this {
+  all<T = Record<string, unknown>>(sql: string, params?: StatementParams | Callback<T[]>, callback?: Callback<T[]>): this {
     const [p, cb] = typeof params === 'function' ? [undefined, params] : [params, callback];
     this.when(sql, (err) => {
       if (err) return cb?.call(new Statement(), err);
       let rows: Record<string, unknown>[];
       try {
         this.groupCommit?.before(this.kindOf(sql));
-        rows = plainRows(run(this.prepare(sql), p, 'all'));
+        rows = plainRows(runStatement(this.prepare(sql), p, 'all'));
       } catch (e) {
         return this.finish(cb, new Statement(), toSqliteError(e));
       }
@@ -313,7 +169,7 @@ export class Database {
       // whose three account reads return some twenty columns each).
       let build = this.rowBuilders.get(stmt);
       if (!build) stmt.setReturnArrays(true);
-      const rows = run<unknown[][]>(stmt, params, 'all');
+      const rows = runStatement<unknown[][]>(stmt, params, 'all');
       // The names are read on first use, and again when a row comes back of another width: SQLite
       // prepares a statement again after a schema change (another process's migration).
       if (!build || (rows.length > 0 && rows[0]!.length !== build.width)) {
@@ -326,7 +182,7 @@ export class Database {
 
   /** As `cachedAll`, for a write; resolves to the number of changed rows. */
   cachedRun(sql: string, params: readonly unknown[] | Record<string, unknown>): Promise<number> {
-    return this.cached(sql, Array.isArray(params), (stmt) => Number(run<{ changes: number | bigint }>(stmt, params, 'run').changes));
+    return this.cached(sql, Array.isArray(params), (stmt) => Number(runStatement<{ changes: number | bigint }>(stmt, params, 'run').changes));
   }
 
   private cached<T>(sql: string, positional: boolean, use: (stmt: StatementSync) => T): Promise<T> {
