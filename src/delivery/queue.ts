@@ -112,9 +112,9 @@ export function createDeliveryQueue(options: DeliveryQueueOptions) {
       );
       ids = (rows as Array<{ id: string }>).map((r) => r.id);
     } else {
-      // The worker's poll mostly finds nothing: a prepared statement (fastSql), not Model.findAll,
-      // whose query building and statement preparation made an idle server spend several ms of CPU
-      // per second (issue 19).
+      // The worker asks twice a second, mostly to find nothing: a prepared statement (fastSql), not
+      // Model.findAll, whose query building and statement preparation made an idle server spend
+      // several ms of CPU per second (issue 19).
       const due = await fastSql(store.sequelize).all<{ id: string }>(DUE_SQLITE, [dateParam(now), limit]);
       ids = [];
       for (const { id } of due) {
@@ -273,15 +273,8 @@ export function createDeliveryQueue(options: DeliveryQueueOptions) {
       }
       return total;
     },
-    /**
-     * Starts the background worker; its timer does not keep the process alive. This process's own
-     * messages do not wait for it: `enqueue` kicks a batch once its transaction commits. The poll
-     * finds the rest — rows another process queued (the admin CLI's notices, another instance's
-     * claim left by a crash) and retries, which wait 30 s or more anyway — so every 5 s is enough.
-     * It was twice a second, and an idle server then spent ≈ 2 ms of CPU a second on it: a poll runs
-     * in code the JIT has let go cold (bench/RESULTS.md, issue 19).
-     */
-    start(intervalMs = 5_000, limit = 20): void {
+    /** Starts the background worker; its timer does not keep the process alive. */
+    start(intervalMs = 500, limit = 20): void {
       if (started) return;
       started = true;
       stopped = false;
