@@ -74,6 +74,16 @@ export interface LoadOptions {
   generateSecrets?: boolean;
 }
 
+/** The config file as written (YAML, an empty file as `{}`), before defaults and the environment; one clear line if it is not YAML. */
+export function readConfigFile(file: string): unknown {
+  try {
+    return yaml().parse(readFileSync(file, 'utf8')) ?? {};
+  } catch (err) {
+    const first = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+    throw new ConfigError(`${file}: not valid YAML: ${first}`);
+  }
+}
+
 export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const env = options.env ?? process.env;
   const file = resolve(options.file ?? env.OIDC_SSPR_CONFIG ?? 'config/oidc-sspr.yaml');
@@ -83,12 +93,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   let fileUsed: string | null = null;
   if (existsSync(file)) {
     fileUsed = file;
-    try {
-      raw = yaml().parse(readFileSync(file, 'utf8')) ?? {};
-    } catch (err) {
-      const first = (err instanceof Error ? err.message : String(err)).split('\n')[0];
-      throw new ConfigError(`${file}: not valid YAML: ${first}`);
-    }
+    raw = readConfigFile(file);
     if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${file}: the top level must be a mapping of keys`);
     for (const key of Object.keys(raw as object)) sources[key] = 'file';
   } else if (options.file ?? env.OIDC_SSPR_CONFIG) {

@@ -1,8 +1,8 @@
 import { isIP } from 'node:net';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Sequelize } from 'sequelize';
-import { isSqlite, type LoadedConfig } from '../../config/load.ts';
+import { isSqlite, readConfigFile, type LoadedConfig } from '../../config/load.ts';
 import { METHOD_TYPES, type Config } from '../../config/schema.ts';
 import { loadStandings, scopeReport } from '../../audit/reports.ts';
 import { mfaLines } from './scope.ts';
@@ -10,10 +10,6 @@ import { openDatabase } from '../../store/db.ts';
 import { storeFromSequelize } from '../../store/index.ts';
 import { OPEN_READONLY, sqliteDriver } from '../../store/sqlite-driver.ts';
 import { globalsOf, load, output, redactUrl, type CliIo } from './context.ts';
-import { lazy } from '../../lazy.ts';
-
-// On first use, as the config loader's (config/load.ts): `--help` and a usage error start without it.
-const yaml = lazy<typeof import('yaml')>('yaml');
 
 /** Keys whose values are never printed. */
 const SECRET = /(^secrets\.|\.pass$|^metrics\.token$|client_secret|\.headers\.)/;
@@ -39,7 +35,7 @@ function inFile(raw: unknown, path: string[]): boolean {
 /** Every leaf of the effective config with where it came from: env, file, or default. */
 export function configLeaves(loaded: LoadedConfig): Leaf[] {
   let raw: unknown = {};
-  if (loaded.file) raw = yaml().parse(readFileSync(loaded.file, 'utf8')) ?? {};
+  if (loaded.file) raw = readConfigFile(loaded.file);
   const leaves: Leaf[] = [];
   const walk = (node: unknown, path: string[]) => {
     if (isPlainObject(node) && Object.keys(node).length > 0 && path[0] !== 'clients') {
