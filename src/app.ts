@@ -14,7 +14,7 @@ import { extensionFrom } from './extension.ts';
 import { createTranslator } from './i18n/index.ts';
 import { onlyUnder, type AuditInput, type SsprExtension } from './index.ts';
 import { PageError } from './interactions/errors.ts';
-import { securityHeaders } from './interactions/headers.ts';
+import { finishSecurityHeaders, startSecurityHeaders } from './interactions/headers.ts';
 import { renderErrorPage } from './interactions/kit.ts';
 import { createMetrics, metricsEndpoint } from './metrics/index.ts';
 import { packageRoot } from './paths.ts';
@@ -112,17 +112,19 @@ export async function createApp(options: AppOptions): Promise<App> {
   const issuerHost = new URL(config.issuer).host;
   // SQLite: a request's writes share commits, all committed before its response goes out.
   const committedBeforeResponse = store.groupWritesPerRequest();
-  provider.use(async (ctx, next) => {
+  // What every request gets, in one layer rather than one each: each async layer is one more frame
+  // that every error built on the way captures (oidc-provider builds three on each userinfo).
+  provider.use((ctx, next) => {
     ctx.request.header.host = issuerHost;
     delete ctx.request.header['x-forwarded-host'];
-    await committedBeforeResponse(next);
+    const headersHere = startSecurityHeaders(ctx);
+    return committedBeforeResponse(async () => {
+      await next();
+      if (ctx.status === 404 && !ctx.body) renderErrorPage(ctx, kit, new PageError(404, 'not_found'));
+      if (headersHere) finishSecurityHeaders(ctx);
+    });
   });
   if (metrics) provider.use(metrics.timeRequests);
-  provider.use(securityHeaders);
-  provider.use(async (ctx, next) => {
-    await next();
-    if (ctx.status === 404 && !ctx.body) renderErrorPage(ctx, kit, new PageError(404, 'not_found'));
-  });
   provider.use(onlyUnder(['/static/', '/metrics', '/healthz'], base.routes()));
   provider.use(extension.loginRoutes(provider, hasher));
   provider.use(extension.routes(provider));

@@ -37,7 +37,13 @@ interface ReadWithToken {
   /** By uid: the session a code kept in memory is bound to (its exchange checks it next). */
   sessions: Map<string, string | null>;
 }
-const readWithToken = new WeakMap<object, ReadWithToken>();
+/**
+ * Kept on the request's context under a symbol of ours: a WeakMap keyed by each request's context
+ * cost an identity hash and an ephemeron write barrier per request (perf, userinfo).
+ */
+const READ_WITH_TOKEN = Symbol('oidc-sspr read with token');
+type CarriesRead = { [READ_WITH_TOKEN]?: ReadWithToken };
+const readWithTokenOf = (ctx: object): ReadWithToken | undefined => (ctx as CarriesRead)[READ_WITH_TOKEN];
 
 /** `key`'s entry, removed as it is taken; `undefined` when the request's token read did not bring it. */
 function takeOnce<T>(entries: Map<string, T> | undefined, key: string): T | undefined {
@@ -93,9 +99,7 @@ export function createSequelizeAdapter(store: Store, clock: Clock, options: { si
     WHERE g.model = 'Grant' AND g.id = $1 AND (g.expires_at IS NULL OR g.expires_at > $2)`;
 
   const readOf = (ctx: object): ReadWithToken => {
-    let read = readWithToken.get(ctx);
-    if (!read) readWithToken.set(ctx, (read = { grants: new Map(), accounts: new Map(), sessions: new Map() }));
-    return read;
+    return ((ctx as CarriesRead)[READ_WITH_TOKEN] ??= { grants: new Map(), accounts: new Map(), sessions: new Map() });
   };
 
   /** What the request's token read brought along: the grant (null: gone) and its account. */
@@ -137,8 +141,8 @@ export function createSequelizeAdapter(store: Store, clock: Clock, options: { si
     private forgetReadWithToken(id: string): void {
       const ctx = this.name === 'Grant' || this.name === 'Session' ? requestContext() : undefined;
       if (!ctx) return;
-      if (this.name === 'Grant') readWithToken.get(ctx)?.grants.delete(id);
-      else readWithToken.get(ctx)?.sessions.clear();
+      if (this.name === 'Grant') readWithTokenOf(ctx)?.grants.delete(id);
+      else readWithTokenOf(ctx)?.sessions.clear();
     }
 
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
@@ -166,7 +170,7 @@ export function createSequelizeAdapter(store: Store, clock: Clock, options: { si
       if (typeof value !== 'string' || value.includes('\u0000')) return undefined;
       const ctx = key === 'id' || (key === 'uid' && this.name === 'Session') ? requestContext() : undefined;
       if (ctx && (this.name === 'Grant' || key === 'uid')) {
-        const read = readWithToken.get(ctx);
+        const read = readWithTokenOf(ctx);
         const taken = takeOnce(this.name === 'Grant' ? read?.grants : read?.sessions, value);
         if (taken !== undefined) return taken ? (JSON.parse(taken) as AdapterPayload) : undefined;
       }
@@ -241,7 +245,7 @@ export function createSequelizeAdapter(store: Store, clock: Clock, options: { si
  */
 export function takeAccountReadWithToken(accountId: string): AccountRow | null | undefined {
   const ctx = requestContext();
-  return takeOnce(ctx ? readWithToken.get(ctx)?.accounts : undefined, accountId);
+  return takeOnce(ctx ? readWithTokenOf(ctx)?.accounts : undefined, accountId);
 }
 
 /** Rows one purge step looks at on SQLite: a few milliseconds of the event loop each. */

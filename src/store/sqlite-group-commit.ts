@@ -271,11 +271,10 @@ export class GroupCommitFailed extends Error {
  * Runs `fn` (one HTTP request), then commits what is pending before returning: what the request
  * answers is on disk. Fails when a group the request wrote in was rolled back.
  */
-export async function commitBeforeReturning<T>(commitNow: () => void, fn: () => Promise<T>): Promise<T> {
+export function commitBeforeReturning<T>(commitNow: () => void, fn: () => Promise<T>): Promise<T> {
   const groups: CommitGroup[] = [];
   const undo: (() => void)[] = [];
-  return requestGroups.run({ groups, undo, commitWithRequest: false }, async () => {
-    const settled = await fn().then((value) => ({ value }), (error: unknown) => ({ error }));
+  const finish = (outcome: { value: T } | { error: unknown }): T => {
     try {
       commitNow();
     } catch {
@@ -283,8 +282,19 @@ export async function commitBeforeReturning<T>(commitNow: () => void, fn: () => 
     }
     const rolledBack = groups.some((g) => g.failed);
     if (rolledBack) for (const step of undo) step();
-    if ('error' in settled) throw settled.error;
+    if ('error' in outcome) throw outcome.error;
     if (rolledBack) throw new GroupCommitFailed();
-    return settled.value;
+    return outcome.value;
+  };
+  // Chained rather than awaited: an async function here would be one more frame in the stack every
+  // error of the request captures.
+  return requestGroups.run({ groups, undo, commitWithRequest: false }, () => {
+    let running: Promise<T>;
+    try {
+      running = fn();
+    } catch (error) {
+      running = Promise.reject(error);
+    }
+    return running.then((value) => finish({ value }), (error: unknown) => finish({ error }));
   });
 }
