@@ -19,11 +19,41 @@ export function dateParamFor(dialect: 'sqlite' | 'postgres'): DateParam {
   return (d) => {
     const ms = d.getTime();
     if (ms !== lastMs) {
-      lastText = `${d.toISOString().slice(0, 23).replace('T', ' ')} +00:00`; // throws on an invalid date, as before
+      lastText = sqliteDateText(d, ms);
       lastMs = ms;
     }
     return lastText;
   };
+}
+
+const DAY_MS = 86_400_000;
+/** Years 0000–9999, which `toISOString` writes with four digits. */
+const FOUR_DIGIT_YEARS = { from: Date.parse('0000-01-01T00:00:00.000Z'), to: Date.parse('9999-12-31T23:59:59.999Z') };
+let textDay = Number.NaN;
+let textDayPrefix = '';
+const twoDigits = (n: number): string => (n < 10 ? `0${n}` : `${n}`);
+
+/**
+ * 'YYYY-MM-DD HH:MM:SS.SSS +00:00', exactly `toISOString`'s first 23 characters with a space for the T:
+ * the day's part is formatted once a day and the time of day by arithmetic. `toISOString` for every
+ * date was ≈ 0.5 µs each, some twenty a sign-in (perf: 25 µs a sign-in under load).
+ */
+function sqliteDateText(d: Date, ms: number): string {
+  // Invalid dates throw (toISOString's RangeError); years outside 0000–9999 keep toISOString's own form.
+  if (!(ms >= FOUR_DIGIT_YEARS.from && ms <= FOUR_DIGIT_YEARS.to)) return `${d.toISOString().slice(0, 23).replace('T', ' ')} +00:00`;
+  const day = Math.floor(ms / DAY_MS);
+  if (day !== textDay) {
+    textDayPrefix = new Date(day * DAY_MS).toISOString().slice(0, 10);
+    textDay = day;
+  }
+  let rest = ms - day * DAY_MS;
+  const hours = Math.floor(rest / 3_600_000);
+  rest -= hours * 3_600_000;
+  const minutes = Math.floor(rest / 60_000);
+  rest -= minutes * 60_000;
+  const seconds = Math.floor(rest / 1000);
+  const millis = rest - seconds * 1000;
+  return `${textDayPrefix} ${twoDigits(hours)}:${twoDigits(minutes)}:${twoDigits(seconds)}.${millis < 10 ? '00' : millis < 100 ? '0' : ''}${millis} +00:00`;
 }
 
 const SQLITE_DATE = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2}(?:\.\d+)?) ?(Z|[+-]\d{2}:\d{2})?$/;
