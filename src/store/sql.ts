@@ -59,19 +59,45 @@ function sqliteDateText(d: Date, ms: number): string {
 const SQLITE_DATE = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2}(?:\.\d+)?) ?(Z|[+-]\d{2}:\d{2})?$/;
 
 /** A date column as plain SQL returns it: the stored text on SQLite, a Date on PostgreSQL. */
-/** Stored date texts already read (an account's dates come back on every request that reads it). */
-const readDates = new Map<string, number>();
+/** The day part of the last date text read, and its time: most dates read are of today. */
+let readDayText = '';
+let readDayMs = 0;
+const digitAt = (v: string, i: number): number => {
+  const c = v.charCodeAt(i) - 48;
+  return c >= 0 && c <= 9 ? c : Number.NaN;
+};
+
+/**
+ * The time of a date text in exactly the form written here and by Sequelize on SQLite
+ * ('YYYY-MM-DD HH:MM:SS.SSS +00:00'), by arithmetic; null for any other form (the caller's own parse
+ * then decides). A regular expression and `new Date(text)` for each was ≈ 18 µs a sign-in under load.
+ */
+export function sqliteDateMs(v: string): number | null {
+  if (v.length !== 30 || v[10] !== ' ' || v[13] !== ':' || v[16] !== ':' || v[19] !== '.' || !v.endsWith(' +00:00')) return null;
+  const hours = digitAt(v, 11) * 10 + digitAt(v, 12);
+  const minutes = digitAt(v, 14) * 10 + digitAt(v, 15);
+  const seconds = digitAt(v, 17) * 10 + digitAt(v, 18);
+  const millis = digitAt(v, 20) * 100 + digitAt(v, 21) * 10 + digitAt(v, 22);
+  // NaN fails these too.
+  if (!(hours <= 23 && minutes <= 59 && seconds <= 59 && millis >= 0)) return null;
+  if (readDayText === '' || !v.startsWith(readDayText)) {
+    const dayText = v.slice(0, 10);
+    const dayMs = Date.parse(`${dayText}T00:00:00.000Z`);
+    if (Number.isNaN(dayMs)) return null;
+    readDayText = dayText;
+    readDayMs = dayMs;
+  }
+  return readDayMs + hours * 3_600_000 + minutes * 60_000 + seconds * 1000 + millis;
+}
 
 export function readDate(v: Date | string | null | undefined): Date | null {
   if (v === null || v === undefined) return null;
   if (v instanceof Date) return v;
-  const known = readDates.get(v);
-  if (known !== undefined) return new Date(known);
+  const ms = sqliteDateMs(v);
+  if (ms !== null) return new Date(ms);
   const m = SQLITE_DATE.exec(v);
   const d = new Date(m ? `${m[1]}T${m[2]}${m[3] ?? 'Z'}` : v);
   if (Number.isNaN(d.getTime())) throw new Error(`unreadable date: ${v}`);
-  if (readDates.size >= 1024) readDates.clear();
-  readDates.set(v, d.getTime());
   return d;
 }
 

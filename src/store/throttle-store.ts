@@ -2,7 +2,7 @@ import { QueryTypes } from 'sequelize';
 import type { ThrottleCounter, ThrottleStore, TransactionHandle } from '../sspr/ports.ts';
 import { fastSql } from './fast-sql.ts';
 import { transactionOf, type Store } from './index.ts';
-import { dateParamFor } from './sql.ts';
+import { dateParamFor, sqliteDateMs } from './sql.ts';
 import { commitWithThisRequest } from './sqlite-group-commit.ts';
 
 /**
@@ -19,6 +19,8 @@ interface RawRow { key: string; count: number | string; window_ends_at: Date | s
 function toDate(v: Date | string | null): Date | null {
   if (v === null) return null;
   if (v instanceof Date) return v;
+  const ms = sqliteDateMs(v);
+  if (ms !== null) return new Date(ms);
   const m = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2}(?:\.\d+)?)\s*(Z|[+-]\d{2}:?\d{2})?$/.exec(v.trim());
   const d = m ? new Date(`${m[1]}T${m[2]}${m[3] ?? 'Z'}`) : new Date(v);
   if (Number.isNaN(d.getTime())) throw new Error(`unreadable date in throttles: ${v}`);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { dateParamFor } from '../../src/store/sql.ts';
+import { dateParamFor, readDate, sqliteDateMs } from '../../src/store/sql.ts';
 
 /** What Sequelize writes for a date on SQLite, and what the purge and expiry checks compare as text. */
 const sequelizeText = (d: Date) => `${d.toISOString().slice(0, 23).replace('T', ' ')} +00:00`;
@@ -29,5 +29,30 @@ describe('SQLite date parameters (store/sql.ts)', () => {
   it('passes dates through on PostgreSQL', () => {
     const d = new Date();
     assert.equal(dateParamFor('postgres')(d), d);
+  });
+
+  it('read back the time of every text written, and of the other forms SQLite rows hold, as Date parses them', () => {
+    const param = dateParamFor('sqlite');
+    const now = Date.now();
+    for (let i = -40_000; i < 40_000; i++) {
+      const d = new Date(now + i * 237_912_345);
+      assert.equal(readDate(param(d) as string)?.getTime(), d.getTime());
+    }
+    // Not in the written form: parsed as before (ISO with T, Z, another offset, fewer digits, no millis).
+    const others: [string, string][] = [
+      ['2026-12-07T10:11:12.345Z', '2026-12-07T10:11:12.345Z'], ['2026-12-07 10:11:12.345 +02:00', '2026-12-07T10:11:12.345+02:00'],
+      ['2026-12-07 10:11:12 +00:00', '2026-12-07T10:11:12Z'], ['2026-12-07 10:11:12.3', '2026-12-07T10:11:12.3Z']];
+    for (const [text, iso] of others) {
+      assert.equal(sqliteDateMs(text), null, text);
+      assert.equal(readDate(text)?.getTime(), Date.parse(iso), text);
+    }
+    // Out of range in the written form: the fast path declines and Date's own parse decides, as before.
+    for (const text of ['2026-12-07 24:00:00.000 +00:00', '2026-12-07 10:60:00.000 +00:00', '2026-13-07 10:00:00.000 +00:00',
+      '2026-12-07 1a:00:00.000 +00:00', '2026-02-30 10:00:00.000 +00:00']) {
+      if (!text.startsWith('2026-02-30')) assert.equal(sqliteDateMs(text), null, text);
+      const asDate = Date.parse(`${text.slice(0, 10)}T${text.slice(11, 23)}+00:00`);
+      if (Number.isNaN(asDate)) assert.throws(() => readDate(text), /unreadable date/, text);
+      else assert.equal(readDate(text)?.getTime(), asDate, text);
+    }
   });
 });
