@@ -1,8 +1,8 @@
 import Provider, { type Adapter, type AdapterPayload } from 'oidc-provider';
 import { Op } from 'sequelize';
 import type { Clock } from '../clock.ts';
-import type { AccountRow, Store } from '../store/index.ts';
-import { ACCOUNT_COLUMNS, accountRowOf, type RawAccountRow } from '../store/account-row.ts';
+import type { Store } from '../store/index.ts';
+import { TOKEN_ACCOUNT_COLUMNS, tokenAccountRowOf, type RawTokenAccountRow, type TokenAccountRow } from '../store/account-row.ts';
 import { fastSql } from '../store/fast-sql.ts';
 import { dateParamFor, readDate } from '../store/sql.ts';
 import { undoIfRolledBack } from '../store/sqlite-group-commit.ts';
@@ -13,7 +13,7 @@ type AdapterClass = new (name: string) => Adapter;
 
 interface PayloadRow { payload: string; consumed_at: Date | string | null }
 /** A token with its grant and the grant's account (the account's columns null when there is none). */
-interface TokenRow extends PayloadRow, Partial<Omit<RawAccountRow, 'id'>> {
+interface TokenRow extends PayloadRow, Partial<Omit<RawTokenAccountRow, 'id'>> {
   grant_id: string | null;
   grant_payload: string | null;
   grant_account_id: string | null;
@@ -33,7 +33,7 @@ const READ_WITH_GRANT = new Set(['AuthorizationCode', 'AccessToken', 'RefreshTok
  */
 interface ReadWithToken {
   grants: Map<string, string | null>;
-  accounts: Map<string, AccountRow | null>;
+  accounts: Map<string, TokenAccountRow | null>;
   /** By uid: the session a code kept in memory is bound to (its exchange checks it next). */
   sessions: Map<string, string | null>;
 }
@@ -85,14 +85,14 @@ export function createSequelizeAdapter(store: Store, clock: Clock, options: { si
   const FIND = { id: selectBy('id'), uid: selectBy('uid'), userCode: selectBy('user_code') };
   // The token and its grant as one consistent read: the grant under the same expiry rule as FIND.
   const FIND_WITH_GRANT = `SELECT t.payload, t.consumed_at, t.grant_id, g.payload AS grant_payload, g.account_id AS grant_account_id,
-      ${ACCOUNT_COLUMNS}
+      ${TOKEN_ACCOUNT_COLUMNS}
     FROM oidc_payloads t LEFT JOIN oidc_payloads g
       ON g.model = 'Grant' AND g.id = t.grant_id AND (g.expires_at IS NULL OR g.expires_at > $3)
     LEFT JOIN accounts a ON a.id = g.account_id
     WHERE t.model = $1 AND t.id = $2 AND (t.expires_at IS NULL OR t.expires_at > $3)`;
   // The same grant and account for a code kept in memory (sign-in-memory.ts), and the session the code
   // is bound to, which its exchange checks right after (oidc-provider's session binding): one read.
-  const GRANT_WITH_ACCOUNT = `SELECT g.payload AS grant_payload, g.account_id AS grant_account_id, ${ACCOUNT_COLUMNS},
+  const GRANT_WITH_ACCOUNT = `SELECT g.payload AS grant_payload, g.account_id AS grant_account_id, ${TOKEN_ACCOUNT_COLUMNS},
       (SELECT s.payload FROM oidc_payloads s WHERE s.model = 'Session' AND s.uid = $3
         AND (s.expires_at IS NULL OR s.expires_at > $2)) AS session_payload
     FROM oidc_payloads g LEFT JOIN accounts a ON a.id = g.account_id
@@ -106,7 +106,7 @@ export function createSequelizeAdapter(store: Store, clock: Clock, options: { si
   function rememberReadWithToken(ctx: object, grantId: string, row: Omit<TokenRow, 'payload' | 'consumed_at' | 'grant_id'> | undefined): void {
     const read = readOf(ctx);
     read.grants.set(grantId, row?.grant_payload ?? null);
-    if (row?.grant_account_id) read.accounts.set(row.grant_account_id, row.id ? accountRowOf(row as RawAccountRow) : null);
+    if (row?.grant_account_id) read.accounts.set(row.grant_account_id, row.id ? tokenAccountRowOf(row as RawTokenAccountRow) : null);
   }
 
   async function writeRow(model: string, id: string, payload: AdapterPayload, expiresIn: number, consumedAt: number | null = null): Promise<void> {
@@ -185,9 +185,13 @@ export function createSequelizeAdapter(store: Store, clock: Clock, options: { si
       return consumedAt ? { ...payload, consumed: Math.floor(consumedAt.getTime() / 1000) } : payload;
     }
 
-    async find(id: string) {
-      const memory = this.memory;
-      if (!memory) return this.findWhere('id', id);
+    find(id: string): Promise<AdapterPayload | undefined> {
+      // Straight to the statement for the models kept in the database (every token): an async
+      // wrapper here was one more promise and microtask on each userinfo.
+      return this.memory ? this.findKept(this.memory, id) : this.findWhere('id', id);
+    }
+
+    private async findKept(memory: SignInMemory, id: string): Promise<AdapterPayload | undefined> {
       const kept = typeof id === 'string' ? memory.get(id) : undefined;
       if (!kept) {
         const stored = await this.findWhere('id', id);
@@ -243,7 +247,7 @@ export function createSequelizeAdapter(store: Store, clock: Clock, options: { si
  * `undefined`): a row, `null` when the token's grant names an account that is gone, `undefined` when
  * no token of this request brought it — then read it.
  */
-export function takeAccountReadWithToken(accountId: string): AccountRow | null | undefined {
+export function takeAccountReadWithToken(accountId: string): TokenAccountRow | null | undefined {
   const ctx = requestContext();
   return takeOnce(ctx ? readWithTokenOf(ctx)?.accounts : undefined, accountId);
 }

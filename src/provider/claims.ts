@@ -1,8 +1,8 @@
 import type { AccountClaims } from 'oidc-provider';
-import type { AccountRow } from '../store/index.ts';
+import type { TokenAccountRow } from '../store/account-row.ts';
 
 /** Standard claims from an account row; verified flags only as set by a proven recovery method. */
-export function claimsFor(row: AccountRow): AccountClaims {
+export function claimsFor(row: TokenAccountRow): AccountClaims {
   return {
     sub: row.id,
     name: row.name ?? undefined,

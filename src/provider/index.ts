@@ -1,7 +1,8 @@
 import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC, type ClientMetadata, type JWK } from 'oidc-provider';
 import type { Clock } from '../clock.ts';
 import type { Config } from '../config/schema.ts';
-import type { Store } from '../store/index.ts';
+import type { AccountRow, Store } from '../store/index.ts';
+import type { TokenAccountRow } from '../store/account-row.ts';
 import type { SequelizeDirectory } from '../store/account-directory.ts';
 import { createSequelizeAdapter, takeAccountReadWithToken } from './adapter.ts';
 import { claimsFor } from './claims.ts';
@@ -97,7 +98,7 @@ export function createProvider(options: ProviderOptions): Provider {
   (options.extraPrompts ?? []).forEach((prompt, i) => policy.add(prompt, 1 + i));
 
   /** The token endpoints read the account together with the token (the adapter's statement), else here. */
-  const accountRowForToken = async (sub: string) => {
+  const accountRowForToken = (sub: string): TokenAccountRow | null | Promise<AccountRow | null> => {
     const readWithToken = takeAccountReadWithToken(sub);
     return readWithToken !== undefined ? readWithToken : directory.findRow(sub);
   };
