@@ -55,22 +55,14 @@ export function tokenAccountRowOf(r: RawTokenAccountRow): TokenAccountRow {
   };
 }
 
+/** The whole row: what a token's use reads, and the rest (sign-in, the directory, the CLI). */
 export function accountRowOf(r: RawAccountRow): AccountRow {
   return {
-    id: r.id,
-    login: r.login,
-    email: r.email,
-    emailVerified: readBool(r.email_verified),
-    phone: r.phone,
-    phoneVerified: readBool(r.phone_verified),
-    name: r.name,
+    ...tokenAccountRowOf(r),
     passwordHash: r.password_hash,
     isAdmin: readBool(r.is_admin),
-    disabled: readBool(r.disabled),
     passwordChangedAt: readDate(r.password_changed_at),
     language: r.language,
-    credentialsEpoch: Number(r.credentials_epoch),
     createdAt: readDate(r.created_at) ?? undefined,
-    updatedAt: readDate(r.updated_at) ?? undefined,
   };
 }
