@@ -98,9 +98,8 @@ export function createSequelizeAdapter(store: Store, clock: Clock, options: { si
     FROM oidc_payloads g LEFT JOIN accounts a ON a.id = g.account_id
     WHERE g.model = 'Grant' AND g.id = $1 AND (g.expires_at IS NULL OR g.expires_at > $2)`;
 
-  const readOf = (ctx: object): ReadWithToken => {
-    return ((ctx as CarriesRead)[READ_WITH_TOKEN] ??= { grants: new Map(), accounts: new Map(), sessions: new Map() });
-  };
+  const readOf = (ctx: object): ReadWithToken =>
+    ((ctx as CarriesRead)[READ_WITH_TOKEN] ??= { grants: new Map(), accounts: new Map(), sessions: new Map() });
 
   /** What the request's token read brought along: the grant (null: gone) and its account. */
   function rememberReadWithToken(ctx: object, grantId: string, row: Omit<TokenRow, 'payload' | 'consumed_at' | 'grant_id'> | undefined): void {

@@ -58,7 +58,6 @@ function sqliteDateText(d: Date, ms: number): string {
 
 const SQLITE_DATE = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2}(?:\.\d+)?) ?(Z|[+-]\d{2}:\d{2})?$/;
 
-/** A date column as plain SQL returns it: the stored text on SQLite, a Date on PostgreSQL. */
 /** The day part of the last date text read, and its time: most dates read are of today. */
 let readDayText = '';
 let readDayMs = 0;
@@ -90,6 +89,7 @@ export function sqliteDateMs(v: string): number | null {
   return readDayMs + hours * 3_600_000 + minutes * 60_000 + seconds * 1000 + millis;
 }
 
+/** A date column as plain SQL returns it: the stored text on SQLite, a Date on PostgreSQL. */
 export function readDate(v: Date | string | null | undefined): Date | null {
   if (v === null || v === undefined) return null;
   if (v instanceof Date) return v;
