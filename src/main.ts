@@ -5,11 +5,11 @@ import { createApp } from './app.ts';
 import { ConfigError, isSqlite, loadConfig } from './config/load.ts';
 import { demoClientOf, demoFollowsIssuer } from './demo/routes.ts';
 
-// Each argon2id verify is ~50 ms of one core on libuv's thread pool, which is 4 threads by default
-// whatever the machine: on more cores sign-ins would queue for hashing with cores idle. One thread
-// per core (never fewer than libuv's 4, which SQLite statements, file reads and async crypto share).
-// libuv reads the variable when its first job starts the pool; the imports above queue none while
-// loading. An operator's own setting wins.
+// Each argon2id verify is ≈ 20–30 ms of one core with the default parameters, on libuv's thread
+// pool, which is 4 threads by default whatever the machine: on more cores sign-ins would queue for
+// hashing with cores idle. One thread per core (never fewer than libuv's 4, which file reads, DNS
+// look-ups for delivery and async crypto share). libuv reads the variable when its first job starts
+// the pool; the imports above queue none while loading. An operator's own setting wins.
 process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, availableParallelism()));
 // In development the outbox transport also prints each message's text (code included) on the
 // console, where the README's first run looks for it; never with NODE_ENV=production.
