@@ -6,7 +6,7 @@ import type { SecretBox } from '../sspr/crypto.ts';
 import type { TransactionHandle } from '../sspr/ports.ts';
 import { fastSql } from '../store/fast-sql.ts';
 import { transactionOf, type DeliveryRow, type Store, type Transaction } from '../store/index.ts';
-import { dateParamFor } from '../store/sql.ts';
+import { dateParamFor, limitClause } from '../store/sql.ts';
 import { consoleLog, isPermanent, PermanentDeliveryError, type Channel, type LogFn, type Transport } from './transports.ts';
 
 export interface EnqueueInput {
@@ -67,8 +67,8 @@ export type DeliveryQueue = ReturnType<typeof createDeliveryQueue>;
  * `next_attempt_at` moves `leaseMs` ahead, so a row held by a crashed instance comes due again.
  */
 /** SQLite: the due rows, oldest first (served by the (status, next_attempt_at) index). */
-const DUE_SQLITE = `SELECT id FROM deliveries WHERE status IN ('pending', 'sending') AND next_attempt_at <= $1
-  ORDER BY next_attempt_at LIMIT $2`;
+const dueSqlite = (limit: number) => `SELECT id FROM deliveries WHERE status IN ('pending', 'sending') AND next_attempt_at <= $1
+  ORDER BY next_attempt_at ${limitClause(limit)}`;
 
 export function createDeliveryQueue(options: DeliveryQueueOptions) {
   const { store, clock, transports, audit, secretBox } = options;
@@ -115,7 +115,7 @@ export function createDeliveryQueue(options: DeliveryQueueOptions) {
       // The worker asks twice a second, mostly to find nothing: a prepared statement (fastSql), not
       // Model.findAll, whose query building and statement preparation made an idle server spend
       // several ms of CPU per second (issue 19).
-      const due = await fastSql(store.sequelize).all<{ id: string }>(DUE_SQLITE, [dateParam(now), limit]);
+      const due = await fastSql(store.sequelize).all<{ id: string }>(dueSqlite(limit), [dateParam(now)]);
       ids = [];
       for (const { id } of due) {
         const [n] = await Delivery.update(

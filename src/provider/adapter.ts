@@ -4,7 +4,7 @@ import type { Clock } from '../clock.ts';
 import type { Store } from '../store/index.ts';
 import { TOKEN_ACCOUNT_COLUMNS, tokenAccountRowOf, type RawTokenAccountRow, type TokenAccountRow } from '../store/account-row.ts';
 import { fastSql } from '../store/fast-sql.ts';
-import { dateParamFor, readDate } from '../store/sql.ts';
+import { dateParamFor, limitClause, readDate } from '../store/sql.ts';
 import { undoIfRolledBack } from '../store/sqlite-group-commit.ts';
 import { SignInMemory } from './sign-in-memory.ts';
 
@@ -266,7 +266,7 @@ export async function purgeExpiredProviderState(store: Store, clock: Clock): Pro
   let deleted = 0;
   for (let after = 0; ;) {
     const [last] = await db.all<{ last: number | null }>(
-      'SELECT max(rowid) AS last FROM (SELECT rowid FROM oidc_payloads WHERE rowid > $1 ORDER BY rowid LIMIT $2)', [after, PURGE_CHUNK_ROWS]);
+      `SELECT max(rowid) AS last FROM (SELECT rowid FROM oidc_payloads WHERE rowid > $1 ORDER BY rowid ${limitClause(PURGE_CHUNK_ROWS)})`, [after]);
     if (last?.last == null) return deleted;
     deleted += await db.run('DELETE FROM oidc_payloads WHERE rowid > $1 AND rowid <= $2 AND expires_at < $3', [after, last.last, now]);
     after = last.last;

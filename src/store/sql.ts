@@ -105,3 +105,13 @@ export function readDate(v: Date | string | null | undefined): Date | null {
 export function readBool(v: boolean | number | string | null | undefined): boolean {
   return v === true || v === 1 || v === '1' || v === 't';
 }
+
+/**
+ * `LIMIT n` written into a statement, never bound. SQLite plans a bound LIMIT by its value, and so
+ * compiles the prepared statement again every time the parameter is bound (the delivery poll's
+ * SELECT was parsed twice a second: test/unit/sql-no-reprepare.test.ts). Integers from our code only.
+ */
+export function limitClause(n: number): string {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`LIMIT must be a whole number, not ${n}`);
+  return `LIMIT ${n}`;
+}
