@@ -29,8 +29,14 @@ export function dateParamFor(dialect: 'sqlite' | 'postgres'): DateParam {
 const DAY_MS = 86_400_000;
 /** Years 0000–9999, which `toISOString` writes with four digits. */
 const FOUR_DIGIT_YEARS = { from: Date.parse('0000-01-01T00:00:00.000Z'), to: Date.parse('9999-12-31T23:59:59.999Z') };
-let textDay = Number.NaN;
-let textDayPrefix = '';
+/**
+ * Day texts by day number, and day starts by day text: a request writes and reads dates of a few
+ * days (now, an hour on, tomorrow's throttle window, a grant's fortnight), which alternating in one
+ * slot made `toISOString` or `Date.parse` run again for most dates (perf, under load).
+ */
+const DAYS_KEPT = 64;
+const dayTexts = new Map<number, string>();
+const dayStarts = new Map<string, number>();
 const twoDigits = (n: number): string => (n < 10 ? `0${n}` : `${n}`);
 
 /**
@@ -42,9 +48,11 @@ function sqliteDateText(d: Date, ms: number): string {
   // Invalid dates throw (toISOString's RangeError); years outside 0000–9999 keep toISOString's own form.
   if (!(ms >= FOUR_DIGIT_YEARS.from && ms <= FOUR_DIGIT_YEARS.to)) return `${d.toISOString().slice(0, 23).replace('T', ' ')} +00:00`;
   const day = Math.floor(ms / DAY_MS);
-  if (day !== textDay) {
-    textDayPrefix = new Date(day * DAY_MS).toISOString().slice(0, 10);
-    textDay = day;
+  let dayText = dayTexts.get(day);
+  if (dayText === undefined) {
+    if (dayTexts.size >= DAYS_KEPT) dayTexts.clear();
+    dayText = new Date(day * DAY_MS).toISOString().slice(0, 10);
+    dayTexts.set(day, dayText);
   }
   let rest = ms - day * DAY_MS;
   const hours = Math.floor(rest / 3_600_000);
@@ -53,14 +61,11 @@ function sqliteDateText(d: Date, ms: number): string {
   rest -= minutes * 60_000;
   const seconds = Math.floor(rest / 1000);
   const millis = rest - seconds * 1000;
-  return `${textDayPrefix} ${twoDigits(hours)}:${twoDigits(minutes)}:${twoDigits(seconds)}.${millis < 10 ? '00' : millis < 100 ? '0' : ''}${millis} +00:00`;
+  return `${dayText} ${twoDigits(hours)}:${twoDigits(minutes)}:${twoDigits(seconds)}.${millis < 10 ? '00' : millis < 100 ? '0' : ''}${millis} +00:00`;
 }
 
 const SQLITE_DATE = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2}(?:\.\d+)?) ?(Z|[+-]\d{2}:\d{2})?$/;
 
-/** The day part of the last date text read, and its time: most dates read are of today. */
-let readDayText = '';
-let readDayMs = 0;
 const digitAt = (v: string, i: number): number => {
   const c = v.charCodeAt(i) - 48;
   return c >= 0 && c <= 9 ? c : Number.NaN;
@@ -79,14 +84,15 @@ export function sqliteDateMs(v: string): number | null {
   const millis = digitAt(v, 20) * 100 + digitAt(v, 21) * 10 + digitAt(v, 22);
   // NaN fails these too.
   if (!(hours <= 23 && minutes <= 59 && seconds <= 59 && millis >= 0)) return null;
-  if (readDayText === '' || !v.startsWith(readDayText)) {
-    const dayText = v.slice(0, 10);
-    const dayMs = Date.parse(`${dayText}T00:00:00.000Z`);
+  const dayText = v.slice(0, 10);
+  let dayMs = dayStarts.get(dayText);
+  if (dayMs === undefined) {
+    dayMs = Date.parse(`${dayText}T00:00:00.000Z`);
     if (Number.isNaN(dayMs)) return null;
-    readDayText = dayText;
-    readDayMs = dayMs;
+    if (dayStarts.size >= DAYS_KEPT) dayStarts.clear();
+    dayStarts.set(dayText, dayMs);
   }
-  return readDayMs + hours * 3_600_000 + minutes * 60_000 + seconds * 1000 + millis;
+  return dayMs + hours * 3_600_000 + minutes * 60_000 + seconds * 1000 + millis;
 }
 
 /** A date column as plain SQL returns it: the stored text on SQLite, a Date on PostgreSQL. */
