@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { constants } from 'node:sqlite';
 import { signIn, userinfo, refresh, type Target } from '../../bench/load.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
-import { Database } from '../../src/store/sqlite-driver.ts';
+import type { Database } from '../../src/store/sqlite-driver.ts';
 import { createSqliteDatabase, type TestDatabase } from '../support/db.ts';
+import { aroundDriverCalls } from '../support/driver-calls.ts';
 import { startHarnessServer, type TestServer } from '../support/server.ts';
 
 /**
@@ -21,40 +22,31 @@ import { startHarnessServer, type TestServer } from '../support/server.ts';
  * then, so every call during the measured requests is a statement compiled again.
  */
 describe('warm requests compile no SQL (SQLite: prepared once, never again)', function () {
-  let db: TestDatabase;
-  let store: Store;
-  let srv: TestServer;
-  let target: Target;
-  let password: string;
-  let counting = false;
   const compiled: string[] = [];
-  const handles = new Set<Database>();
-  const restore: (() => void)[] = [];
+  let counting = false;
+  /** The connections statements ran on (fast-sql's kept one and any other), as they are used. */
+  const connections = new Set<Database>();
+  const h = {} as { db: TestDatabase; store: Store; srv: TestServer; target: Target; password: string; restore: () => void };
 
   before(async () => {
-    // The connections statements run on (the kept one of fast-sql and any other), as they are used.
-    const proto = Database.prototype as unknown as Record<string, (this: Database, ...args: unknown[]) => unknown>;
-    for (const method of ['cachedAll', 'cachedRun', 'all', 'run', 'exec']) {
-      const original = proto[method]!;
-      proto[method] = function (this: Database, ...args: unknown[]) {
-        handles.add(this);
-        return original.apply(this, args);
-      };
-      restore.push(() => { proto[method] = original; });
-    }
-    db = createSqliteDatabase();
-    store = await openStore({ url: db.url });
-    ({ srv, target, password } = await startHarnessServer({ database: db.url, store }));
+    h.restore = aroundDriverCalls((connection, call) => {
+      connections.add(connection);
+      return call();
+    });
+    h.db = createSqliteDatabase();
+    h.store = await openStore({ url: h.db.url });
+    Object.assign(h, await startHarnessServer({ database: h.db.url, store: h.store }));
   });
   after(async () => {
-    for (const r of restore) r();
-    await srv?.close();
-    await store?.close();
-    await db?.drop();
+    h.restore?.();
+    await h.srv?.close();
+    await h.store?.close();
+    await h.db?.drop();
   });
 
   /** One of each: a sign-in with offline access, userinfo and a refresh with its tokens, a delivery poll. */
   async function roundOfEach(): Promise<void> {
+    const { target, password, srv } = h;
     const tokens = await signIn(target, 'loadtest', password, { offline: true });
     await signIn(target, 'loadtest', password);
     await userinfo(target, tokens.access_token);
@@ -66,7 +58,7 @@ describe('warm requests compile no SQL (SQLite: prepared once, never again)', fu
   it('a sign-in, userinfo, a refresh and the delivery poll, once warm, compile nothing', async () => {
     await roundOfEach();
     // Setting an authorizer expires every prepared statement: the next round compiles them once more.
-    for (const d of handles) {
+    for (const d of connections) {
       if (!d.handle.isOpen) continue;
       d.handle.setAuthorizer((action, first, second) => {
         if (counting) compiled.push(`action ${action} (${first ?? ''} ${second ?? ''})`.trim());

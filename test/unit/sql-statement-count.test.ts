@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { signIn, userinfo, refresh, type Target, type TokenSet } from '../../bench/load.ts';
 import { openStore, type Store } from '../../src/store/index.ts';
-import { Database } from '../../src/store/sqlite-driver.ts';
+import type { Database } from '../../src/store/sqlite-driver.ts';
 import { createSqliteDatabase, type TestDatabase } from '../support/db.ts';
+import { aroundDriverCalls } from '../support/driver-calls.ts';
 import { startHarnessServer, type TestServer } from '../support/server.ts';
 
 /**
@@ -59,18 +60,13 @@ describe('SQL statements and rows written per request (SQLite, exact: a regressi
       if (!stmt) totals.set(d, (stmt = d.handle.prepare('SELECT total_changes() AS n')));
       return Number((stmt.get() as { n: number }).n);
     };
-    const proto = Database.prototype as unknown as Record<string, (this: Database, ...args: unknown[]) => unknown>;
-    for (const method of ['cachedAll', 'cachedRun', 'all', 'run', 'exec']) {
-      const original = proto[method]!;
-      proto[method] = function (this: Database, ...args: unknown[]) {
-        if (!counting) return original.apply(this, args);
-        const before = changes(this);
-        const result = original.apply(this, args);
-        rowsWritten += changes(this) - before;
-        return result;
-      };
-      restore.push(() => { proto[method] = original; });
-    }
+    restore.push(aroundDriverCalls((connection, call) => {
+      if (!counting) return call();
+      const before = changes(connection);
+      const result = call();
+      rowsWritten += changes(connection) - before;
+      return result;
+    }));
     db = createSqliteDatabase();
     store = await openStore({ url: db.url, onQuery: (sql) => { if (counting && !isBackground(sql)) statements.push(sql.replace(/^Executing \([^)]*\): /, '')); } });
     ({ srv, target, password } = await startHarnessServer({ database: db.url, store }));
