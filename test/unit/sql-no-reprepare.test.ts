@@ -60,6 +60,7 @@ describe('warm requests compile no SQL (SQLite: prepared once, never again)', fu
     // Setting an authorizer expires every prepared statement: the next round compiles them once more.
     for (const d of connections) {
       if (!d.handle.isOpen) continue;
+      assert.equal(typeof d.handle.setAuthorizer, 'function', 'node:sqlite has no setAuthorizer: run the tests with the Node the project installs (npm test)');
       d.handle.setAuthorizer((action, first, second) => {
         if (counting) compiled.push(`action ${action} (${first ?? ''} ${second ?? ''})`.trim());
         return constants.SQLITE_OK;
