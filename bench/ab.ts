@@ -5,8 +5,9 @@
  *
  * "A" is the other build, "B" this checkout's dist/ (`npm run build` first). Both run on their own
  * SQLite file, interleaved in ABBA slices; reported per sign-in: process CPU and main-thread CPU (the
- * hash runs on the libuv pool, so the main thread is the part a code change moves). For finding out
- * whether a change helps on a shared machine, where throughput alone is too noisy.
+ * hash runs on the libuv pool, so the main thread is the part a code change moves); then each
+ * server's resident memory at the end and its latencies (p50, p99, worst). For finding out whether a
+ * change helps on a shared machine, where throughput alone is too noisy.
  *
  * `BENCH_NODE_FLAGS` (e.g. `--perf-basic-prof`) go to both servers, as in bench/run.ts.
  *
@@ -40,7 +41,7 @@ const subjects = await Promise.all((['A', 'B'] as const).map(async (name) => {
     database: db.url, client, cookieKeys: ['bench-cookie-key-0123456789abcdef'], hashing, logLevel: 'warn',
     delivery: { smtpPort: delivery.smtpPort, smsUrl: delivery.smsUrl }, ...(name === 'A' ? { dist: otherDist } : {}),
   }, ['--max-semi-space-size=32', ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])]);
-  return { name, db, proc, target: { issuer: proc.issuer, ...client }, tokens: [] as TokenSet[], ops: 0, cpu: 0, main: 0, wall: 0 };
+  return { name, db, proc, target: { issuer: proc.issuer, ...client }, tokens: [] as TokenSet[], ops: 0, cpu: 0, main: 0, wall: 0, latencies: [] as number[] };
 }));
 try {
   const cpu = (s: ServerStats) => (s.cpuUserUs + s.cpuSystemUs) / 1000;
@@ -58,10 +59,16 @@ try {
       const slice = await runLoad(loops, seconds / (2 * rounds) / 2, op(s));
       const after = await s.proc.stats();
       s.ops += slice.latencies.length;
+      s.latencies.push(...slice.latencies);
       s.wall += slice.seconds;
       s.cpu += cpu(after) - cpu(before);
       s.main += (after.mainThreadUs - before.mainThreadUs) / 1000;
     }
+  }
+  for (const s of subjects) {
+    const sorted = [...s.latencies].sort((x, y) => x - y);
+    const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!.toFixed(1);
+    console.log(`${s.name}: RSS ${((await s.proc.stats()).rss / 1048576).toFixed(0)} MiB at the end; latency p50 ${at(0.5)} ms, p99 ${at(0.99)} ms, worst ${at(1)} ms`);
   }
   for (const s of subjects) console.log(`${s.name}: ${s.ops} ${unit}s, ${(s.ops / s.wall).toFixed(1)}/s, CPU ${(s.cpu / s.ops).toFixed(3)} ms/${unit}, main thread ${(s.main / s.ops).toFixed(3)} ms/${unit}`);
   const [a, b] = subjects as [typeof subjects[0], typeof subjects[0]];

@@ -59,7 +59,7 @@ export interface ServerStats {
   /**
    * CPU by kind of thread (Linux only, from /proc/self/task/<tid>/schedstat, microseconds since each
    * thread started): the libuv pool (the argon2 verify), V8's helper threads (concurrent marking,
-   * compilers) and the rest (worker threads such as the checkpointer). A thread that ended between
+   * compilers) and the rest (worker threads, if any). A thread that ended between
    * two readings drops out of the later one, so only pool and V8 threads, which live as long as the
    * process, are compared.
    */

@@ -57,15 +57,16 @@ export async function openDatabase(options: DatabaseOptions): Promise<Sequelize>
 export const SQLITE_BUSY_TIMEOUT_MS = 250;
 
 /**
- * WAL pages between automatic checkpoints (SQLite's default: 1 000, ≈ 32 sign-ins). A checkpoint
+ * WAL pages between automatic checkpoints (SQLite's default: 1 000, ≈ 50 sign-ins). A checkpoint
  * copies every page the WAL holds into the database file and syncs both files; the hot pages of a
  * sign-in (the newest table leaves, index leaves near the right edge, interior pages) are written
  * again and again, so a longer WAL copies each of them once for many sign-ins, and syncs ten times
  * less often. Replaying one sign-in's statements (bench/RESULTS.md): ≈ 45 µs less CPU and ≈ 90 µs
  * less waiting on the event loop a sign-in. The price: the WAL file grows to ≈ 40 MB and stays
  * that size (SQLite reuses it from the start after each checkpoint) until the hourly housekeeping
- * empties it. With the server's group commit a worker thread checkpoints first, every 1–5 s
- * (sqlite-checkpointer.ts); this limit is then the backstop.
+ * empties it, and the COMMIT that fills it holds the event loop for the copy and its two syncs,
+ * 25–65 ms depending on the disk, once in ≈ 500 sign-ins under load (sqlite-truncate-log.ts says why
+ * not on a thread of its own).
  */
 export const SQLITE_WAL_CHECKPOINT_PAGES = 10_000;
 

@@ -1,11 +1,12 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Sequelize, Transaction } from 'sequelize';
 import { openDatabase, type DatabaseOptions } from './db.ts';
 import { migrate } from './migrate.ts';
 import { defineModels, type Models } from './models.ts';
 import { fastSql } from './fast-sql.ts';
 import { commitBeforeReturning } from './sqlite-group-commit.ts';
-import { checkpointInBackground, truncateLogNow, type BackgroundCheckpoints } from './sqlite-checkpointer.ts';
+import { truncateLogNow } from './sqlite-truncate-log.ts';
 import type { TransactionHandle } from '../sspr/ports.ts';
 
 export type { Transaction } from 'sequelize';
@@ -21,8 +22,7 @@ export interface Store {
    * SQLite: turns on the group commit (src/store/sqlite-group-commit.ts) and returns what must then
    * wrap every request: it runs the request and commits its writes before returning, so what a
    * response reports is on disk before it goes out. Our server's outermost middleware; an embedding
-   * host that does not call it keeps one commit per statement. SQLite's checkpoints then run on a
-   * thread of their own (sqlite-checkpointer.ts). PostgreSQL: runs the request as is.
+   * host that does not call it keeps one commit per statement. PostgreSQL: runs the request as is.
    */
   groupWritesPerRequest(): <T>(request: () => Promise<T>) => Promise<T>;
   /**
@@ -53,14 +53,16 @@ export async function openStore(options: DatabaseOptions & { migrate?: boolean }
   return storeFromSequelize(sequelize);
 }
 
+/** `truncateLog`'s tries, and the wait between two (a reader or writer in the way). */
+const TRUNCATE_ATTEMPTS = 40;
+const TRUNCATE_RETRY_MS = 50;
+
 /** The SQLite file Sequelize opened (`:memory:` or '' when none). */
 const storageOf = (sequelize: Sequelize): string => String((sequelize as unknown as { options: { storage?: string } }).options.storage ?? '');
 
 export function storeFromSequelize(sequelize: Sequelize): Store {
   const models = defineModels(sequelize);
   const sqlite = sequelize.getDialect() === 'sqlite';
-  // The server's checkpoints, off the event loop (sqlite-checkpointer.ts): with its group commit.
-  let background: BackgroundCheckpoints | undefined;
   return {
     sequelize,
     models,
@@ -70,18 +72,20 @@ export function storeFromSequelize(sequelize: Sequelize): Store {
       if (!sqlite) return (request) => request();
       const fast = fastSql(sequelize);
       fast.groupCommits();
-      background ??= checkpointInBackground(storageOf(sequelize));
       return (request) => commitBeforeReturning(() => fast.commitPending(), request);
     },
     async truncateLog() {
       if (!sqlite) return true;
-      // Never on the kept connection: its busy timeout would hold the event loop while a reader or
-      // the worker's checkpoint is in the way, and Sequelize retries SQLITE_BUSY ten times.
-      return background ? background.truncate() : truncateLogNow(storageOf(sequelize));
+      // Never on the kept connection: its busy timeout would hold the event loop while a reader is
+      // in the way, and Sequelize retries SQLITE_BUSY ten times. Tried again between turns instead
+      // (the housekeeping's own purges are still in an open commit group when it asks), 2 s at most.
+      for (let attempt = 1; ; attempt++) {
+        if (truncateLogNow(storageOf(sequelize))) return true;
+        if (attempt === TRUNCATE_ATTEMPTS) return false;
+        await sleep(TRUNCATE_RETRY_MS);
+      }
     },
     async close() {
-      await background?.stop();
-      background = undefined;
       await sequelize.close();
     },
   };

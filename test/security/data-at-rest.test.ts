@@ -182,7 +182,7 @@ describe('Issue 16 · data at rest', function () {
       const { extension } = srv.app;
       await extension.stop();
       extension.start(); // runs the housekeeping at once, then hourly
-      // The worker empties the log once no reader or writer is in the way (within a few seconds).
+      // The housekeeping empties the log once no reader or writer is in the way (tried for 2 s).
       await waitFor(() => !databaseBytes(file).includes(marker), 10_000);
       assert.equal(databaseBytes(file).includes(marker), false, 'after housekeeping no file holds the deleted row');
     });
