@@ -30,8 +30,9 @@ export interface Store {
    * (`wal_checkpoint(TRUNCATE)`). The log keeps old images of the pages it wrote until they are
    * written over, deleted rows included; the hourly housekeeping calls this after its purges, so what
    * was deleted is gone from the files within the hour (`secure_delete` zeroes it in the database
-   * file itself). Resolves to false when a reader or a writer kept it from finishing (it is tried
-   * again next time). PostgreSQL: nothing to do (true).
+   * file itself). Tried again between turns of the event loop for 2 s; resolves to false when a
+   * reader or a writer kept it from finishing all that time (the next housekeeping tries again).
+   * PostgreSQL: nothing to do (true).
    */
   truncateLog(): Promise<boolean>;
   /** Closes the database connections. */

@@ -8,9 +8,11 @@ import { DatabaseSync } from 'node:sqlite';
  * `SQLITE_WAL_CHECKPOINT_PAGES` (db.ts). A worker thread with its own connection used to run them
  * instead, to keep that copy off the event loop; it cost the server ≈ 20 MiB of resident memory (a
  * Node.js worker is a whole second environment) and, under the sign-in load, about 1 % more CPU a
- * sign-in (its checkpoints came every ≈ 6 000 pages instead of 10 000), with no difference in the
- * load's p99 (`bench/ab.ts`, bench/RESULTS.md, the section of 8 Dec from 03:40 UTC). So the event
- * loop copies, about once every 500 sign-ins under load, as SQLite does by default.
+ * sign-in (its checkpoints came every ≈ 6 000 pages instead of 10 000), while the load's p99 moved
+ * only within the noise (`bench/ab.ts`, bench/RESULTS.md, the section of 8 Dec from 03:40 UTC). So
+ * the event loop copies, about once every 500 sign-ins under load, as SQLite does by default: the
+ * request whose COMMIT fills the log, and those waiting behind it, wait 25–65 ms once (the slowest
+ * sign-in of an A/B run was up to 25 ms slower).
  */
 
 /** A database in a file (not `:memory:`): only such a one has a log to empty. */

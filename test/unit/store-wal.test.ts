@@ -31,7 +31,7 @@ describe('SQLite write-ahead log: checkpoints and truncation', function () {
     await db?.drop();
   });
 
-  it('the server\'s connection checkpoints by itself at the configured log length, with the group commit on', async () => {
+  it('the server\'s connection is set to checkpoint at the configured log length, and nothing copies the log before that', async () => {
     const commitEachRequest = store.groupWritesPerRequest();
     const marker = `only-logged-${Date.now()}`;
     await commitEachRequest(() => store.models.Setting.create({ key: 'checkpoint-probe', value: marker }));
